@@ -1,0 +1,44 @@
+//go:build amd64 && !purego
+
+package arch
+
+import "unsafe"
+
+// Available reports that this build has the switch routines.
+const Available = true
+
+// Context describes one entry into a coroutine. The carrier fills it on its
+// own stack (above the region SwitchIn overwrites) and passes its address.
+type Context struct {
+	// Src is the saved block's first stack byte; nil starts a new coroutine.
+	Src unsafe.Pointer
+	// Len is the region's length in bytes (a multiple of 8).
+	Len uintptr
+	// Relocs lists the words of the region (as word indexes) that hold
+	// offsets from the region's start and must become absolute addresses.
+	// Each index is a uint16, or a uint32 when Wide is set.
+	Relocs unsafe.Pointer
+	NReloc uintptr
+	Wide   uintptr
+	BPOff  uintptr        // the innermost frame's BP, as an offset from the region's start
+	PC     uintptr        // where the coroutine continues
+	Fn     unsafe.Pointer // start: *funcval of the trampoline
+	Arg    unsafe.Pointer // start: the trampoline's first argument (in AX)
+}
+
+// SwitchIn enters the coroutine described by ctx. co is not read by SwitchIn:
+// it stays in the carrier's outgoing-argument area at top+16 while the
+// coroutine runs, where the engine finds it (see Coroutine lookup in slice).
+//
+//go:noescape
+func SwitchIn(ctx *Context, co unsafe.Pointer)
+
+// SwitchOut abandons the current frames and returns from the SwitchIn call
+// whose top is g.stack.hi - topOff. It never returns.
+func SwitchOut(topOff uintptr)
+
+// FramePointer returns its caller's frame pointer (BP).
+func FramePointer() uintptr
+
+// G returns the current goroutine's g.
+func G() unsafe.Pointer

@@ -1,0 +1,39 @@
+// Package arch holds the few machine instructions the stack-slicing engine
+// cannot write in Go: entering a coroutine on the carrier's stack, switching
+// back to the carrier, and reading the frame pointer and g.
+//
+// # Protocol (amd64)
+//
+// The carrier calls SwitchIn from Go. At SwitchIn's entry SP points at the
+// return address into the carrier; call that address "top". A coroutine's
+// stack region is always [top-len, top): it lives directly below the frame
+// that resumed it.
+//
+//   - Start: SwitchIn jumps (never calls) to the trampoline's ABIInternal
+//     entry with SP still at top, so the trampoline sees the carrier's return
+//     address as its own and the frame-pointer chain runs from coroutine
+//     frames into the carrier's frames.
+//   - Resume: SwitchIn copies the saved block to [top-len, top), adds top-len
+//     to every word listed in the relocation table (the engine stored those
+//     words as offsets from the region's start), stores the carrier's BP into
+//     the trampoline's saved-BP slot at top-8, then sets BP and SP to the
+//     coroutine's and jumps to the saved resume PC.
+//   - Switch out: SwitchOut sets SP back to top and BP to the carrier's BP,
+//     and returns to the carrier as if SwitchIn had returned.
+//   - Exit: when the trampoline returns, it returns through top into the
+//     carrier, again as if SwitchIn had returned. No asm is involved.
+//
+// # Invariants
+//
+//   - A routine that writes SP never calls anything, and a routine that calls
+//     never writes SP: the unwinder refuses SPWRITE frames that are not
+//     innermost, and these routines never become frames of anything else.
+//   - Every routine is ABI0 and NOSPLIT and reads g from TLS (ABI0 code cannot
+//     rely on R14); before entering Go code (ABIInternal) it restores R14 = g
+//     and X15 = 0 as that ABI requires.
+//   - Asm functions are never asynchronous safe points, so no signal can push
+//     a frame below SP while SwitchIn writes the region there.
+//
+// Under the purego build tag, or on an architecture without a file here, the
+// package is empty and the engine is not built.
+package arch

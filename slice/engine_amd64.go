@@ -1,0 +1,272 @@
+//go:build amd64 && !race && !purego
+
+package slice
+
+import (
+	"runtime"
+	"runtime/debug"
+	"unsafe"
+
+	"github.com/stackslice/stackslice/arch"
+	"github.com/stackslice/stackslice/stackmap"
+)
+
+// The stack-slicing engine. See doc.go for the model; in short:
+//
+//	carrier frames ... Resume -> resumeSlice -> [arch.SwitchIn: no frame]
+//	top:    return address into resumeSlice      (never part of the region)
+//	        trampoline frame (saved BP at top-8)  \
+//	        c.fn frame ... user frames ...         } the region [lo, top)
+//	lo:     Yield's frame (innermost)             /
+//
+// Yield copies [lo, top) into the coroutine's block, classifies its words
+// with the stackmap plan, and calls arch.SwitchOut, which returns from
+// SwitchIn. Resume later calls SwitchIn again, usually with a different top;
+// SwitchIn copies the block below it, relocates, and continues Yield as if
+// its call to suspend had returned a second time.
+
+func engineUnavailable() string {
+	if !stackmap.Supported {
+		return "no stack-map layout for " + runtime.Version() + " (supported: go1.26, go1.27)"
+	}
+	return ""
+}
+
+var (
+	// trampolineFV is the trampoline as a func value: SwitchIn jumps to
+	// its code with the *funcval in DX, as a closure call would.
+	trampolineFV = trampoline
+	// trampEntry is the trampoline's entry PC: the outermost frame of every
+	// region must be the trampoline's.
+	trampEntry uintptr
+	// fnCallRet is the return address of the trampoline's call to c.fn: the
+	// frame that returns there is the coroutine's function, and its saved BP
+	// is the trampoline's (see findCurrent). Set by the self-test.
+	fnCallRet uintptr
+	// resumePC is the return address of Yield's call to suspend, where every
+	// resumed coroutine continues. Set by the first save.
+	resumePC uintptr
+)
+
+// Offsets into runtime.g (the same in go1.26 and go1.27; the self-test checks
+// the stack bounds against a local variable's address).
+const (
+	gStackLo = 0
+	gStackHi = 8
+	gPanic   = 32
+	gDefer   = 40
+)
+
+func gword(g unsafe.Pointer, off uintptr) uintptr { return *(*uintptr)(unsafe.Add(g, off)) }
+
+// at turns a stack address into a pointer. The engine keeps stack addresses
+// as uintptr because the stack can move under them; every use of at happens
+// where it cannot (see suspend and findCurrent).
+//
+//go:nosplit
+func at(a uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&a)) }
+
+// word loads the word at stack address a.
+//
+//go:nosplit
+func word(a uintptr) uintptr { return *(*uintptr)(at(a)) }
+
+// trampoline is the outermost frame of every coroutine. SwitchIn enters it by
+// a jump, so its return address is the carrier's and returning ends the
+// coroutine: control goes back to resumeSlice as if SwitchIn had returned.
+func trampoline(c *Coroutine) {
+	defer c.finish()
+	c.fn()
+	c.flags |= flagReturned
+}
+
+// finish runs as the trampoline's deferred call: on return, panic or Goexit.
+func (c *Coroutine) finish() {
+	if c.flags&flagReturned != 0 {
+		return
+	}
+	if r := recover(); r != nil {
+		c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
+		return
+	}
+	// runtime.Goexit: the carrier itself unwinds and Resume never returns.
+	c.ext_().goexit = true
+	c.release()
+	c.state.Store(stateDone)
+}
+
+// resumeSlice enters c on the calling goroutine and reports whether it
+// finished (rather than yielded).
+//
+//go:noinline
+func (c *Coroutine) resumeSlice() bool {
+	var ctx arch.Context
+	if h := c.header(); c.flags&flagSaved != 0 {
+		ensureStack(uintptr(h.size) + stackSlack)
+		ctx = arch.Context{
+			Src:    h.stack(),
+			Len:    uintptr(h.size),
+			Relocs: h.relocs(),
+			NReloc: uintptr(h.nreloc),
+			Wide:   uintptr(h.flags & blockWide),
+			BPOff:  uintptr(h.bpOff),
+			PC:     resumePC,
+		}
+	} else {
+		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&trampolineFV))
+		ctx.Arg = unsafe.Pointer(c)
+	}
+	c.flags = c.flags&^flagSaved | flagResumed
+	arch.SwitchIn(&ctx, unsafe.Pointer(c))
+	if c.flags&flagSaved != 0 {
+		return false
+	}
+	c.release()
+	return true
+}
+
+// stackSlack is the free stack a resumed region needs below it: Yield's
+// nosplit path after the switch runs there before any stack check.
+const stackSlack = 1024
+
+// ensureStack makes sure at least n bytes of stack are free below the
+// caller's frame, by growing the stack the ordinary way if not.
+//
+//go:noinline
+func ensureStack(n uintptr) {
+	g := arch.G()
+	if arch.FramePointer()-gword(g, gStackLo) < n+2*stackSlack {
+		growStack(n + 2*stackSlack)
+	}
+}
+
+// growStack uses n bytes of stack in 1 KiB frames, so the runtime grows
+// (copies) the stack as it would for any deep call.
+//
+//go:noinline
+func growStack(n uintptr) {
+	var pad [1024]byte
+	growSink = pad[n%1024]
+	if n > 1024 {
+		growStack(n - 1024)
+	}
+}
+
+var growSink byte
+
+// yieldSlice is Yield on the engine. It must stay small: its frame is part
+// of every saved block.
+func yieldSlice() {
+	c, topOff := findCurrent()
+	if c == nil {
+		yieldMisplaced()
+	}
+	suspend(c, topOff)
+	if c.flags&flagResumed == 0 {
+		arch.SwitchOut(topOff)
+	}
+	// Resumed: no call that can grow the stack may come before the defer
+	// records are back on g (copystack adjusts only the records it sees).
+	if c.ext != nil && c.ext.defers != nil {
+		reattachDefers(c, arch.FramePointer())
+	}
+	c.clearShadow()
+}
+
+// findCurrent finds the innermost coroutine running on this goroutine by
+// walking the frame-pointer chain up to the frame that returns into the
+// trampoline. It returns nil outside a coroutine.
+//
+//go:nosplit
+//go:nocheckptr
+func findCurrent() (*Coroutine, uintptr) {
+	g := arch.G()
+	lo, hi := gword(g, gStackLo), gword(g, gStackHi)
+	bp := arch.FramePointer()
+	for bp >= lo && bp+24 <= hi && bp&7 == 0 {
+		next := word(bp)
+		if word(bp+8) == fnCallRet {
+			// bp is c.fn's frame; next is the trampoline's BP, at top-8.
+			top := next + 8
+			if top+24 > hi {
+				return nil, 0
+			}
+			return *(**Coroutine)(at(top + 16)), hi - top
+		}
+		if next <= bp {
+			return nil, 0
+		}
+		bp = next
+	}
+	return nil, 0
+}
+
+func currentSlice() *Coroutine {
+	c, _ := findCurrent()
+	return c
+}
+
+// yieldMisplaced panics for a Yield that found no coroutine: outside any, or
+// inside a cgo callback (whose C frames break the frame-pointer chain).
+func yieldMisplaced() {
+	pcs := make([]uintptr, 256)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	inCoroutine, inCgo := false, false
+	for {
+		f, more := frames.Next()
+		switch f.Function {
+		case "runtime.cgocallback", "runtime.cgocallbackg", "runtime.cgocallbackg1":
+			inCgo = true
+		}
+		if f.Entry == trampEntry {
+			inCoroutine = true
+		}
+		if !more {
+			break
+		}
+	}
+	if inCoroutine && inCgo {
+		panic("slice: Yield called inside a cgo callback: C frames cannot be saved; return to Go code running in the coroutine before yielding")
+	}
+	yieldOutside()
+}
+
+// suspend saves the caller's region [lo, top) into c's block and returns.
+// It returns a second time when SwitchIn resumes the block: flagResumed tells
+// the two apart. Between taking lo and the last use of it no call may grow
+// the stack; everything after the copy works on the copy.
+//
+//go:noinline
+//go:nocheckptr
+func suspend(c *Coroutine, topOff uintptr) {
+	g := arch.G()
+	size := regionSize(g, topOff, arch.FramePointer())
+	ndefer := checkFrames(g, topOff, arch.FramePointer()) // nosplit
+	ds := newDeferState(ndefer)                           // may move the stack
+	blk := c.blockFor(size)                               // likewise
+
+	bp := arch.FramePointer() // fresh after any stack move
+	lo := bp + 16             // Yield's SP at its call to suspend
+	pc := word(bp + 8)
+	region := unsafe.Slice((*byte)(blk.stack()), size)
+	copy(region, unsafe.Slice((*byte)(at(lo)), size))
+	blk.bpOff = uint32(word(bp) - lo)
+	ds.fill(g, lo, size) // nosplit: lo still valid
+
+	if resumePC == 0 {
+		resumePC = pc
+	} else if pc != resumePC {
+		panic("slice: internal error: suspend called from an unexpected place")
+	}
+	c.saveScan(blk, region, lo, pc, g, ds)
+	c.flags = c.flags&^flagResumed | flagSaved
+	if ndefer > 0 {
+		c.ext_().defers = ds
+		detachDefers(g, ndefer)
+	}
+}
+
+// regionSize is top - lo for suspend, whose frame pointer is bp.
+func regionSize(g unsafe.Pointer, topOff, bp uintptr) uintptr {
+	return gword(g, gStackHi) - topOff - (bp + 16)
+}

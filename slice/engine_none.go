@@ -1,0 +1,29 @@
+//go:build !amd64 || race || purego
+
+package slice
+
+import "runtime"
+
+// This build has no stack-slicing engine: these are the engine's entry
+// points, never reached because engineOn reports false.
+
+func engineUnavailable() string {
+	switch {
+	case raceEnabled:
+		return "built with -race (the race detector's shadow call stack cannot follow stack switches)"
+	case puregoEnabled:
+		return "built with the purego tag"
+	default:
+		return "no engine for GOARCH=" + runtime.GOARCH
+	}
+}
+
+func selfTest() error { return nil }
+func (c *Coroutine) resumeSlice() bool {
+	panic("slice: internal error: engine entry point reached without an engine")
+}
+func (c *Coroutine) savedSize() int { return 0 }
+func yieldSlice()                   { panic("slice: internal error: engine entry point reached without an engine") }
+func currentSlice() *Coroutine      { return nil }
+
+type deferState struct{}

@@ -1,0 +1,135 @@
+//go:build amd64 && !race && !purego
+
+package slice
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"unsafe"
+
+	"github.com/stackslice/stackslice/arch"
+	"github.com/stackslice/stackslice/stackmap"
+)
+
+// selfTest checks, before the engine is trusted, every runtime layout it
+// depends on, by running tiny coroutines through yield, GC, carrier stack
+// growth and resume on another goroutine. Any failure selects the fallback.
+// It runs before engineOn reports true, so it calls the engine directly
+// (yieldSlice, resumeSlice) rather than through Yield and Resume.
+func selfTest() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	if err := stackmap.SelfCheck(); err != nil {
+		return err
+	}
+	if err := checkG(); err != nil {
+		return err
+	}
+	f, ok := stackmap.FindFunc(reflect.ValueOf(trampoline).Pointer())
+	if !ok {
+		return errors.New("cannot find the trampoline's function table entry")
+	}
+	trampEntry = f.Entry()
+	if err := probeFnCall(); err != nil {
+		return err
+	}
+	return roundTrip()
+}
+
+// checkG verifies g's stack bounds against a local's address.
+func checkG() error {
+	var local int
+	g := arch.G()
+	a := uintptr(unsafe.Pointer(&local))
+	if lo, hi := gword(g, gStackLo), gword(g, gStackHi); !(lo < a && a < hi && hi-lo >= 2048) {
+		return fmt.Errorf("g.stack is not at the expected offsets (lo=%#x hi=%#x, local at %#x)", lo, hi, a)
+	}
+	return nil
+}
+
+// probeFnCall learns fnCallRet: the return address of the trampoline's call
+// to the coroutine's function.
+func probeFnCall() error {
+	var ret uintptr
+	c := &Coroutine{fn: func() {
+		var pcs [1]uintptr
+		runtime.Callers(2, pcs[:])
+		ret = pcs[0]
+	}}
+	c.state.Store(stateRunning)
+	if !c.resumeSlice() {
+		return errors.New("probe coroutine did not finish")
+	}
+	if f, ok := stackmap.FindFunc(ret); !ok || f.Entry() != trampEntry {
+		return fmt.Errorf("probe coroutine was not called by the trampoline (return pc %#x)", ret)
+	}
+	fnCallRet = ret
+	return nil
+}
+
+// roundTrip runs a coroutine that keeps heap pointers, a stack object and a
+// pointer to it, and a stack-allocated defer record across yields, with a GC
+// while it is suspended, a resume from a deeper, grown stack on another
+// goroutine, and checks every value.
+func roundTrip() error {
+	var got []int
+	deferRan := false
+	c := &Coroutine{fn: func() { selfTestBody(&got, &deferRan) }}
+	step := func() bool { c.state.Store(stateRunning); return c.resumeSlice() }
+	if step() {
+		if c.ext != nil && c.ext.panic != nil {
+			return fmt.Errorf("coroutine panicked: %v", c.ext.panic.Value)
+		}
+		return errors.New("coroutine finished before its first yield")
+	}
+	if c.savedSize() == 0 {
+		return errors.New("no block saved")
+	}
+	if fc, _ := findCurrent(); fc != nil {
+		return errors.New("findCurrent found a coroutine on the carrier")
+	}
+	runtime.GC()
+	done := make(chan bool)
+	go func() {
+		growStack(64 << 10)
+		done <- step()
+	}()
+	if <-done {
+		return errors.New("coroutine finished before its second yield")
+	}
+	runtime.GC()
+	if !step() {
+		return errors.New("coroutine did not finish")
+	}
+	want := []int{1, 2, 3, 42, 7}
+	if fmt.Sprint(got) != fmt.Sprint(want) || !deferRan {
+		return fmt.Errorf("coroutine computed %v (deferred call ran: %v), want %v (true)", got, deferRan, want)
+	}
+	return nil
+}
+
+//go:noinline
+func selfTestBody(got *[]int, deferRan *bool) {
+	defer func() { *deferRan = true }()
+	type node struct {
+		v    int
+		next *node
+	}
+	heap := &node{v: 1}
+	local := node{v: 2, next: heap} // a stack object, pointed to by p
+	p := &local
+	if c, _ := findCurrent(); c == nil {
+		panic("findCurrent found no coroutine inside one")
+	}
+	yieldSlice()
+	*got = append(*got, p.next.v, p.v)
+	arr := [4]*node{{v: 3}, {v: 42}}
+	q := &arr
+	yieldSlice()
+	*got = append(*got, q[0].v, q[1].v, len(fmt.Sprint(p.v*3500000)))
+}

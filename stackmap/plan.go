@@ -1,0 +1,274 @@
+package stackmap
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"unsafe"
+)
+
+// A Plan is the static shape of one suspended region: which of its words the
+// GC would treat as live pointers, where its saved frame pointers are, and
+// which stack objects it may contain. It depends only on the chain of return
+// addresses in the region, so one plan serves every region saved at the same
+// place: plans are cached by (innermost PC, region length) and each use checks
+// the chain again (see Lookup).
+//
+// Offsets are bytes from the region's start (its lowest address). The region
+// is [lo, top): its innermost frame's SP is lo and the outermost frame's
+// return address sits at top, just outside the region.
+type Plan struct {
+	pc    uintptr // innermost frame's PC (a return address into it)
+	size  uintptr // region length
+	chain []retSlot
+
+	// Slots are the live pointer words of every frame (locals and args
+	// maps at the frame's PC), sorted, without duplicates.
+	Slots []uint32
+	// BPs are the saved frame-pointer words that must point into the
+	// region. The outermost frame's saved BP (at top-8) is not among them:
+	// it points into the carrier and is rewritten on every resume.
+	BPs []uint32
+	// Objects are the stack objects of all frames, sorted by offset. One is
+	// live only if a live word (or another live object) points into it.
+	Objects []Object
+	// Frames is the number of frames, for statistics and dumps.
+	Frames int
+}
+
+// retSlot is one return address in the region, checked on every use of a
+// cached plan.
+type retSlot struct {
+	off uint32
+	pc  uintptr
+}
+
+// Object is a stack object within a region.
+type Object struct {
+	Off, Size uint32
+	obj       StackObject
+}
+
+// Errors for regions that cannot be saved. The walker wraps them with the
+// frame at fault.
+var (
+	ErrCgo     = errors.New("a cgo callback is on the stack: C frames cannot be saved")
+	ErrReflect = errors.New("a frame made by reflect (MakeFunc or a method value) is on the stack: it has no ordinary stack map")
+	ErrFrame   = errors.New("a frame cannot be saved")
+)
+
+// DebugWalk, when set, is called for every frame Build walks.
+var DebugWalk func(f Func, pc, sp, fp uintptr)
+
+// Build walks the frames of a region copy and returns its plan. region is a
+// copy of the stack bytes [lo, lo+len(region)); pc is the innermost frame's
+// PC (the return address its call pushed, just below lo); outer is the entry
+// PC of the function whose frame must be the outermost one.
+func Build(region []byte, lo, pc, outer uintptr) (*Plan, error) {
+	w := walker{region: region, lo: lo, top: lo + uintptr(len(region))}
+	p := &Plan{pc: pc, size: uintptr(len(region))}
+	sp := lo
+	for {
+		f, ok := FindFunc(pc)
+		if !ok {
+			return nil, fmt.Errorf("%w: no function contains pc %#x", ErrFrame, pc)
+		}
+		if err := checkFrameFunc(f); err != nil {
+			return nil, err
+		}
+		fp, err := w.frame(p, f, pc, sp)
+		if err != nil {
+			return nil, err
+		}
+		p.Frames++
+		if DebugWalk != nil {
+			DebugWalk(f, pc, sp, fp)
+		}
+		if fp == w.top+8 { // the return address is at top: outermost frame
+			if f.Entry() != outer {
+				return nil, fmt.Errorf("%w: outermost frame is %s, not the coroutine trampoline", ErrFrame, f.Name())
+			}
+			break
+		}
+		if fp > w.top+8 || fp <= sp {
+			return nil, fmt.Errorf("%w: frame of %s (pc %#x) does not end inside the region", ErrFrame, f.Name(), pc)
+		}
+		off := uint32(fp - 8 - lo)
+		pc = w.word(off)
+		p.chain = append(p.chain, retSlot{off, pc})
+		sp = fp
+	}
+	p.finish()
+	if err := p.checkDisjoint(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkFrameFunc refuses functions whose frames cannot be moved.
+func checkFrameFunc(f Func) error {
+	switch f.FuncID() {
+	case FuncID_cgocallback, FuncID_asmcgocall:
+		return fmt.Errorf("%w (%s)", ErrCgo, f.Name())
+	case FuncIDNormal, FuncID_wrapper:
+	default:
+		return fmt.Errorf("%w: %s is a special runtime function", ErrFrame, f.Name())
+	}
+	if f.Flag()&(FlagSPWrite|FlagTopFrame) != 0 {
+		return fmt.Errorf("%w: %s switches stacks", ErrFrame, f.Name())
+	}
+	if f.ArgsSize() == ArgsSizeUnknown {
+		return fmt.Errorf("%w (%s)", ErrReflect, f.Name())
+	}
+	return nil
+}
+
+type walker struct {
+	region  []byte
+	lo, top uintptr
+}
+
+func (w *walker) word(off uint32) uintptr {
+	return *(*uintptr)(unsafe.Pointer(&w.region[off]))
+}
+
+func (w *walker) in(addr uintptr) bool { return addr >= w.lo && addr < w.top }
+
+// frame records one frame's live words, saved BP and stack objects, following
+// the runtime's own rules (traceback.go and stkframe.go getStackMap), and
+// returns the frame's fp (the caller's SP).
+func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) {
+	delta := f.SPDelta(pc)
+	if delta < 0 { // -1: no table; other negatives: the function popped its return address
+		return 0, fmt.Errorf("%w: no usable frame size for %s at pc %#x", ErrFrame, f.Name(), pc)
+	}
+	fp = sp + uintptr(delta) + 8 // + the return address (x86)
+	varp := fp - 8
+	if varp > sp { // the frame saved the caller's BP just below its return address
+		varp -= 8
+		if varp != w.top-8 {
+			p.BPs = append(p.BPs, uint32(varp-w.lo))
+		}
+	}
+	idx := int32(-1)
+	if pc != f.Entry() {
+		idx = f.PCData(PCDATA_StackMapIndex, pc-1) // back up to the CALL
+	}
+	if idx == -1 {
+		idx = 0
+	}
+	if size := varp - sp; size > MinFrameSize {
+		m := f.LocalsMaps()
+		if m.N() <= 0 {
+			return 0, fmt.Errorf("%w: %s has %d bytes of locals and no stack map", ErrFrame, f.Name(), size)
+		}
+		if m.NBit() > 0 {
+			w.bits(p, m, idx, f, varp-uintptr(m.Map(idx).N)*8)
+		}
+	}
+	argp := fp + MinFrameSize
+	if f.ArgsSize() > 0 && argp < w.top {
+		m := f.ArgsMaps()
+		if m.N() <= 0 {
+			return 0, fmt.Errorf("%w: %s has arguments and no stack map", ErrFrame, f.Name())
+		}
+		if m.NBit() > 0 {
+			w.bits(p, m, idx, f, argp)
+		}
+	}
+	for i, n := 0, f.NumStackObjects(); i < n; i++ {
+		o := f.StackObjectAt(i)
+		base := argp + uintptr(int64(o.Off))
+		if o.Off < 0 {
+			base = varp + uintptr(int64(o.Off))
+		}
+		if w.in(base) && o.PtrBytes > 0 {
+			p.Objects = append(p.Objects, Object{Off: uint32(base - w.lo), Size: uint32(o.Size), obj: o})
+		}
+	}
+	return fp, nil
+}
+
+// bits appends the words of map idx whose bit is set, starting at base.
+func (w *walker) bits(p *Plan, m StackMaps, idx int32, f Func, base uintptr) {
+	if idx < 0 || idx >= m.N() {
+		panic(fmt.Sprintf("stackmap: stack map index %d out of range [0, %d) for %s", idx, m.N(), f.Name()))
+	}
+	bv := m.Map(idx)
+	for i := int32(0); i < bv.N; i++ {
+		if a := base + uintptr(i)*8; bv.Bit(i) && w.in(a) {
+			p.Slots = append(p.Slots, uint32(a-w.lo))
+		}
+	}
+}
+
+// finish sorts and de-duplicates the plan's lists.
+func (p *Plan) finish() {
+	p.Slots = sortUnique(p.Slots)
+	p.BPs = sortUnique(p.BPs)
+	sort.Slice(p.Objects, func(i, j int) bool { return p.Objects[i].Off < p.Objects[j].Off })
+}
+
+func sortUnique(s []uint32) []uint32 {
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkDisjoint makes sure stack objects do not overlap (the runtime throws
+// on overlapping objects too, so this also guards the decoding). A live slot
+// may lie inside a stack object: the compiler reuses a dead object's storage
+// for other variables; Scan handles each word once.
+func (p *Plan) checkDisjoint() error {
+	for i := 1; i < len(p.Objects); i++ {
+		if prev := p.Objects[i-1]; prev.Off+prev.Size > p.Objects[i].Off {
+			return fmt.Errorf("%w: stack objects at offsets %d and %d overlap", ErrFrame, prev.Off, p.Objects[i].Off)
+		}
+	}
+	return nil
+}
+
+// matches reports whether the plan fits region: same PC, same length, same
+// chain of return addresses (hence the same frames at the same offsets).
+func (p *Plan) matches(region []byte, pc uintptr) bool {
+	if p.pc != pc || p.size != uintptr(len(region)) {
+		return false
+	}
+	for _, r := range p.chain {
+		if *(*uintptr)(unsafe.Pointer(&region[r.off])) != r.pc {
+			return false
+		}
+	}
+	return true
+}
+
+// The plan cache: direct-mapped, lock-free, plans immutable once published.
+const cacheSize = 1024
+
+var cache [cacheSize]atomic.Pointer[Plan]
+
+func cacheIndex(pc, size uintptr) uintptr {
+	h := (uint64(pc) ^ uint64(size)*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
+	return uintptr(h>>54) % cacheSize
+}
+
+// Lookup returns the plan for region (see Build), from the cache when a plan
+// with the same PC, length and chain of return addresses is there.
+func Lookup(region []byte, lo, pc, outer uintptr) (*Plan, error) {
+	slot := &cache[cacheIndex(pc, uintptr(len(region)))]
+	if p := slot.Load(); p != nil && p.matches(region, pc) {
+		return p, nil
+	}
+	p, err := Build(region, lo, pc, outer)
+	if err != nil {
+		return nil, err
+	}
+	slot.Store(p)
+	return p, nil
+}

@@ -1,0 +1,178 @@
+package stackmap
+
+import (
+	"fmt"
+	"sort"
+	"unsafe"
+)
+
+// Scan classifies, for one save, the words of a region copy that a Plan marks
+// as live, the way the GC's scanstack would:
+//
+//   - a word pointing into the region is rewritten in the copy as an offset
+//     from the region's start and its word index goes to Relocs (the restore
+//     adds the new start back); the stack object it points into, if any, is
+//     live and scanned in turn;
+//   - any other non-nil pointer (heap, globals) goes to Shadow, so the GC
+//     keeps its referent alive while the region is only bytes;
+//   - a pointer into the carrier's stack outside the region is an error: it
+//     would dangle once the region moves.
+//
+// Relocs and Shadow are appended to; the caller may preset them with buffers.
+type Scan struct {
+	Relocs []uint32
+	Shadow []unsafe.Pointer
+
+	// StackLo and StackHi bound the carrier goroutine's stack, to catch
+	// pointers into it from outside the region.
+	StackLo, StackHi uintptr
+
+	region []byte
+	lo     uintptr
+	plan   *Plan
+	marked uint64 // objects found live, when len(plan.Objects) <= 64
+	many   []bool // the same, for more objects
+	work   []int32
+	// seen has a bit per region word already classified: a word can be
+	// both a live slot and inside a live object, and must be converted
+	// only once.
+	seen  []uint64
+	seen0 [8]uint64 // seen's storage for regions up to 4 KiB
+}
+
+// DropShadowForTest, when set, makes Run drop the last heap pointer it would
+// put in Shadow. Tests set it to prove that the GC torture tests catch a
+// missing shadow entry; it is never set otherwise.
+var DropShadowForTest bool
+
+// SkipRelocForTest, when set, makes Run leave the last region pointer it
+// finds unrelocated (recorded neither as an offset nor in Relocs). Tests set it
+// to prove that the relocation tests catch it.
+var SkipRelocForTest bool
+
+// Run scans region (a copy of [lo, lo+len(region))) with plan p. Extra roots
+// (byte offsets of words that hold pointers outside any stack map, such as
+// the fn field of stack-allocated defer records) are scanned like live slots.
+//
+//go:nocheckptr
+func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
+	s.region, s.lo, s.plan = region, lo, p
+	if words := (len(region)/8 + 63) / 64; words <= len(s.seen0) {
+		s.seen = s.seen0[:words]
+	} else {
+		s.seen = make([]uint64, words)
+	}
+	if len(p.Objects) > 64 {
+		s.many = make([]bool, len(p.Objects))
+	}
+	for _, off := range p.Slots {
+		if err := s.pointer(off); err != nil {
+			return err
+		}
+	}
+	for _, off := range roots {
+		if err := s.pointer(off); err != nil {
+			return err
+		}
+	}
+	for _, off := range p.BPs {
+		v := s.load(off)
+		if v-lo >= uintptr(len(region)) {
+			return fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", ErrFrame, v, off)
+		}
+		s.relocate(off, v)
+	}
+	for len(s.work) > 0 {
+		i := s.work[len(s.work)-1]
+		s.work = s.work[:len(s.work)-1]
+		if err := s.object(&p.Objects[i]); err != nil {
+			return err
+		}
+	}
+	if DropShadowForTest && len(s.Shadow) > 0 {
+		s.Shadow = s.Shadow[:len(s.Shadow)-1]
+	}
+	return nil
+}
+
+func (s *Scan) load(off uint32) uintptr {
+	return *(*uintptr)(unsafe.Pointer(&s.region[off]))
+}
+
+// pointer classifies the pointer-typed word at off.
+//
+//go:nocheckptr
+func (s *Scan) pointer(off uint32) error {
+	w := off / 8
+	if s.seen[w/64]&(1<<(w%64)) != 0 {
+		return nil
+	}
+	s.seen[w/64] |= 1 << (w % 64)
+	v := s.load(off)
+	switch {
+	case v == 0:
+		return nil
+	case v-s.lo < uintptr(len(s.region)):
+		if SkipRelocForTest && s.lastRegionPointer(off) {
+			return nil
+		}
+		s.relocate(off, v)
+		s.markObject(uint32(v - s.lo))
+		return nil
+	case v >= s.StackLo && v < s.StackHi:
+		return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
+	}
+	s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
+	return nil
+}
+
+// relocate turns the region pointer v at off into an offset.
+func (s *Scan) relocate(off uint32, v uintptr) {
+	*(*uintptr)(unsafe.Pointer(&s.region[off])) = v - s.lo
+	s.Relocs = append(s.Relocs, off/8)
+}
+
+// markObject queues the stack object containing off, if any and not yet seen.
+func (s *Scan) markObject(off uint32) {
+	objs := s.plan.Objects
+	i := sort.Search(len(objs), func(i int) bool { return objs[i].Off+objs[i].Size > off })
+	if i == len(objs) || objs[i].Off > off {
+		return
+	}
+	if s.many != nil {
+		if s.many[i] {
+			return
+		}
+		s.many[i] = true
+	} else {
+		if s.marked&(1<<i) != 0 {
+			return
+		}
+		s.marked |= 1 << i
+	}
+	s.work = append(s.work, int32(i))
+}
+
+// object scans the pointer words of a live stack object.
+func (s *Scan) object(o *Object) error {
+	for w := int32(0); int64(w)*8 < int64(o.obj.PtrBytes); w++ {
+		if o.obj.IsPtr(w) {
+			if err := s.pointer(o.Off + uint32(w)*8); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lastRegionPointer reports whether off holds the plan's last region pointer
+// among its live slots (used only with SkipRelocForTest).
+func (s *Scan) lastRegionPointer(off uint32) bool {
+	last := uint32(1<<32 - 1)
+	for _, o := range s.plan.Slots {
+		if v := s.load(o); v-s.lo < uintptr(len(s.region)) {
+			last = o
+		}
+	}
+	return off == last
+}
