@@ -39,6 +39,9 @@ const (
 func (h *blockHeader) stack() unsafe.Pointer  { return unsafe.Add(unsafe.Pointer(h), headerSize) }
 func (h *blockHeader) relocs() unsafe.Pointer { return unsafe.Add(h.stack(), h.size) }
 
+// header is nosplit: reattachDefers calls it before the stack may move.
+//
+//go:nosplit
 func (c *Coroutine) header() *blockHeader { return (*blockHeader)(c.blk) }
 
 // blockFor returns c's block with room for a region of size bytes (the
@@ -69,14 +72,15 @@ func (c *Coroutine) setBlock(h *blockHeader) {
 
 // saveScan classifies the region copy's words with the stackmap plan, writes
 // the relocation table after the region and fills the shadow.
-func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc uintptr, g unsafe.Pointer, ds *deferState) {
+// stackLo and stackHi are the carrier stack's bounds when the copy was taken.
+func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr, ds *deferState) {
 	plan, err := stackmap.Lookup(region, lo, pc, trampEntry)
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
 	var relocBuf [64]uint32
 	var shadowBuf [32]unsafe.Pointer
-	sc := stackmap.Scan{Relocs: relocBuf[:0], Shadow: shadowBuf[:0], StackLo: gword(g, gStackLo), StackHi: gword(g, gStackHi)}
+	sc := stackmap.Scan{Relocs: relocBuf[:0], Shadow: shadowBuf[:0], StackLo: stackLo, StackHi: stackHi}
 	var roots []uint32
 	if ds != nil {
 		roots = ds.roots

@@ -57,6 +57,11 @@ const (
 	gDefer   = 40
 )
 
+// gword reads a word of g. Like every helper called between taking a stack
+// address and its last use, it is nosplit: with inlining off (-N -l) it is a
+// real call, and a stack check there could move the stack under the caller.
+//
+//go:nosplit
 func gword(g unsafe.Pointer, off uintptr) uintptr { return *(*uintptr)(unsafe.Add(g, off)) }
 
 // at turns a stack address into a pointer. The engine keeps stack addresses
@@ -252,13 +257,14 @@ func suspend(c *Coroutine, topOff uintptr) {
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
 	blk.bpOff = uint32(word(bp) - lo)
 	ds.fill(g, lo, size) // nosplit: lo still valid
+	stackLo, stackHi := gword(g, gStackLo), gword(g, gStackHi)
 
 	if resumePC == 0 {
 		resumePC = pc
 	} else if pc != resumePC {
 		panic("slice: internal error: suspend called from an unexpected place")
 	}
-	c.saveScan(blk, region, lo, pc, g, ds)
+	c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
 	c.flags = c.flags&^flagResumed | flagSaved
 	if ndefer > 0 {
 		c.ext_().defers = ds
@@ -267,6 +273,8 @@ func suspend(c *Coroutine, topOff uintptr) {
 }
 
 // regionSize is top - lo for suspend, whose frame pointer is bp.
+//
+//go:nosplit
 func regionSize(g unsafe.Pointer, topOff, bp uintptr) uintptr {
 	return gword(g, gStackHi) - topOff - (bp + 16)
 }

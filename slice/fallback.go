@@ -22,6 +22,7 @@ type fallback struct {
 	stop     func()
 	yield    func(struct{}) bool
 	self     weak.Pointer[Coroutine]
+	cleanup  runtime.Cleanup // ends the goroutine if the Coroutine is collected while suspended
 	panic    *PanicError
 	returned bool
 }
@@ -44,7 +45,7 @@ func newFallback(c *Coroutine) *fallback {
 		defer fallbacks.Delete(id)
 		fb.run(fn)
 	})
-	runtime.AddCleanup(c, func(fb *fallback) { fb.stop() }, fb)
+	fb.cleanup = runtime.AddCleanup(c, func(fb *fallback) { fb.stop() }, fb)
 	return fb
 }
 
@@ -73,6 +74,9 @@ func (fb *fallback) resume() (done bool) {
 		c.ext.panic = fb.panic
 		fb.panic = nil
 	}
+	// The goroutine has exited: drop what would keep its state alive.
+	fb.cleanup.Stop()
+	fb.next, fb.stop, fb.yield = nil, nil, nil
 	return true
 }
 

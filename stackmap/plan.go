@@ -59,7 +59,7 @@ var (
 )
 
 // DebugWalk, when set, is called for every frame Build walks.
-var DebugWalk func(f Func, pc, sp, fp uintptr)
+var DebugWalk func(f Func, pc, sp, unused uintptr)
 
 // Build walks the frames of a region copy and returns its plan. region is a
 // copy of the stack bytes [lo, lo+len(region)); pc is the innermost frame's
@@ -74,6 +74,9 @@ func Build(region []byte, lo, pc, outer uintptr) (*Plan, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: no function contains pc %#x", ErrFrame, pc)
 		}
+		if DebugWalk != nil {
+			DebugWalk(f, pc, sp, 0)
+		}
 		if err := checkFrameFunc(f); err != nil {
 			return nil, err
 		}
@@ -82,9 +85,6 @@ func Build(region []byte, lo, pc, outer uintptr) (*Plan, error) {
 			return nil, err
 		}
 		p.Frames++
-		if DebugWalk != nil {
-			DebugWalk(f, pc, sp, fp)
-		}
 		if fp == w.top+8 { // the return address is at top: outermost frame
 			if f.Entry() != outer {
 				return nil, fmt.Errorf("%w: outermost frame is %s, not the coroutine trampoline", ErrFrame, f.Name())

@@ -40,14 +40,15 @@ type Scan struct {
 	seen0 [8]uint64 // seen's storage for regions up to 4 KiB
 }
 
-// DropShadowForTest, when set, makes Run drop the last heap pointer it would
-// put in Shadow. Tests set it to prove that the GC torture tests catch a
-// missing shadow entry; it is never set otherwise.
+// DropShadowForTest, when set, makes Run drop every heap pointer instead of
+// putting it in Shadow. Tests set it to prove that the GC torture tests catch
+// a missing shadow; it is never set otherwise.
 var DropShadowForTest bool
 
-// SkipRelocForTest, when set, makes Run leave the last region pointer it
-// finds unrelocated (recorded neither as an offset nor in Relocs). Tests set it
-// to prove that the relocation tests catch it.
+// SkipRelocForTest, when set, makes Run leave every region pointer in live
+// slots and stack objects unrelocated (saved frame pointers excepted: the
+// unwinder would crash at once). Tests set it to prove that the relocation
+// tests catch a missed relocation; it is never set otherwise.
 var SkipRelocForTest bool
 
 // Run scans region (a copy of [lo, lo+len(region))) with plan p. Extra roots
@@ -89,9 +90,6 @@ func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 			return err
 		}
 	}
-	if DropShadowForTest && len(s.Shadow) > 0 {
-		s.Shadow = s.Shadow[:len(s.Shadow)-1]
-	}
 	return nil
 }
 
@@ -113,16 +111,17 @@ func (s *Scan) pointer(off uint32) error {
 	case v == 0:
 		return nil
 	case v-s.lo < uintptr(len(s.region)):
-		if SkipRelocForTest && s.lastRegionPointer(off) {
-			return nil
+		if !SkipRelocForTest {
+			s.relocate(off, v)
 		}
-		s.relocate(off, v)
 		s.markObject(uint32(v - s.lo))
 		return nil
 	case v >= s.StackLo && v < s.StackHi:
 		return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
 	}
-	s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
+	if !DropShadowForTest {
+		s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
+	}
 	return nil
 }
 
@@ -163,16 +162,4 @@ func (s *Scan) object(o *Object) error {
 		}
 	}
 	return nil
-}
-
-// lastRegionPointer reports whether off holds the plan's last region pointer
-// among its live slots (used only with SkipRelocForTest).
-func (s *Scan) lastRegionPointer(off uint32) bool {
-	last := uint32(1<<32 - 1)
-	for _, o := range s.plan.Slots {
-		if v := s.load(o); v-s.lo < uintptr(len(s.region)) {
-			last = o
-		}
-	}
-	return off == last
 }
