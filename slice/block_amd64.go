@@ -74,22 +74,32 @@ func (c *Coroutine) setBlock(h *blockHeader) {
 // the relocation table after the region and fills the shadow.
 // stackLo and stackHi are the carrier stack's bounds when the copy was taken.
 func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr, ds *deferState) {
+	var err error
 	plan, err := stackmap.Lookup(region, lo, pc, trampEntry)
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
-	var relocBuf [64]uint32
-	var shadowBuf [32]unsafe.Pointer
-	sc := stackmap.Scan{Relocs: relocBuf[:0], Shadow: shadowBuf[:0], StackLo: stackLo, StackHi: stackHi}
+	sc := scans.Get().(*stackmap.Scan)
+	sc.StackLo, sc.StackHi = stackLo, stackHi
+	// Heap pointers go straight into the coroutine's shadow array.
+	if c.shadow != nil {
+		sc.Shadow = unsafe.Slice(c.shadow, h.shadowCap)[:0]
+	}
 	var roots []uint32
 	if ds != nil {
 		roots = ds.roots
 	}
-	if err := sc.Run(plan, region, lo, roots); err != nil {
+	err = sc.Run(plan, region, lo, roots)
+	if err == nil {
+		h = c.placeRelocs(h, sc.Relocs)
+		c.adoptShadow(h, sc.Shadow)
+	}
+	sc.Shadow = nil
+	sc.Release()
+	scans.Put(sc)
+	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
-	h = c.placeRelocs(h, sc.Relocs)
-	c.setShadow(h, sc.Shadow)
 }
 
 // placeRelocs writes the relocation table after the region, moving the block
@@ -121,17 +131,19 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
 	return h
 }
 
-// setShadow stores the heap pointers of the saved region where the GC sees
-// them. The stores are ordinary (write-barriered) pointer stores.
-func (c *Coroutine) setShadow(h *blockHeader, ptrs []unsafe.Pointer) {
-	if len(ptrs) > int(h.shadowCap) || c.shadow == nil && len(ptrs) > 0 {
+// adoptShadow makes ptrs (filled by the scan, in c's shadow array unless it
+// outgrew it) the coroutine's pointer shadow.
+func (c *Coroutine) adoptShadow(h *blockHeader, ptrs []unsafe.Pointer) {
+	if len(ptrs) > 0 && (c.shadow == nil || unsafe.SliceData(ptrs) != c.shadow) {
+		// The scan appended past the old array: move to a pooled one
+		// of the right class (writes are barriered copies).
+		p, n := allocShadow(len(ptrs))
+		copy(unsafe.Slice(p, n), ptrs)
+		clear(ptrs)
 		if c.shadow != nil {
 			freeShadow(c.shadow, h.shadowCap)
 		}
-		c.shadow, h.shadowCap = allocShadow(len(ptrs))
-	}
-	if len(ptrs) > 0 {
-		copy(unsafe.Slice(c.shadow, len(ptrs)), ptrs)
+		c.shadow, h.shadowCap = p, n
 	}
 	h.nshadow = uint32(len(ptrs))
 }
@@ -205,6 +217,9 @@ func blockClassSize(n uintptr) uintptr {
 }
 
 var blockPools, shadowPools [len(sizeClasses)]sync.Pool
+
+// scans holds scratch space for saves (see stackmap.Scan).
+var scans = sync.Pool{New: func() any { return new(stackmap.Scan) }}
 
 func allocBlock(n uintptr) *blockHeader {
 	size := blockClassSize(n)

@@ -18,7 +18,8 @@ import (
 //   - a pointer into the carrier's stack outside the region is an error: it
 //     would dangle once the region moves.
 //
-// Relocs and Shadow are appended to; the caller may preset them with buffers.
+// A Scan keeps its buffers between uses: reuse one (through a pool) rather
+// than allocating one per save, and call Release when done with Shadow.
 type Scan struct {
 	Relocs []uint32
 	Shadow []unsafe.Pointer
@@ -30,14 +31,20 @@ type Scan struct {
 	region []byte
 	lo     uintptr
 	plan   *Plan
-	marked uint64 // objects found live, when len(plan.Objects) <= 64
-	many   []bool // the same, for more objects
+	live   []bool // per object of plan: found live
 	work   []int32
 	// seen has a bit per region word already classified: a word can be
 	// both a live slot and inside a live object, and must be converted
 	// only once.
-	seen  []uint64
-	seen0 [8]uint64 // seen's storage for regions up to 4 KiB
+	seen []uint64
+}
+
+// Release drops the Scan's references to heap objects (Shadow's entries) so
+// a pooled Scan keeps nothing alive.
+func (s *Scan) Release() {
+	clear(s.Shadow)
+	s.Shadow = s.Shadow[:0]
+	s.region, s.plan = nil, nil
 }
 
 // DropShadowForTest, when set, makes Run drop every heap pointer instead of
@@ -58,14 +65,9 @@ var SkipRelocForTest bool
 //go:nocheckptr
 func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 	s.region, s.lo, s.plan = region, lo, p
-	if words := (len(region)/8 + 63) / 64; words <= len(s.seen0) {
-		s.seen = s.seen0[:words]
-	} else {
-		s.seen = make([]uint64, words)
-	}
-	if len(p.Objects) > 64 {
-		s.many = make([]bool, len(p.Objects))
-	}
+	s.Relocs, s.Shadow, s.work = s.Relocs[:0], s.Shadow[:0], s.work[:0]
+	s.seen = resize(s.seen, (len(region)/8+63)/64)
+	s.live = resize(s.live, len(p.Objects))
 	for _, off := range p.Slots {
 		if err := s.pointer(off); err != nil {
 			return err
@@ -138,17 +140,10 @@ func (s *Scan) markObject(off uint32) {
 	if i == len(objs) || objs[i].Off > off {
 		return
 	}
-	if s.many != nil {
-		if s.many[i] {
-			return
-		}
-		s.many[i] = true
-	} else {
-		if s.marked&(1<<i) != 0 {
-			return
-		}
-		s.marked |= 1 << i
+	if s.live[i] {
+		return
 	}
+	s.live[i] = true
 	s.work = append(s.work, int32(i))
 }
 
@@ -162,4 +157,14 @@ func (s *Scan) object(o *Object) error {
 		}
 	}
 	return nil
+}
+
+// resize returns s with length n and every element zero, reusing its array.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
