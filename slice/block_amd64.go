@@ -21,19 +21,15 @@ import (
 // coroutine runs again. A block is kept across yields while it is large
 // enough, and returned to a size-class pool when the coroutine ends.
 type blockHeader struct {
-	size      uint32 // region bytes
-	bpOff     uint32 // innermost BP, as an offset in the region
-	nreloc    uint32
-	nshadow   uint32 // live entries of the shadow
-	shadowCap uint32
-	cap       uint32 // bytes allocated, header included
-	flags     uint32
-	_         uint32
+	size   uint32 // region bytes
+	cap    uint32 // bytes allocated, header included
+	nreloc uint32 // relocation count, | relocWide if indexes are uint32
+	bpOff  uint32 // innermost BP, as an offset in the region
 }
 
 const (
 	headerSize = unsafe.Sizeof(blockHeader{})
-	blockWide  = 1 // relocation indexes are uint32
+	relocWide  = 1 << 31
 )
 
 func (h *blockHeader) stack() unsafe.Pointer  { return unsafe.Add(unsafe.Pointer(h), headerSize) }
@@ -64,7 +60,6 @@ func (c *Coroutine) blockFor(size uintptr) *blockHeader {
 // setBlock installs h as c's block, returning the old one to its pool.
 func (c *Coroutine) setBlock(h *blockHeader) {
 	if old := c.header(); old != nil {
-		h.shadowCap, h.nshadow = old.shadowCap, old.nshadow
 		freeBlock(old)
 	}
 	c.blk = unsafe.Pointer(h)
@@ -83,7 +78,7 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	sc.StackLo, sc.StackHi = stackLo, stackHi
 	// Heap pointers go straight into the coroutine's shadow array.
 	if c.shadow != nil {
-		sc.Shadow = unsafe.Slice(c.shadow, h.shadowCap)[:0]
+		sc.Shadow = unsafe.Slice(c.shadow, c.shadowCap)[:0]
 	}
 	var roots []uint32
 	if ds != nil {
@@ -92,7 +87,7 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	err = sc.Run(plan, region, lo, roots)
 	if err == nil {
 		h = c.placeRelocs(h, sc.Relocs)
-		c.adoptShadow(h, sc.Shadow)
+		c.adoptShadow(sc.Shadow)
 	}
 	sc.Shadow = nil
 	sc.Release()
@@ -105,11 +100,9 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 // placeRelocs writes the relocation table after the region, moving the block
 // to a larger one if it does not fit.
 func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
-	width := uintptr(2)
-	h.flags &^= blockWide
+	width, wide := uintptr(2), uint32(0)
 	if h.size/8 > 1<<16-1 {
-		width = 4
-		h.flags |= blockWide
+		width, wide = 4, relocWide
 	}
 	if need := headerSize + uintptr(h.size) + width*uintptr(len(relocs)); need > uintptr(h.cap) {
 		nh := allocBlock(need)
@@ -119,7 +112,7 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
 		c.setBlock(nh)
 		h = nh
 	}
-	h.nreloc = uint32(len(relocs))
+	h.nreloc = uint32(len(relocs)) | wide
 	if width == 2 {
 		dst := unsafe.Slice((*uint16)(h.relocs()), len(relocs))
 		for i, r := range relocs {
@@ -133,7 +126,7 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
 
 // adoptShadow makes ptrs (filled by the scan, in c's shadow array unless it
 // outgrew it) the coroutine's pointer shadow.
-func (c *Coroutine) adoptShadow(h *blockHeader, ptrs []unsafe.Pointer) {
+func (c *Coroutine) adoptShadow(ptrs []unsafe.Pointer) {
 	if len(ptrs) > 0 && (c.shadow == nil || unsafe.SliceData(ptrs) != c.shadow) {
 		// The scan appended past the old array: move to a pooled one
 		// of the right class (writes are barriered copies).
@@ -141,30 +134,30 @@ func (c *Coroutine) adoptShadow(h *blockHeader, ptrs []unsafe.Pointer) {
 		copy(unsafe.Slice(p, n), ptrs)
 		clear(ptrs)
 		if c.shadow != nil {
-			freeShadow(c.shadow, h.shadowCap)
+			freeShadow(c.shadow, c.shadowCap)
 		}
-		c.shadow, h.shadowCap = p, n
+		c.shadow, c.shadowCap = p, n
 	}
-	h.nshadow = uint32(len(ptrs))
+	c.nshadow = uint32(len(ptrs))
 }
 
 // clearShadow drops the shadow's references once the region is back on the
 // stack (the clear is write-barriered, so a GC in progress still sees them).
 func (c *Coroutine) clearShadow() {
-	if h := c.header(); h != nil && h.nshadow > 0 {
-		clear(unsafe.Slice(c.shadow, h.nshadow))
-		h.nshadow = 0
+	if c.nshadow > 0 {
+		clear(unsafe.Slice(c.shadow, c.nshadow))
+		c.nshadow = 0
 	}
 }
 
 // release returns a finished coroutine's block and shadow to their pools.
 func (c *Coroutine) release() {
+	if c.shadow != nil {
+		clear(unsafe.Slice(c.shadow, c.nshadow))
+		freeShadow(c.shadow, c.shadowCap)
+		c.shadow, c.nshadow, c.shadowCap = nil, 0, 0
+	}
 	if h := c.header(); h != nil {
-		if c.shadow != nil {
-			clear(unsafe.Slice(c.shadow, h.nshadow))
-			freeShadow(c.shadow, h.shadowCap)
-			c.shadow = nil
-		}
 		freeBlock(h)
 		c.blk = nil
 	}
@@ -178,7 +171,7 @@ func (c *Coroutine) savedSize() int {
 	if h == nil || c.flags&flagSaved == 0 {
 		return 0
 	}
-	return int(h.cap) + 8*int(h.shadowCap)
+	return int(h.cap) + 8*int(c.shadowCap)
 }
 
 // Size-class pools. The classes are the Go allocator's own up to 32 KiB (so

@@ -29,9 +29,9 @@ type Coroutine struct {
 	// flags are written only by the goroutine that holds the coroutine in
 	// stateRunning (or by Resume just before it enters): see flag* below.
 	flags uint32
-	// topOff is, while the coroutine runs on the engine, g.stack.hi minus
-	// the address of the carrier's return slot above the coroutine's region.
-	topOff uintptr
+	// nshadow and shadowCap count the pointer shadow's live entries and
+	// its capacity (engine).
+	nshadow, shadowCap uint32
 	// blk is the saved block while suspended (engine), else nil.
 	blk unsafe.Pointer
 	// shadow points at the first element of the pointer shadow: the heap
@@ -130,27 +130,10 @@ func (c *Coroutine) Size() int {
 	return int(unsafe.Sizeof(*c)) + c.savedSize()
 }
 
-// Yield suspends the calling coroutine; the Resume that ran it returns false.
-// Yield returns when the coroutine is next resumed.
-//
-// Yield panics if called outside a coroutine, from a deferred call while the
-// coroutine is panicking (or, on the engine, from any deferred call the
-// runtime runs for it), inside a cgo callback, or through a frame made by
-// reflect.MakeFunc.
-//
-//go:noinline
-func Yield() {
-	if !engineOn() {
-		yieldFallback()
-		return
-	}
-	yieldSlice()
-}
-
 // Current returns the coroutine the caller runs in, or nil outside any
 // coroutine. In nested coroutines it is the innermost.
 func Current() *Coroutine {
-	if !engineOn() {
+	if !engineMayRun() {
 		return currentFallback()
 	}
 	return currentSlice()

@@ -79,32 +79,18 @@ func word(a uintptr) uintptr { return *(*uintptr)(at(a)) }
 // trampoline is the outermost frame of every coroutine. SwitchIn enters it by
 // a jump, so its return address is the carrier's and returning ends the
 // coroutine: control goes back to resumeSlice as if SwitchIn had returned.
+// It has no defer, to stay small (its frame is in every saved block): a panic
+// unwinds through it into resumeSlice, which recovers it.
 func trampoline(c *Coroutine) {
-	defer c.finish()
 	c.fn()
 	c.flags |= flagReturned
-}
-
-// finish runs as the trampoline's deferred call: on return, panic or Goexit.
-func (c *Coroutine) finish() {
-	if c.flags&flagReturned != 0 {
-		return
-	}
-	if r := recover(); r != nil {
-		c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
-		return
-	}
-	// runtime.Goexit: the carrier itself unwinds and Resume never returns.
-	c.ext_().goexit = true
-	c.release()
-	c.state.Store(stateDone)
 }
 
 // resumeSlice enters c on the calling goroutine and reports whether it
 // finished (rather than yielded).
 //
 //go:noinline
-func (c *Coroutine) resumeSlice() bool {
+func (c *Coroutine) resumeSlice() (done bool) {
 	var ctx arch.Context
 	if h := c.header(); c.flags&flagSaved != 0 {
 		ensureStack(uintptr(h.size) + stackSlack)
@@ -112,8 +98,8 @@ func (c *Coroutine) resumeSlice() bool {
 			Src:    h.stack(),
 			Len:    uintptr(h.size),
 			Relocs: h.relocs(),
-			NReloc: uintptr(h.nreloc),
-			Wide:   uintptr(h.flags & blockWide),
+			NReloc: uintptr(h.nreloc &^ relocWide),
+			Wide:   uintptr(h.nreloc & relocWide),
 			BPOff:  uintptr(h.bpOff),
 			PC:     resumePC,
 		}
@@ -122,12 +108,28 @@ func (c *Coroutine) resumeSlice() bool {
 		ctx.Arg = unsafe.Pointer(c)
 	}
 	c.flags = c.flags&^flagSaved | flagResumed
+	defer c.ended(&done)
 	arch.SwitchIn(&ctx, unsafe.Pointer(c))
-	if c.flags&flagSaved != 0 {
-		return false
+	return c.flags&flagSaved == 0
+}
+
+// ended runs when resumeSlice returns: after a yield or the coroutine's
+// return (nothing to do but release a finished coroutine's memory), after a
+// panic that unwound out of the coroutine (recovered here, for Resume to
+// re-panic), or during runtime.Goexit (the carrier itself then unwinds).
+func (c *Coroutine) ended(done *bool) {
+	if c.flags&(flagSaved|flagReturned) == 0 {
+		if r := recover(); r != nil {
+			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
+		} else {
+			c.ext_().goexit = true
+			c.state.Store(stateDone)
+		}
+		*done = true
 	}
-	c.release()
-	return true
+	if *done {
+		c.release()
+	}
 }
 
 // stackSlack is the free stack a resumed region needs below it: Yield's
@@ -159,9 +161,23 @@ func growStack(n uintptr) {
 
 var growSink byte
 
-// yieldSlice is Yield on the engine. It must stay small: its frame is part
-// of every saved block.
-func yieldSlice() {
+// Yield suspends the calling coroutine; the Resume that ran it returns false.
+// Yield returns when the coroutine is next resumed.
+//
+// Yield panics if called outside a coroutine, inside a cgo callback, through
+// a frame made by reflect.MakeFunc or a reflect method value, or from a
+// deferred call the runtime runs (during a panic, or one the compiler did not
+// open-code): the engine cannot move those frames.
+//
+// On the engine Yield's frame is part of every saved block, so it is kept
+// small, and it is the only caller of suspend (resumes continue at that call).
+//
+//go:noinline
+func Yield() {
+	if !engineMayRun() {
+		yieldFallback()
+		return
+	}
 	c, topOff := findCurrent()
 	if c == nil {
 		yieldMisplaced()

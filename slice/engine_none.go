@@ -23,7 +23,13 @@ func (c *Coroutine) resumeSlice() bool {
 	panic("slice: internal error: engine entry point reached without an engine")
 }
 func (c *Coroutine) savedSize() int { return 0 }
-func yieldSlice()                   { panic("slice: internal error: engine entry point reached without an engine") }
 func currentSlice() *Coroutine      { return nil }
 
 type deferState struct{}
+
+// Yield suspends the calling coroutine; the Resume that ran it returns false.
+// Yield returns when the coroutine is next resumed.
+//
+// Yield panics if called outside a coroutine. (The engine, which this build
+// does not have, also refuses some places: see the package documentation.)
+func Yield() { yieldFallback() }

@@ -17,7 +17,8 @@ import (
 // depends on, by running tiny coroutines through yield, GC, carrier stack
 // growth and resume on another goroutine. Any failure selects the fallback.
 // It runs before engineOn reports true, so it calls the engine directly
-// (yieldSlice, resumeSlice) rather than through Yield and Resume.
+// (resumeSlice) rather than through Resume; Yield works while the mode is
+// modeTesting.
 func selfTest() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -126,10 +127,10 @@ func selfTestBody(got *[]int, deferRan *bool) {
 	if c, _ := findCurrent(); c == nil {
 		panic("findCurrent found no coroutine inside one")
 	}
-	yieldSlice()
+	Yield()
 	*got = append(*got, p.next.v, p.v)
 	arr := [4]*node{{v: 3}, {v: 42}}
 	q := &arr
-	yieldSlice()
+	Yield()
 	*got = append(*got, q[0].v, q[1].v, len(fmt.Sprint(p.v*3500000)))
 }
