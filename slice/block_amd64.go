@@ -250,3 +250,14 @@ func freeShadow(p *unsafe.Pointer, capacity uint32) {
 		shadowPools[i].Put(p)
 	}
 }
+
+func (c *Coroutine) savedCallers() []uintptr {
+	h := c.header()
+	if h == nil || c.flags&flagSaved == 0 {
+		return nil
+	}
+	// The walk ends at the trampoline: its return address (into the
+	// carrier) lies just above the region and is not in the block.
+	pcs := stackmap.ReturnPCs(unsafe.Slice((*byte)(h.stack()), h.size), resumePC)
+	return pcs
+}

@@ -120,6 +120,17 @@ func (c *Coroutine) resumeMisuse() {
 // Done reports whether c's function has returned (or panicked).
 func (c *Coroutine) Done() bool { return c.state.Load() == stateDone }
 
+// Callers returns the program counters of a suspended coroutine's frames,
+// innermost (Yield) first, in the form runtime.CallersFrames takes: for
+// dumps of coroutines that are not running. It returns nil for a coroutine
+// that is not suspended, and for the goroutine-backed fallback.
+func (c *Coroutine) Callers() []uintptr {
+	if c.state.Load() != stateSuspended || (c.ext != nil && c.ext.fb != nil) {
+		return nil
+	}
+	return c.savedCallers()
+}
+
 // Size returns the bytes c holds while suspended: its saved stack block,
 // relocation table, pointer shadow and the Coroutine itself. For the
 // goroutine-backed implementation it is the goroutine's stack size.

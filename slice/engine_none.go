@@ -33,3 +33,5 @@ type deferState struct{}
 // Yield panics if called outside a coroutine. (The engine, which this build
 // does not have, also refuses some places: see the package documentation.)
 func Yield() { yieldFallback() }
+
+func (c *Coroutine) savedCallers() []uintptr { return nil }

@@ -383,3 +383,40 @@ func TestManyGoroutinesManyCoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCallersOfSuspended(t *testing.T) {
+	c := New(func() { callersHelper() })
+	if c.Callers() != nil {
+		t.Fatal("Callers of a new coroutine is not nil")
+	}
+	c.Resume()
+	defer c.Resume()
+	pcs := c.Callers()
+	if !UsingEngine() {
+		if pcs != nil {
+			t.Fatal("fallback returned callers")
+		}
+		return
+	}
+	var names []string
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		names = append(names, f.Function)
+		if !more {
+			break
+		}
+	}
+	got := strings.Join(names, " <- ")
+	for _, want := range []string{"slice.Yield", "slice.callersHelper", "slice.trampoline"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("callers %s lack %s", got, want)
+		}
+	}
+	if strings.Contains(got, "resumeSlice") {
+		t.Fatalf("callers %s reach into the carrier", got)
+	}
+}
+
+//go:noinline
+func callersHelper() { Yield() }

@@ -272,3 +272,30 @@ func Lookup(region []byte, lo, pc, outer uintptr) (*Plan, error) {
 	slot.Store(p)
 	return p, nil
 }
+
+// ReturnPCs returns the PCs of a region's frames, innermost first: pc, then
+// each return address found by walking the frames of the region copy (whose
+// words may already hold relocation offsets: return addresses never do). It
+// stops at the first frame it cannot size, so it is safe on any region that
+// Build accepted.
+func ReturnPCs(region []byte, pc uintptr) []uintptr {
+	pcs := []uintptr{pc}
+	off := uintptr(0)
+	for {
+		f, ok := FindFunc(pc)
+		if !ok {
+			return pcs
+		}
+		delta := f.SPDelta(pc)
+		if delta < 0 {
+			return pcs
+		}
+		ret := off + uintptr(delta) // the return address's offset
+		if ret+8 > uintptr(len(region)) {
+			return pcs
+		}
+		pc = *(*uintptr)(unsafe.Pointer(&region[ret]))
+		pcs = append(pcs, pc)
+		off = ret + 8
+	}
+}

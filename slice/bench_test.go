@@ -1,0 +1,338 @@
+package slice_test
+
+import (
+	"fmt"
+	"iter"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"testing"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+// Benchmarks comparing stack-slicing coroutines with iter.Pull (the runtime's
+// goroutine-based coroutines) and plain goroutines with channels. Run them
+// with, for example:
+//
+//	go test -run XXX -bench Switch -count 10 ./slice/ | tee new.txt; benchstat new.txt
+//	go test -run XXX -bench Idle -benchtime 1x ./slice/
+//
+// BenchmarkIdle is a memory measurement: run it with -benchtime 1x and read
+// its B/coroutine metric; its ns/op is the time to create, suspend, resume and
+// check all the coroutines.
+
+// switchDepths are the call depths at which BenchmarkSwitch yields.
+var switchDepths = []int{1, 3, 10, 30}
+
+// recurse calls itself so that depth frames (each with a small local) lie
+// between its caller and the call of f, and returns a value that depends on
+// the locals so the frames are real.
+//
+//go:noinline
+func recurse(depth int, f func()) int {
+	var local [2]int
+	local[depth&1] = depth
+	if depth > 1 {
+		return recurse(depth-1, f) + local[depth&1]
+	}
+	f()
+	return local[depth&1]
+}
+
+// BenchmarkSwitch measures one round trip into a suspended coroutine and
+// back: Resume and Yield (slice), next and yield (iterpull), or a request and
+// reply between two goroutines (chan), with the yield (or reply) made depth
+// calls below the coroutine's (or worker's) function.
+func BenchmarkSwitch(b *testing.B) {
+	b.Run("slice", func(b *testing.B) {
+		for _, depth := range switchDepths {
+			b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchSwitchSlice(b, depth) })
+		}
+	})
+	b.Run("iterpull", func(b *testing.B) {
+		for _, depth := range switchDepths {
+			b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchSwitchIterPull(b, depth) })
+		}
+	})
+	b.Run("chan", func(b *testing.B) {
+		for _, depth := range switchDepths {
+			b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchSwitchChan(b, depth) })
+		}
+	})
+}
+
+func benchSwitchSlice(b *testing.B, depth int) {
+	stop := false
+	rounds := 0
+	c := slice.New(func() {
+		for !stop {
+			recurse(depth, slice.Yield)
+			rounds++
+		}
+	})
+	if c.Resume() {
+		b.Fatal("coroutine finished before its first yield")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Resume()
+	}
+	b.StopTimer()
+	stop = true
+	if !c.Resume() {
+		b.Fatal("coroutine did not finish")
+	}
+	if rounds != b.N+1 {
+		b.Fatalf("coroutine ran %d rounds, want %d", rounds, b.N+1)
+	}
+}
+
+func benchSwitchIterPull(b *testing.B, depth int) {
+	next, stop := iter.Pull(func(yield func(int) bool) {
+		ok := true
+		v := 0
+		f := func() { ok = yield(v) }
+		for ok {
+			recurse(depth, f)
+			v++
+		}
+	})
+	defer stop()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if v, ok := next(); !ok || v != i {
+			b.Fatalf("next() = %d, %v; want %d, true", v, ok, i)
+		}
+	}
+	b.StopTimer()
+	stop()
+	if _, ok := next(); ok {
+		b.Fatal("iterator still running after stop")
+	}
+}
+
+func benchSwitchChan(b *testing.B, depth int) {
+	req := make(chan int)
+	resp := make(chan int)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for v := range req {
+			recurse(depth, func() { resp <- v + 1 })
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req <- i
+		if v := <-resp; v != i+1 {
+			b.Fatalf("worker replied %d, want %d", v, i+1)
+		}
+	}
+	b.StopTimer()
+	close(req)
+	<-done
+}
+
+// idleDepth is the call depth at which BenchmarkIdle's coroutines (and
+// goroutines, and iterators) are suspended.
+const idleDepth = 5
+
+// idleCount is the number of suspended coroutines BenchmarkIdle measures
+// (idleCountShort with -short).
+const (
+	idleCount      = 100_000
+	idleCountShort = 10_000
+)
+
+// idleObj is the data each suspended coroutine points to. It is allocated
+// before the baseline measurement, so that B/coroutine counts only what it
+// costs to keep a computation suspended.
+type idleObj struct{ v int }
+
+// idleFrame recurses to depth frames (holding two pointers and an int in each),
+// calls wait at the bottom, and returns a value computed from its frames.
+//
+//go:noinline
+func idleFrame(depth int, p, q *idleObj, n int, wait func()) int {
+	if depth > 1 {
+		return idleFrame(depth-1, q, p, n+1, wait) + p.v
+	}
+	wait()
+	return p.v + q.v + n
+}
+
+// idleWant is idleFrame's result for p.v = a, q.v = b.
+func idleWant(depth, a, b int) int {
+	r := 0
+	for d := depth; d > 1; d-- {
+		r += a
+		a, b = b, a
+	}
+	return r + a + b + depth - 1
+}
+
+// memInUse returns the bytes of live heap objects plus the goroutine stacks in
+// use, after two collections (FreeOSMemory runs one and returns freed memory
+// to the OS). HeapAlloc counts what live objects occupy (with size-class
+// rounding) rather than whole spans, so it is not blurred by fragmentation
+// left over from earlier work; StackInuse counts goroutine stacks, which
+// HeapAlloc does not.
+func memInUse() uint64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
+
+// BenchmarkIdle measures what a suspended computation costs: N coroutines
+// (slice), parked goroutines (goroutine) or iter.Pull iterators (iterpull),
+// each suspended idleDepth calls deep. It reports the heap and stack bytes in
+// use per suspended computation (B/coroutine), then resumes every one and
+// checks its result. Run it with -benchtime 1x.
+func BenchmarkIdle(b *testing.B) {
+	n := idleCount
+	if testing.Short() {
+		n = idleCountShort
+	}
+	for _, kind := range []string{"slice", "goroutine", "iterpull"} {
+		b.Run(kind, func(b *testing.B) {
+			objs := make([]idleObj, n+1)
+			for i := range objs {
+				objs[i].v = i
+			}
+			results := make([]int, n)
+			b.ReportAllocs()
+			var total float64
+			for i := 0; i < b.N; i++ {
+				clear(results)
+				per, err := idleRun(kind, objs, results)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += per
+			}
+			b.ReportMetric(total/float64(b.N), "B/coroutine")
+		})
+	}
+}
+
+// idleRun suspends len(results) computations of the given kind, measures the
+// memory they hold, then finishes them all and checks their results.
+func idleRun(kind string, objs []idleObj, results []int) (perCoroutine float64, err error) {
+	n := len(results)
+	before := memInUse()
+	var after uint64
+	switch kind {
+	case "slice":
+		cs := make([]*slice.Coroutine, n)
+		for i := range cs {
+			cs[i] = slice.New(func() {
+				results[i] = idleFrame(idleDepth, &objs[i], &objs[i+1], 0, slice.Yield)
+			})
+			if cs[i].Resume() {
+				return 0, fmt.Errorf("coroutine %d finished before yielding", i)
+			}
+		}
+		after = memInUse()
+		for i, c := range cs {
+			if !c.Resume() {
+				return 0, fmt.Errorf("coroutine %d yielded again", i)
+			}
+		}
+	case "goroutine":
+		release := make(chan struct{})
+		var parked, exited sync.WaitGroup
+		parked.Add(n)
+		exited.Add(n)
+		for i := 0; i < n; i++ {
+			go func() {
+				defer exited.Done()
+				results[i] = idleFrame(idleDepth, &objs[i], &objs[i+1], 0, func() {
+					parked.Done()
+					<-release
+				})
+			}()
+		}
+		parked.Wait()
+		after = memInUse()
+		close(release)
+		exited.Wait()
+	case "iterpull":
+		type iterator struct {
+			next func() (int, bool)
+			stop func()
+		}
+		its := make([]iterator, n)
+		for i := range its {
+			its[i].next, its[i].stop = iter.Pull(func(yield func(int) bool) {
+				results[i] = idleFrame(idleDepth, &objs[i], &objs[i+1], 0, func() { yield(i) })
+			})
+			if v, ok := its[i].next(); !ok || v != i {
+				return 0, fmt.Errorf("iterator %d: next() = %d, %v", i, v, ok)
+			}
+		}
+		after = memInUse()
+		for i, it := range its {
+			if _, ok := it.next(); ok {
+				return 0, fmt.Errorf("iterator %d yielded twice", i)
+			}
+			it.stop()
+		}
+	default:
+		panic("unknown kind " + kind)
+	}
+	for i, r := range results {
+		if want := idleWant(idleDepth, i, i+1); r != want {
+			return 0, fmt.Errorf("%s %d computed %d, want %d", kind, i, r, want)
+		}
+	}
+	return (float64(after) - float64(before)) / float64(n), nil
+}
+
+// BenchmarkCreate measures a short-lived coroutine's whole life: create it,
+// run it to its one yield, and let it finish; for goroutine, start a
+// goroutine that signals once, waits for one message and exits.
+func BenchmarkCreate(b *testing.B) {
+	b.Run("slice", func(b *testing.B) {
+		steps := 0
+		fn := func() {
+			steps++
+			slice.Yield()
+			steps++
+		}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			c := slice.New(fn)
+			if c.Resume() {
+				b.Fatal("coroutine finished before yielding")
+			}
+			if !c.Resume() {
+				b.Fatal("coroutine yielded twice")
+			}
+		}
+		if steps != 2*b.N {
+			b.Fatalf("steps = %d, want %d", steps, 2*b.N)
+		}
+	})
+	b.Run("goroutine", func(b *testing.B) {
+		ready := make(chan struct{})
+		msg := make(chan struct{})
+		exited := make(chan struct{})
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			go func() {
+				ready <- struct{}{}
+				<-msg
+				exited <- struct{}{}
+			}()
+			<-ready
+			msg <- struct{}{}
+			<-exited
+		}
+	})
+}
