@@ -230,24 +230,8 @@ func currentSlice() *Coroutine {
 // yieldMisplaced panics for a Yield that found no coroutine: outside any, or
 // inside a cgo callback (whose C frames break the frame-pointer chain).
 func yieldMisplaced() {
-	pcs := make([]uintptr, 256)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
-	inCoroutine, inCgo := false, false
-	for {
-		f, more := frames.Next()
-		switch f.Function {
-		case "runtime.cgocallback", "runtime.cgocallbackg", "runtime.cgocallbackg1":
-			inCgo = true
-		}
-		if f.Entry == trampEntry {
-			inCoroutine = true
-		}
-		if !more {
-			break
-		}
-	}
-	if inCoroutine && inCgo {
-		panic("slice: Yield called inside a cgo callback: C frames cannot be saved; return to Go code running in the coroutine before yielding")
+	if inCgo, inCoroutine := callerFrames(trampEntry); inCgo && inCoroutine {
+		yieldInCgo()
 	}
 	yieldOutside()
 }

@@ -88,6 +88,11 @@ func yieldFallback() {
 	if !ok {
 		yieldOutside()
 	}
+	if inCgo, _ := callerFrames(0); inCgo {
+		// The runtime would die switching away from a callback's locked
+		// thread (a fatal error, not a panic): refuse first.
+		yieldInCgo()
+	}
 	if !v.(*fallback).yield(struct{}{}) {
 		panic(abandoned{})
 	}
@@ -98,6 +103,31 @@ func currentFallback() *Coroutine {
 		return v.(*fallback).self.Value()
 	}
 	return nil
+}
+
+// callerFrames reports whether the calling goroutine is inside a cgo
+// callback, and whether it runs inside the frame whose function starts at
+// entry (0: none). It is slow; only error paths and the fallback use it.
+func callerFrames(entry uintptr) (inCgo, inEntry bool) {
+	pcs := make([]uintptr, 512)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		switch f.Function {
+		case "runtime.cgocallback", "runtime.cgocallbackg", "runtime.cgocallbackg1":
+			inCgo = true
+		}
+		if entry != 0 && f.Entry == entry {
+			inEntry = true
+		}
+		if !more {
+			return inCgo, inEntry
+		}
+	}
+}
+
+func yieldInCgo() {
+	panic("slice: Yield called inside a cgo callback: C frames cannot be saved and the callback's thread cannot be switched away from; return to Go code running in the coroutine before yielding")
 }
 
 func yieldOutside() {
