@@ -24,6 +24,11 @@ type Context struct {
 	PC     uintptr        // where the coroutine continues
 	Fn     unsafe.Pointer // start: *funcval of the trampoline
 	Arg    unsafe.Pointer // start: the trampoline's first argument (in AX)
+	// Zero is how many bytes (a multiple of 8) below the region to clear
+	// before entering, so that the frames the coroutine builds there hold
+	// no leftovers of earlier calls in their unused slots (leftovers make
+	// otherwise identical blocks differ, which defeats compression).
+	Zero uintptr
 }
 
 // SwitchIn enters the coroutine described by ctx. co is not read by SwitchIn:

@@ -17,6 +17,17 @@
 //   AX   scratch (relocation index), BX scratch (new BP), DX jump target
 TEXT ·SwitchIn(SB), NOSPLIT, $0-16
 	MOVQ	ctx+0(FP), R12
+	// Clear ctx.Zero bytes below the region: [top-Len-Zero, top-Len).
+	MOVQ	Context_Zero(R12), CX
+	SHRQ	$3, CX
+	JEQ	cleared
+	MOVQ	SP, DI
+	SUBQ	Context_Len(R12), DI
+	SUBQ	Context_Zero(R12), DI
+	XORQ	AX, AX
+	CLD
+	REP;	STOSQ
+cleared:
 	MOVQ	Context_Src(R12), SI
 	TESTQ	SI, SI
 	JNE	resume

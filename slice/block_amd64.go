@@ -152,6 +152,9 @@ func (c *Coroutine) clearShadow() {
 
 // release returns a finished coroutine's block and shadow to their pools.
 func (c *Coroutine) release() {
+	if c.flags&flagPacked != 0 { // a coroutine abandoned by Goexit while packed cannot be; be safe
+		c.unpack()
+	}
 	if c.shadow != nil {
 		clear(unsafe.Slice(c.shadow, c.nshadow))
 		freeShadow(c.shadow, c.shadowCap)
@@ -170,6 +173,9 @@ func (c *Coroutine) savedSize() int {
 	h := c.header()
 	if h == nil || c.flags&flagSaved == 0 {
 		return 0
+	}
+	if c.flags&flagPacked != 0 {
+		return c.packedSize() + 8*int(c.shadowCap)
 	}
 	return int(h.cap) + 8*int(c.shadowCap)
 }
@@ -252,6 +258,9 @@ func freeShadow(p *unsafe.Pointer, capacity uint32) {
 }
 
 func (c *Coroutine) savedCallers() []uintptr {
+	if c.flags&flagPacked != 0 {
+		return c.packedCallers()
+	}
 	h := c.header()
 	if h == nil || c.flags&flagSaved == 0 {
 		return nil

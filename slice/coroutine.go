@@ -3,6 +3,7 @@ package slice
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 )
@@ -15,6 +16,7 @@ const (
 	stateSuspended
 	stateRunning
 	stateDone
+	stateBusy // suspended, and being packed by the compactor: Resume waits
 )
 
 // A Coroutine is a function that can suspend itself with Yield and be
@@ -47,11 +49,19 @@ const (
 	flagResumed  uint32 = 1 << iota // set by Resume before entering; cleared by a save
 	flagSaved                       // engine: the coroutine's region is in its block
 	flagReturned                    // fn returned normally
+	flagPacked                      // engine: the block is packed (mode in flagModeMask)
+	flagQueued                      // engine: the compactor has this coroutine's one entry
+	flagCounted                     // engine: counted in stats.suspendedBytes
+
+	flagModeShift  = 6
+	flagModeMask   = 7 << flagModeShift // the Compression of a packed block
+	flagEpochShift = 16                 // the upper bits count suspensions (for the compactor)
 )
 
 // extra is the rarely needed part of a Coroutine.
 type extra struct {
 	fb     *fallback   // goroutine-backed implementation, when in use
+	policy *Policy     // this coroutine's compression policy, if set
 	defers *deferState // engine: defer records detached at the last yield
 	panic  *PanicError // a panic that ended the coroutine, for Resume
 	goexit bool        // runtime.Goexit ended the coroutine
@@ -84,16 +94,18 @@ func New(fn func()) *Coroutine {
 // *PanicError holding the value and the coroutine's stack trace. Resuming a
 // running or finished coroutine panics.
 func (c *Coroutine) Resume() (done bool) {
-	if !c.state.CompareAndSwap(stateSuspended, stateRunning) &&
-		!c.state.CompareAndSwap(stateNew, stateRunning) {
-		c.resumeMisuse()
-	}
-	if c.ext != nil && c.ext.fb != nil {
+	c.acquire()
+	fb := c.ext != nil && c.ext.fb != nil
+	if fb {
 		done = c.ext.fb.resume()
 	} else {
+		c.resumedWithPolicy()
 		done = c.resumeSlice()
 	}
 	if !done {
+		if !fb {
+			c.suspendedWithPolicy()
+		}
 		c.state.Store(stateSuspended)
 		return false
 	}
@@ -104,6 +116,56 @@ func (c *Coroutine) Resume() (done bool) {
 		panic(p)
 	}
 	return true
+}
+
+// acquire moves c to running for Resume, waiting out the compactor.
+func (c *Coroutine) acquire() {
+	for !c.state.CompareAndSwap(stateSuspended, stateRunning) &&
+		!c.state.CompareAndSwap(stateNew, stateRunning) {
+		if c.state.Load() != stateBusy {
+			c.resumeMisuse()
+		}
+		runtime.Gosched()
+	}
+}
+
+// SetCompression gives c a compression policy of its own, overriding the
+// global one (SetCompression). It has no effect on the goroutine-backed
+// fallback.
+func (c *Coroutine) SetCompression(p Policy) {
+	if p.Mode > CompressTemplate {
+		panic("slice: SetCompression with an unknown Compression mode")
+	}
+	if p.After < 0 {
+		p.After = DefaultAfter
+	}
+	c.ext_().policy = &p
+}
+
+func (c *Coroutine) policy() *Policy {
+	if c.ext != nil && c.ext.policy != nil {
+		return c.ext.policy
+	}
+	return globalPolicy()
+}
+
+// Compress packs a suspended coroutine's block now, in mode m, and reports
+// whether it did (a block that would not shrink is left as it is, and so is
+// a coroutine that is not suspended, or runs on the fallback). Resume unpacks
+// it transparently.
+func (c *Coroutine) Compress(m Compression) bool {
+	if m > CompressTemplate {
+		panic("slice: Compress with an unknown Compression mode")
+	}
+	if !c.state.CompareAndSwap(stateSuspended, stateBusy) {
+		return false
+	}
+	defer c.state.Store(stateSuspended)
+	if c.ext != nil && c.ext.fb != nil {
+		return false
+	}
+	c.resumedWithPolicy() // no longer waiting for the compactor
+	return c.pack(m)
 }
 
 func (c *Coroutine) resumeMisuse() {
@@ -122,12 +184,14 @@ func (c *Coroutine) Done() bool { return c.state.Load() == stateDone }
 
 // Callers returns the program counters of a suspended coroutine's frames,
 // innermost (Yield) first, in the form runtime.CallersFrames takes: for
-// dumps of coroutines that are not running. It returns nil for a coroutine
-// that is not suspended, and for the goroutine-backed fallback.
+// dumps of coroutines that are not running. It may be called from any
+// goroutine; it returns nil for a coroutine that is not suspended, and for
+// the goroutine-backed fallback.
 func (c *Coroutine) Callers() []uintptr {
-	if c.state.Load() != stateSuspended || (c.ext != nil && c.ext.fb != nil) {
+	if c.ext != nil && c.ext.fb != nil || !c.state.CompareAndSwap(stateSuspended, stateBusy) {
 		return nil
 	}
+	defer c.state.Store(stateSuspended)
 	return c.savedCallers()
 }
 

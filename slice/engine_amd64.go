@@ -92,6 +92,9 @@ func trampoline(c *Coroutine) {
 //go:noinline
 func (c *Coroutine) resumeSlice() (done bool) {
 	var ctx arch.Context
+	if c.flags&flagPacked != 0 {
+		c.unpack()
+	}
 	if h := c.header(); c.flags&flagSaved != 0 {
 		ensureStack(uintptr(h.size) + stackSlack)
 		ctx = arch.Context{
@@ -106,6 +109,10 @@ func (c *Coroutine) resumeSlice() (done bool) {
 	} else {
 		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&trampolineFV))
 		ctx.Arg = unsafe.Pointer(c)
+	}
+	if p := c.policy(); ctx.Src == nil || p != nil && p.Mode != CompressNone {
+		ensureStack(uintptr(ctx.Len) + zeroWindow + stackSlack)
+		ctx.Zero = zeroWindow
 	}
 	c.flags = c.flags&^flagSaved | flagResumed
 	defer c.ended(&done)
@@ -131,6 +138,12 @@ func (c *Coroutine) ended(done *bool) {
 		c.release()
 	}
 }
+
+// zeroWindow is how much stack below its region a coroutine gets cleared
+// when it starts, and on every resume if it has a compression policy (see
+// arch.Context.Zero): blocks saved at the same place then differ only in
+// what their code wrote, which is what templates exploit.
+const zeroWindow = 2048
 
 // stackSlack is the free stack a resumed region needs below it: Yield's
 // nosplit path after the switch runs there before any stack check.

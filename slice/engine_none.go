@@ -35,3 +35,7 @@ type deferState struct{}
 func Yield() { yieldFallback() }
 
 func (c *Coroutine) savedCallers() []uintptr { return nil }
+
+func (c *Coroutine) pack(Compression) bool { return false }
+func (c *Coroutine) suspendedWithPolicy()  {}
+func (c *Coroutine) resumedWithPolicy()    {}

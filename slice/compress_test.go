@@ -1,0 +1,181 @@
+package slice
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+var packModes = []Compression{CompressS2, CompressZstd, CompressTemplate}
+
+// withPolicy sets the global compression policy for one test.
+func withPolicy(t *testing.T, p Policy) {
+	old := SetCompression(p)
+	t.Cleanup(func() { SetCompression(old) })
+}
+
+func TestCompressRoundTrip(t *testing.T) {
+	for _, m := range packModes {
+		t.Run(m.String(), func(t *testing.T) {
+			var got []int
+			c := New(func() { bigFrameYield(&got) })
+			c.Resume()
+			packed := c.Compress(m)
+			if UsingEngine() && !packed {
+				t.Fatalf("Compress(%v) did not pack", m)
+			}
+			if !UsingEngine() && packed {
+				t.Fatal("the fallback packed a coroutine")
+			}
+			runtime.GC()
+			if UsingEngine() && len(c.Callers()) < 3 {
+				t.Fatalf("Callers of a packed coroutine: %v", c.Callers())
+			}
+			for i := 0; !c.done(i); i++ {
+				c.Compress(m) // no-op while running or done
+			}
+			if fmt.Sprint(got) != "[3 1 3 1 3 1]" {
+				t.Fatalf("got %v", got)
+			}
+		})
+	}
+}
+
+//go:noinline
+func bigFrameYield(got *[]int) {
+	var buf [64]int
+	buf[7], buf[63] = 3, 1
+	p := &buf
+	h := &[2]int{3, 1}
+	for i := 0; i < 3; i++ {
+		Yield()
+		*got = append(*got, p[7]+h[0]-3, p[63]*h[1])
+	}
+}
+
+func TestTortureCompressedEveryYield(t *testing.T) {
+	for _, m := range packModes {
+		t.Run(m.String(), func(t *testing.T) {
+			withPolicy(t, Policy{Mode: m, After: 0})
+			if bad := runTorture(32, 4, 2); bad != "" {
+				t.Fatal(bad)
+			}
+			if UsingEngine() && ReadCompressionStats().Packs == 0 {
+				t.Fatal("nothing was packed")
+			}
+		})
+	}
+}
+
+func TestTemplatesShared(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	before := ReadCompressionStats()
+	const n = 500
+	cs := make([]*Coroutine, n)
+	sums := make([]int, n)
+	for i := range cs {
+		cs[i] = New(func() { sums[i] = suspendedAt(4, i) })
+		cs[i].Resume()
+		if !cs[i].Compress(CompressTemplate) {
+			t.Fatal("not packed")
+		}
+	}
+	mid := ReadCompressionStats()
+	if d := mid.Templates - before.Templates; d != 1 {
+		t.Fatalf("%d templates for coroutines parked at one place, want 1", d)
+	}
+	if d := mid.TemplateUsers - before.TemplateUsers; d != n {
+		t.Fatalf("%d template users, want %d", d, n)
+	}
+	t.Logf("packed %d coroutines: %d bytes packed, %d unpacked", n, mid.PackedBytes-before.PackedBytes, mid.UnpackedBytes-before.UnpackedBytes)
+	for i, c := range cs {
+		if !c.Resume() || sums[i] != i*2+4 {
+			t.Fatalf("coroutine %d: %d", i, sums[i])
+		}
+	}
+	after := ReadCompressionStats()
+	if after.Templates != before.Templates || after.TemplateUsers != before.TemplateUsers || after.Packed != before.Packed {
+		t.Fatalf("templates or packed blocks left after every coroutine finished: %+v", after)
+	}
+}
+
+func TestCompactorPacksIdle(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	withPolicy(t, Policy{Mode: CompressS2, After: time.Millisecond})
+	cs := make([]*Coroutine, 50)
+	sums := make([]int, len(cs))
+	for i := range cs {
+		cs[i] = New(func() { sums[i] = suspendedAt(2, i) })
+		cs[i].Resume()
+	}
+	// Resume some at once from other goroutines, racing the compactor.
+	for i := 0; i < len(cs); i += 2 {
+		cs[i].done(i)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		packed := 0
+		for i := 1; i < len(cs); i += 2 {
+			if cs[i].flags&flagPacked != 0 && cs[i].state.Load() == stateSuspended {
+				packed++
+			}
+		}
+		if packed == len(cs)/2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the compactor packed %d of %d idle coroutines", packed, len(cs)/2)
+		}
+	}
+	for i := 1; i < len(cs); i += 2 {
+		cs[i].done(i)
+	}
+	for i, s := range sums {
+		if s != i*2+2 {
+			t.Fatalf("coroutine %d: %d", i, s)
+		}
+	}
+}
+
+func TestCodecRejectsGarbage(t *testing.T) {
+	raw := bytes.Repeat([]byte("stack slicing "), 20)
+	tmpl := bytes.Repeat([]byte{7}, len(raw))
+	for _, m := range packModes {
+		enc := encodeBlock(nil, m, raw, tmpl)
+		out := make([]byte, len(raw))
+		if err := decodeBlock(out, m, enc, tmpl); err != nil || !bytes.Equal(out, raw) {
+			t.Fatalf("%v: round trip failed: %v", m, err)
+		}
+		if err := decodeBlock(make([]byte, len(raw)+1), m, enc, tmpl); err == nil {
+			t.Fatalf("%v: decoding into the wrong length succeeded", m)
+		}
+		if err := decodeBlock(out, m, enc[:len(enc)/2], tmpl); err == nil {
+			t.Fatalf("%v: decoding a truncated block succeeded", m)
+		}
+	}
+}
+
+// FuzzCompress round-trips arbitrary payloads and templates through every
+// mode, and feeds arbitrary bytes to the decoder, which must fail cleanly.
+func FuzzCompress(f *testing.F) {
+	f.Add([]byte{}, []byte{}, uint8(0))
+	f.Add(bytes.Repeat([]byte{0}, 300), bytes.Repeat([]byte{0}, 300), uint8(2))
+	f.Add([]byte("return addresses, frame layout, zeroed slots"), []byte("return addresses, frame layout, zeroed slot!"), uint8(2))
+	f.Fuzz(func(t *testing.T, raw, tmpl []byte, mode uint8) {
+		m := packModes[int(mode)%len(packModes)]
+		if m == CompressTemplate {
+			tmpl = append(tmpl, make([]byte, max(0, len(raw)-len(tmpl)))...)[:len(raw)]
+		}
+		enc := encodeBlock(nil, m, raw, tmpl)
+		out := make([]byte, len(raw))
+		if err := decodeBlock(out, m, enc, tmpl); err != nil || !bytes.Equal(out, raw) {
+			t.Fatalf("%v: round trip of %d bytes failed: %v", m, len(raw), err)
+		}
+		_ = decodeBlock(make([]byte, len(tmpl)), m, raw, tmpl) // garbage in: must not panic
+	})
+}

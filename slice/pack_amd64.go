@@ -1,0 +1,369 @@
+//go:build amd64 && !race && !purego
+
+package slice
+
+import (
+	"container/heap"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/stackslice/stackslice/stackmap"
+)
+
+// Packed blocks. A packed coroutine's c.blk points at
+//
+//	packedHeader | packed bytes (clen)
+//
+// in one noscan allocation; its mode is in c.flags. For CompressTemplate the
+// template is kept alive by one extra shadow entry, at index c.nshadow (the
+// shadow is never packed, so the GC sees it). Unpacking makes an ordinary
+// block again; it happens in resumeSlice, before the switch.
+type packedHeader struct {
+	size   uint32 // region bytes, as blockHeader.size
+	nreloc uint32 // as blockHeader.nreloc
+	bpOff  uint16 // as blockHeader.bpOff (Yield's frame: always small)
+	clen   uint16 // packed bytes
+}
+
+const packedHeaderSize = unsafe.Sizeof(packedHeader{})
+
+// payload returns the block's region and relocation table as one slice.
+func (h *blockHeader) payload() []byte {
+	width := uintptr(2)
+	if h.nreloc&relocWide != 0 {
+		width = 4
+	}
+	n := uintptr(h.size) + width*uintptr(h.nreloc&^relocWide)
+	return unsafe.Slice((*byte)(h.stack()), n)
+}
+
+func (c *Coroutine) packedHeader() *packedHeader { return (*packedHeader)(c.blk) }
+
+func (c *Coroutine) packedMode() Compression {
+	return Compression(c.flags & flagModeMask >> flagModeShift)
+}
+
+// pack packs c's block in mode m. The caller owns c (running, or busy for
+// the compactor). It reports whether the block was packed: a block that does
+// not shrink is left as it is.
+func (c *Coroutine) pack(m Compression) bool {
+	if c.flags&(flagSaved|flagPacked) != flagSaved || m == CompressNone {
+		return false
+	}
+	start := time.Now()
+	h := c.header()
+	raw := h.payload()
+	var t *template
+	var tdata []byte
+	if m == CompressTemplate {
+		t = templates.acquire(h, raw)
+		tdata = t.data
+	}
+	enc := encodeBlock(nil, m, raw, tdata)
+	if len(enc) >= len(raw) || len(enc) > 1<<16-1 {
+		if t != nil {
+			templates.release(t)
+		}
+		return false
+	}
+	if t != nil {
+		c.keepTemplate(t)
+	}
+	buf := make([]byte, packedHeaderSize+uintptr(len(enc)))
+	ph := (*packedHeader)(unsafe.Pointer(unsafe.SliceData(buf)))
+	*ph = packedHeader{size: h.size, nreloc: h.nreloc, bpOff: uint16(h.bpOff), clen: uint16(len(enc))}
+	copy(buf[packedHeaderSize:], enc)
+	c.blk = unsafe.Pointer(ph)
+	freeBlock(h)
+	c.flags = c.flags&^flagModeMask | flagPacked | uint32(m)<<flagModeShift
+
+	stats.packed.Add(1)
+	stats.packs.Add(1)
+	stats.packedBytes.Add(int64(len(buf)))
+	stats.unpackedBytes.Add(int64(h.cap))
+	stats.packNanos.Add(int64(time.Since(start)))
+	return true
+}
+
+// keepTemplate stores t in the shadow slot after the live entries.
+func (c *Coroutine) keepTemplate(t *template) {
+	if c.shadow == nil || c.nshadow+1 > c.shadowCap {
+		p, n := allocShadow(int(c.nshadow) + 1)
+		if c.shadow != nil {
+			old := unsafe.Slice(c.shadow, c.nshadow)
+			copy(unsafe.Slice(p, n), old)
+			clear(old)
+			freeShadow(c.shadow, c.shadowCap)
+		}
+		c.shadow, c.shadowCap = p, n
+	}
+	unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow] = unsafe.Pointer(t)
+}
+
+// unpack turns c's packed block back into an ordinary one.
+func (c *Coroutine) unpack() {
+	start := time.Now()
+	ph := c.packedHeader()
+	m := c.packedMode()
+	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
+	width := uintptr(2)
+	if ph.nreloc&relocWide != 0 {
+		width = 4
+	}
+	n := uintptr(ph.size) + width*uintptr(ph.nreloc&^relocWide)
+	h := allocBlock(headerSize + n)
+	h.size, h.nreloc, h.bpOff = ph.size, ph.nreloc, uint32(ph.bpOff)
+	var t *template
+	var tdata []byte
+	if m == CompressTemplate {
+		slot := &unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]
+		t = (*template)(*slot)
+		*slot = nil
+		tdata = t.data
+	}
+	if err := decodeBlock(h.payload(), m, packed, tdata); err != nil {
+		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+	}
+	if t != nil {
+		templates.release(t)
+	}
+	stats.packed.Add(-1)
+	stats.unpacks.Add(1)
+	stats.packedBytes.Add(-int64(packedHeaderSize) - int64(ph.clen))
+	stats.unpackedBytes.Add(-int64(h.cap))
+	c.blk = unsafe.Pointer(h)
+	c.flags &^= flagPacked | flagModeMask
+	stats.unpackNanos.Add(int64(time.Since(start)))
+}
+
+// packedCallers walks a packed block's frames from a temporary unpacked copy.
+func (c *Coroutine) packedCallers() []uintptr {
+	ph := c.packedHeader()
+	width := uintptr(2)
+	if ph.nreloc&relocWide != 0 {
+		width = 4
+	}
+	raw := make([]byte, uintptr(ph.size)+width*uintptr(ph.nreloc&^relocWide))
+	var tdata []byte
+	if c.packedMode() == CompressTemplate {
+		tdata = (*template)(unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]).data
+	}
+	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
+	if decodeBlock(raw, c.packedMode(), packed, tdata) != nil {
+		return nil
+	}
+	return stackmap.ReturnPCs(raw[:ph.size], resumePC)
+}
+
+func (c *Coroutine) packedSize() int {
+	ph := c.packedHeader()
+	return int(blockClassSize(packedHeaderSize + uintptr(ph.clen)))
+}
+
+// Templates: the first payload saved at a given place (same chain of return
+// PCs, same length), shared by every block packed against it.
+type template struct {
+	data  []byte
+	pcs   []uintptr
+	hash  uint64
+	users int // under templates.mu
+}
+
+var templates = templateRegistry{m: map[uint64][]*template{}}
+
+type templateRegistry struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	once sync.Once
+	m    map[uint64][]*template
+}
+
+// acquire returns the template for the block h (whose payload is raw),
+// making raw the template if there is none yet.
+func (r *templateRegistry) acquire(h *blockHeader, raw []byte) *template {
+	r.once.Do(func() { r.seed = maphash.MakeSeed() })
+	pcs := stackmap.ReturnPCs(unsafe.Slice((*byte)(h.stack()), h.size), resumePC)
+	var mh maphash.Hash
+	mh.SetSeed(r.seed)
+	for _, pc := range pcs {
+		mh.WriteString(string(unsafe.Slice((*byte)(unsafe.Pointer(&pc)), 8)))
+	}
+	key := mh.Sum64() ^ uint64(len(raw))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.m[key] {
+		if len(t.data) == len(raw) && slices.Equal(t.pcs, pcs) {
+			t.users++
+			stats.templateUsers.Add(1)
+			return t
+		}
+	}
+	t := &template{data: slices.Clone(raw), pcs: pcs, hash: key, users: 1}
+	r.m[key] = append(r.m[key], t)
+	stats.templates.Add(1)
+	stats.templateUsers.Add(1)
+	stats.templateBytes.Add(int64(len(t.data)))
+	return t
+}
+
+// release drops one user of t, and t itself with its last user.
+func (r *templateRegistry) release(t *template) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	stats.templateUsers.Add(-1)
+	if t.users--; t.users > 0 {
+		return
+	}
+	list := r.m[t.hash]
+	i := slices.Index(list, t)
+	list = slices.Delete(list, i, i+1)
+	if len(list) == 0 {
+		delete(r.m, t.hash)
+	} else {
+		r.m[t.hash] = list
+	}
+	stats.templates.Add(-1)
+	stats.templateBytes.Add(-int64(len(t.data)))
+}
+
+// The compactor packs coroutines that stayed suspended for their policy's
+// After, or earlier while suspended bytes exceed a Budget. Each coroutine
+// with a policy has at most one entry (flagQueued), in a heap ordered by due
+// time; an entry found stale (the coroutine was resumed since, or is running)
+// is pushed again with a new due time, and dropped once the coroutine is done.
+// So a coroutine is packed between After and 2*After after it last
+// suspended, and the queue holds at most one entry per live coroutine.
+var compactor struct {
+	mu      sync.Mutex
+	q       pendingHeap
+	wake    chan struct{}
+	started bool
+}
+
+type pending struct {
+	c     *Coroutine
+	due   time.Time
+	epoch uint32
+	p     Policy
+}
+
+type pendingHeap []pending
+
+func (h pendingHeap) Len() int           { return len(h) }
+func (h pendingHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h pendingHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *pendingHeap) Push(x any)        { *h = append(*h, x.(pending)) }
+func (h *pendingHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = pending{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+// suspendedWithPolicy runs in Resume after c yielded, while Resume still
+// owns it: it packs c at once (After == 0) or makes sure the compactor will
+// look at it.
+func (c *Coroutine) suspendedWithPolicy() {
+	p := c.policy()
+	if p == nil || p.Mode == CompressNone {
+		return
+	}
+	c.flags += 1 << flagEpochShift
+	if p.After == 0 {
+		c.pack(p.Mode)
+		return
+	}
+	stats.suspendedBytes.Add(int64(c.savedSize()))
+	c.flags |= flagCounted
+	if c.flags&flagQueued == 0 {
+		c.flags |= flagQueued
+		enqueue(pending{c: c, due: time.Now().Add(p.After), epoch: c.flags >> flagEpochShift, p: *p})
+	}
+	if p.Budget > 0 && stats.suspendedBytes.Load() > p.Budget {
+		select {
+		case compactor.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// resumedWithPolicy takes c out of the suspended-bytes count when Resume
+// (or Compress) takes it back. Its queue entry stays and goes stale.
+func (c *Coroutine) resumedWithPolicy() {
+	if c.flags&flagCounted != 0 {
+		c.flags &^= flagCounted
+		stats.suspendedBytes.Add(-int64(c.savedSize()))
+	}
+}
+
+func enqueue(e pending) {
+	compactor.mu.Lock()
+	defer compactor.mu.Unlock()
+	heap.Push(&compactor.q, e)
+	stats.compactorPending.Add(1)
+	if !compactor.started {
+		compactor.started = true
+		compactor.wake = make(chan struct{}, 1)
+		go runCompactor()
+	}
+}
+
+func runCompactor() {
+	for {
+		batch, wait := dueEntries(time.Now())
+		for _, e := range batch {
+			e.c.compactOnce(e)
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-compactor.wake:
+			t.Stop()
+		}
+	}
+}
+
+// dueEntries pops the entries due at now (all of them while over a budget)
+// and says how long to wait for the next.
+func dueEntries(now time.Time) (batch []pending, wait time.Duration) {
+	compactor.mu.Lock()
+	defer compactor.mu.Unlock()
+	for compactor.q.Len() > 0 && len(batch) < 1024 {
+		e := compactor.q[0]
+		over := e.p.Budget > 0 && stats.suspendedBytes.Load() > e.p.Budget
+		if e.due.After(now) && !over {
+			return batch, e.due.Sub(now)
+		}
+		batch = append(batch, heap.Pop(&compactor.q).(pending))
+		stats.compactorPending.Add(-1)
+	}
+	return batch, DefaultAfter
+}
+
+// compactOnce packs c if it stayed suspended since e was queued; otherwise
+// it queues c again (or forgets it, once it is done).
+func (c *Coroutine) compactOnce(e pending) {
+	if !c.state.CompareAndSwap(stateSuspended, stateBusy) {
+		if c.state.Load() != stateDone {
+			e.due = time.Now().Add(e.p.After)
+			enqueue(e) // running or being resumed: look again later
+		}
+		return
+	}
+	if epoch := c.flags >> flagEpochShift; epoch != e.epoch {
+		e.epoch, e.due = epoch, time.Now().Add(e.p.After)
+		enqueue(e) // resumed and suspended again since: wait After again
+	} else {
+		c.flags &^= flagQueued
+		c.resumedWithPolicy()
+		c.pack(e.p.Mode)
+	}
+	c.state.Store(stateSuspended)
+}
