@@ -74,6 +74,9 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
+	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi) {
+		return
+	}
 	sc := scans.Get().(*stackmap.Scan)
 	sc.StackLo, sc.StackHi = stackLo, stackHi
 	// Heap pointers go straight into the coroutine's shadow array.
@@ -95,6 +98,35 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
+}
+
+// scanSimple classifies the region's words with stackmap's ScanSimple,
+// straight into the block and the shadow, when the plan has no stack objects
+// and the block has room for the worst case; it reports whether it did.
+func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byte, lo, stackLo, stackHi uintptr) bool {
+	maxRelocs := len(plan.Slots) + len(plan.BPs)
+	if len(plan.Objects) != 0 || h.size/8 > 1<<16-1 ||
+		uintptr(h.cap) < headerSize+uintptr(h.size)+2*uintptr(maxRelocs) {
+		return false
+	}
+	if n := plan.HeapPointers(region, lo, stackLo, stackHi); n > int(c.shadowCap) {
+		if c.shadow != nil {
+			freeShadow(c.shadow, c.shadowCap)
+		}
+		c.shadow, c.shadowCap = allocShadow(n)
+	}
+	relocs := unsafe.Slice((*uint16)(h.relocs()), maxRelocs)
+	var shadow []unsafe.Pointer
+	if c.shadow != nil {
+		shadow = unsafe.Slice(c.shadow, c.shadowCap)
+	}
+	nreloc, nshadow, err := plan.ScanSimple(region, lo, stackLo, stackHi, relocs, shadow)
+	if err != nil {
+		panic("slice: cannot yield here: " + err.Error())
+	}
+	h.nreloc = uint32(nreloc)
+	c.nshadow = uint32(nshadow)
+	return true
 }
 
 // placeRelocs writes the relocation table after the region, moving the block

@@ -168,3 +168,61 @@ func resize[T any](s []T, n int) []T {
 	clear(s)
 	return s
 }
+
+// HeapPointers counts the non-nil live words of a region copy that point
+// neither into the region nor into the carrier's stack: the shadow entries
+// ScanSimple will write.
+func (p *Plan) HeapPointers(region []byte, lo, stackLo, stackHi uintptr) int {
+	n := 0
+	for _, off := range p.Slots {
+		v := *(*uintptr)(unsafe.Pointer(&region[off]))
+		if v != 0 && v-lo >= uintptr(len(region)) && (v < stackLo || v >= stackHi) {
+			n++
+		}
+	}
+	return n
+}
+
+// ScanSimple is Run for the common case of a plan without stack objects and
+// no extra roots, writing straight into caller-provided storage: relocs must
+// have room for len(p.Slots)+len(p.BPs) entries and shadow for
+// HeapPointers(...) entries. It returns how many of each it wrote. With no
+// objects every live word is visited once, so no bookkeeping is needed.
+//
+//go:nocheckptr
+func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, relocs []uint16, shadow []unsafe.Pointer) (nreloc, nshadow int, err error) {
+	if len(p.Objects) != 0 || len(relocs) < len(p.Slots)+len(p.BPs) {
+		panic("stackmap: ScanSimple called without room or with stack objects")
+	}
+	size := uintptr(len(region))
+	for _, off := range p.Slots {
+		w := (*uintptr)(unsafe.Pointer(&region[off]))
+		v := *w
+		switch {
+		case v == 0:
+		case v-lo < size:
+			if !SkipRelocForTest {
+				*w = v - lo
+				relocs[nreloc] = uint16(off / 8)
+				nreloc++
+			}
+		case v >= stackLo && v < stackHi:
+			return 0, 0, fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
+		default:
+			if !DropShadowForTest {
+				shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
+				nshadow++
+			}
+		}
+	}
+	for _, off := range p.BPs {
+		w := (*uintptr)(unsafe.Pointer(&region[off]))
+		if *w-lo >= size {
+			return 0, 0, fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", ErrFrame, *w, off)
+		}
+		*w -= lo
+		relocs[nreloc] = uint16(off / 8)
+		nreloc++
+	}
+	return nreloc, nshadow, nil
+}
