@@ -29,6 +29,11 @@ type Context struct {
 	// no leftovers of earlier calls in their unused slots (leftovers make
 	// otherwise identical blocks differ, which defeats compression).
 	Zero uintptr
+	// BPChain says the saved frame pointers are not in Relocs: starting at
+	// the innermost frame's (BPOff), each holds the offset of the next one,
+	// up to the outermost at Len-8 (the trampoline's, which gets the
+	// carrier's BP). SwitchIn follows the chain and relocates each.
+	BPChain uintptr
 }
 
 // SwitchIn enters the coroutine described by ctx. co is not read by SwitchIn:

@@ -71,6 +71,22 @@ wide:
 	JMP	wide
 
 relocated:
+	CMPQ	Context_BPChain(R12), $0
+	JEQ	chained
+	// Follow the saved-BP chain from the innermost frame to the
+	// trampoline's slot at top-8, turning each offset into an address.
+	MOVQ	R11, SI
+	ADDQ	Context_BPOff(R12), SI	// SI = the innermost saved-BP slot
+	LEAQ	-8(R13), DI		// DI = the trampoline's slot: the end
+chain:
+	CMPQ	SI, DI
+	JEQ	chained
+	MOVQ	(SI), AX
+	ADDQ	R11, AX
+	MOVQ	AX, (SI)
+	MOVQ	AX, SI
+	JMP	chain
+chained:
 	MOVQ	BP, -8(R13)		// trampoline's saved BP := this carrier's BP
 	MOVQ	R11, BX
 	ADDQ	Context_BPOff(R12), BX

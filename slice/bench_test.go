@@ -175,25 +175,32 @@ func idleWant(depth, a, b int) int {
 	return r + a + b + depth - 1
 }
 
-// memInUse returns the bytes of live heap objects plus the goroutine stacks in
-// use, after two collections (FreeOSMemory runs one and returns freed memory
+// memInUse returns the bytes of live heap objects and of the goroutine stacks
+// in use, after two collections (FreeOSMemory runs one and returns freed memory
 // to the OS). HeapAlloc counts what live objects occupy (with size-class
 // rounding) rather than whole spans, so it is not blurred by fragmentation
 // left over from earlier work; StackInuse counts goroutine stacks, which
 // HeapAlloc does not.
-func memInUse() uint64 {
+func memInUse() (heap, stack uint64) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc + ms.StackInuse
+	return ms.HeapAlloc, ms.StackInuse
 }
 
 // BenchmarkIdle measures what a suspended computation costs: N coroutines
 // (slice), parked goroutines (goroutine) or iter.Pull iterators (iterpull),
 // each suspended idleDepth calls deep. It reports the heap and stack bytes in
-// use per suspended computation (B/coroutine), then resumes every one and
-// checks its result. Run it with -benchtime 1x.
+// use per suspended computation (B/coroutine; stack-B/coroutine is the stack
+// part of it), then resumes every one and checks its result. Run it with
+// -benchtime 1x.
+//
+// Goroutine stacks start at a size the runtime adapts at each GC to the
+// average stack use it saw (GODEBUG=adaptivestackstart): the first 100,000
+// goroutines of a process get 2 KiB stacks, but once a GC has seen them, new
+// goroutines (and iter.Pull's) start with 4 KiB. So goroutine and iterpull
+// report more with -count above 1 than in a single run.
 func BenchmarkIdle(b *testing.B) {
 	n := idleCount
 	if testing.Short() {
@@ -207,26 +214,29 @@ func BenchmarkIdle(b *testing.B) {
 			}
 			results := make([]int, n)
 			b.ReportAllocs()
-			var total float64
+			var total, stack float64
 			for i := 0; i < b.N; i++ {
 				clear(results)
-				per, err := idleRun(kind, objs, results)
+				heapEach, stackEach, err := idleRun(kind, objs, results)
 				if err != nil {
 					b.Fatal(err)
 				}
-				total += per
+				total += heapEach + stackEach
+				stack += stackEach
 			}
 			b.ReportMetric(total/float64(b.N), "B/coroutine")
+			b.ReportMetric(stack/float64(b.N), "stack-B/coroutine")
 		})
 	}
 }
 
 // idleRun suspends len(results) computations of the given kind, measures the
-// memory they hold, then finishes them all and checks their results.
-func idleRun(kind string, objs []idleObj, results []int) (perCoroutine float64, err error) {
+// heap and stack bytes each holds, then finishes them all and checks their
+// results.
+func idleRun(kind string, objs []idleObj, results []int) (heapEach, stackEach float64, err error) {
 	n := len(results)
-	before := memInUse()
-	var after uint64
+	heap0, stack0 := memInUse()
+	var heap1, stack1 uint64
 	switch kind {
 	case "slice":
 		cs := make([]*slice.Coroutine, n)
@@ -235,13 +245,13 @@ func idleRun(kind string, objs []idleObj, results []int) (perCoroutine float64, 
 				results[i] = idleFrame(idleDepth, &objs[i], &objs[i+1], 0, slice.Yield)
 			})
 			if cs[i].Resume() {
-				return 0, fmt.Errorf("coroutine %d finished before yielding", i)
+				return 0, 0, fmt.Errorf("coroutine %d finished before yielding", i)
 			}
 		}
-		after = memInUse()
+		heap1, stack1 = memInUse()
 		for i, c := range cs {
 			if !c.Resume() {
-				return 0, fmt.Errorf("coroutine %d yielded again", i)
+				return 0, 0, fmt.Errorf("coroutine %d yielded again", i)
 			}
 		}
 	case "goroutine":
@@ -259,7 +269,7 @@ func idleRun(kind string, objs []idleObj, results []int) (perCoroutine float64, 
 			}()
 		}
 		parked.Wait()
-		after = memInUse()
+		heap1, stack1 = memInUse()
 		close(release)
 		exited.Wait()
 	case "iterpull":
@@ -273,13 +283,13 @@ func idleRun(kind string, objs []idleObj, results []int) (perCoroutine float64, 
 				results[i] = idleFrame(idleDepth, &objs[i], &objs[i+1], 0, func() { yield(i) })
 			})
 			if v, ok := its[i].next(); !ok || v != i {
-				return 0, fmt.Errorf("iterator %d: next() = %d, %v", i, v, ok)
+				return 0, 0, fmt.Errorf("iterator %d: next() = %d, %v", i, v, ok)
 			}
 		}
-		after = memInUse()
+		heap1, stack1 = memInUse()
 		for i, it := range its {
 			if _, ok := it.next(); ok {
-				return 0, fmt.Errorf("iterator %d yielded twice", i)
+				return 0, 0, fmt.Errorf("iterator %d yielded twice", i)
 			}
 			it.stop()
 		}
@@ -288,10 +298,10 @@ func idleRun(kind string, objs []idleObj, results []int) (perCoroutine float64, 
 	}
 	for i, r := range results {
 		if want := idleWant(idleDepth, i, i+1); r != want {
-			return 0, fmt.Errorf("%s %d computed %d, want %d", kind, i, r, want)
+			return 0, 0, fmt.Errorf("%s %d computed %d, want %d", kind, i, r, want)
 		}
 	}
-	return (float64(after) - float64(before)) / float64(n), nil
+	return (float64(heap1) - float64(heap0)) / float64(n), (float64(stack1) - float64(stack0)) / float64(n), nil
 }
 
 // BenchmarkCreate measures a short-lived coroutine's whole life: create it,

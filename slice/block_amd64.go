@@ -29,10 +29,22 @@ type blockHeader struct {
 
 const (
 	headerSize = unsafe.Sizeof(blockHeader{})
-	relocWide  = 1 << 31
+	relocWide  = 1 << 31 // nreloc flag: indexes are uint32
+	relocChain = 1 << 30 // nreloc flag: saved BPs are relocated by following their chain
+	relocFlags = relocWide | relocChain
 )
 
-func (h *blockHeader) stack() unsafe.Pointer  { return unsafe.Add(unsafe.Pointer(h), headerSize) }
+func (h *blockHeader) stack() unsafe.Pointer { return unsafe.Add(unsafe.Pointer(h), headerSize) }
+
+// payloadLen is the bytes of a block's region and relocation table, from its
+// size and nreloc fields (also those of a packedHeader).
+func payloadLen(size, nreloc uint32) uintptr {
+	width := uintptr(2)
+	if nreloc&relocWide != 0 {
+		width = 4
+	}
+	return uintptr(size) + width*uintptr(nreloc&^relocFlags)
+}
 func (h *blockHeader) relocs() unsafe.Pointer { return unsafe.Add(h.stack(), h.size) }
 
 // header is nosplit: reattachDefers calls it before the stack may move.
@@ -46,7 +58,7 @@ func (c *Coroutine) blockFor(size uintptr) *blockHeader {
 	if size > 1<<31 {
 		panic(fmt.Sprintf("slice: coroutine stack region of %d bytes is too large to save", size))
 	}
-	need := headerSize + size + 16 // a few relocations
+	need := headerSize + size // placeRelocs grows it if relocations do not fit
 	if h := c.header(); h != nil && uintptr(h.cap) >= need {
 		h.size = uint32(size)
 		return h
@@ -74,11 +86,12 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
-	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi) {
+	chain := plan.BPChain(region, lo, h.bpOff)
+	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi, chain) {
 		return
 	}
 	sc := scans.Get().(*stackmap.Scan)
-	sc.StackLo, sc.StackHi = stackLo, stackHi
+	sc.StackLo, sc.StackHi, sc.ChainBPs = stackLo, stackHi, chain
 	// Heap pointers go straight into the coroutine's shadow array.
 	if c.shadow != nil {
 		sc.Shadow = unsafe.Slice(c.shadow, c.shadowCap)[:0]
@@ -89,7 +102,7 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	}
 	err = sc.Run(plan, region, lo, roots)
 	if err == nil {
-		h = c.placeRelocs(h, sc.Relocs)
+		h = c.placeRelocs(h, sc.Relocs, chain)
 		c.adoptShadow(sc.Shadow)
 	}
 	sc.Shadow = nil
@@ -103,35 +116,44 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 // scanSimple classifies the region's words with stackmap's ScanSimple,
 // straight into the block and the shadow, when the plan has no stack objects
 // and the block has room for the worst case; it reports whether it did.
-func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byte, lo, stackLo, stackHi uintptr) bool {
-	maxRelocs := len(plan.Slots) + len(plan.BPs)
-	if len(plan.Objects) != 0 || h.size/8 > 1<<16-1 ||
-		uintptr(h.cap) < headerSize+uintptr(h.size)+2*uintptr(maxRelocs) {
+func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byte, lo, stackLo, stackHi uintptr, chain bool) bool {
+	if len(plan.Objects) != 0 || h.size/8 > 1<<16-1 {
 		return false
 	}
-	if n := plan.HeapPointers(region, lo, stackLo, stackHi); n > int(c.shadowCap) {
+	heap, nrel := plan.Count(region, lo, stackLo, stackHi)
+	if !chain {
+		nrel += len(plan.BPs)
+	}
+	if uintptr(h.cap) < headerSize+uintptr(h.size)+2*uintptr(nrel) {
+		return false
+	}
+	if heap > int(c.shadowCap) {
 		if c.shadow != nil {
 			freeShadow(c.shadow, c.shadowCap)
 		}
-		c.shadow, c.shadowCap = allocShadow(n)
+		c.shadow, c.shadowCap = allocShadow(heap)
 	}
+	maxRelocs := nrel
 	relocs := unsafe.Slice((*uint16)(h.relocs()), maxRelocs)
 	var shadow []unsafe.Pointer
 	if c.shadow != nil {
 		shadow = unsafe.Slice(c.shadow, c.shadowCap)
 	}
-	nreloc, nshadow, err := plan.ScanSimple(region, lo, stackLo, stackHi, relocs, shadow)
+	nreloc, nshadow, err := plan.ScanSimple(region, lo, stackLo, stackHi, chain, relocs, shadow)
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
 	h.nreloc = uint32(nreloc)
+	if chain {
+		h.nreloc |= relocChain
+	}
 	c.nshadow = uint32(nshadow)
 	return true
 }
 
 // placeRelocs writes the relocation table after the region, moving the block
 // to a larger one if it does not fit.
-func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
+func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32, chain bool) *blockHeader {
 	width, wide := uintptr(2), uint32(0)
 	if h.size/8 > 1<<16-1 {
 		width, wide = 4, relocWide
@@ -145,6 +167,9 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32) *blockHeader {
 		h = nh
 	}
 	h.nreloc = uint32(len(relocs)) | wide
+	if chain {
+		h.nreloc |= relocChain
+	}
 	if width == 2 {
 		dst := unsafe.Slice((*uint16)(h.relocs()), len(relocs))
 		for i, r := range relocs {

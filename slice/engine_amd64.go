@@ -98,13 +98,14 @@ func (c *Coroutine) resumeSlice() (done bool) {
 	if h := c.header(); c.flags&flagSaved != 0 {
 		ensureStack(uintptr(h.size) + stackSlack)
 		ctx = arch.Context{
-			Src:    h.stack(),
-			Len:    uintptr(h.size),
-			Relocs: h.relocs(),
-			NReloc: uintptr(h.nreloc &^ relocWide),
-			Wide:   uintptr(h.nreloc & relocWide),
-			BPOff:  uintptr(h.bpOff),
-			PC:     resumePC,
+			Src:     h.stack(),
+			Len:     uintptr(h.size),
+			Relocs:  h.relocs(),
+			NReloc:  uintptr(h.nreloc &^ relocFlags),
+			Wide:    uintptr(h.nreloc & relocWide),
+			BPChain: uintptr(h.nreloc & relocChain),
+			BPOff:   uintptr(h.bpOff),
+			PC:      resumePC,
 		}
 	} else {
 		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&trampolineFV))

@@ -32,12 +32,7 @@ const packedHeaderSize = unsafe.Sizeof(packedHeader{})
 
 // payload returns the block's region and relocation table as one slice.
 func (h *blockHeader) payload() []byte {
-	width := uintptr(2)
-	if h.nreloc&relocWide != 0 {
-		width = 4
-	}
-	n := uintptr(h.size) + width*uintptr(h.nreloc&^relocWide)
-	return unsafe.Slice((*byte)(h.stack()), n)
+	return unsafe.Slice((*byte)(h.stack()), payloadLen(h.size, h.nreloc))
 }
 
 func (c *Coroutine) packedHeader() *packedHeader { return (*packedHeader)(c.blk) }
@@ -109,12 +104,7 @@ func (c *Coroutine) unpack() {
 	ph := c.packedHeader()
 	m := c.packedMode()
 	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
-	width := uintptr(2)
-	if ph.nreloc&relocWide != 0 {
-		width = 4
-	}
-	n := uintptr(ph.size) + width*uintptr(ph.nreloc&^relocWide)
-	h := allocBlock(headerSize + n)
+	h := allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
 	h.size, h.nreloc, h.bpOff = ph.size, ph.nreloc, uint32(ph.bpOff)
 	var t *template
 	var tdata []byte
@@ -142,11 +132,7 @@ func (c *Coroutine) unpack() {
 // packedCallers walks a packed block's frames from a temporary unpacked copy.
 func (c *Coroutine) packedCallers() []uintptr {
 	ph := c.packedHeader()
-	width := uintptr(2)
-	if ph.nreloc&relocWide != 0 {
-		width = 4
-	}
-	raw := make([]byte, uintptr(ph.size)+width*uintptr(ph.nreloc&^relocWide))
+	raw := make([]byte, payloadLen(ph.size, ph.nreloc))
 	var tdata []byte
 	if c.packedMode() == CompressTemplate {
 		tdata = (*template)(unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]).data

@@ -234,6 +234,27 @@ func (p *Plan) checkDisjoint() error {
 	return nil
 }
 
+// BPChain reports whether the region's saved frame pointers form the plain
+// chain a restore can follow instead of listing them: the innermost at
+// offset first, each pointing at the next one's slot, the last at the
+// outermost frame's slot (len(region)-8). A scan told so (see Scan.ChainBPs)
+// still turns them into offsets but leaves them out of the relocations.
+func (p *Plan) BPChain(region []byte, lo uintptr, first uint32) bool {
+	if len(p.BPs) == 0 || p.BPs[0] != first {
+		return false
+	}
+	for i, off := range p.BPs {
+		next := uintptr(len(region) - 8)
+		if i+1 < len(p.BPs) {
+			next = uintptr(p.BPs[i+1])
+		}
+		if *(*uintptr)(unsafe.Pointer(&region[off])) != lo+next {
+			return false
+		}
+	}
+	return true
+}
+
 // matches reports whether the plan fits region: same PC, same length, same
 // chain of return addresses (hence the same frames at the same offsets).
 func (p *Plan) matches(region []byte, pc uintptr) bool {

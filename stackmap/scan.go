@@ -27,6 +27,9 @@ type Scan struct {
 	// StackLo and StackHi bound the carrier goroutine's stack, to catch
 	// pointers into it from outside the region.
 	StackLo, StackHi uintptr
+	// ChainBPs leaves saved frame pointers out of Relocs (see
+	// Plan.BPChain); they are still turned into offsets.
+	ChainBPs bool
 
 	region []byte
 	lo     uintptr
@@ -36,7 +39,8 @@ type Scan struct {
 	// seen has a bit per region word already classified: a word can be
 	// both a live slot and inside a live object, and must be converted
 	// only once.
-	seen []uint64
+	seen   []uint64
+	recent recentPointers
 }
 
 // Release drops the Scan's references to heap objects (Shadow's entries) so
@@ -66,6 +70,7 @@ var SkipRelocForTest bool
 func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 	s.region, s.lo, s.plan = region, lo, p
 	s.Relocs, s.Shadow, s.work = s.Relocs[:0], s.Shadow[:0], s.work[:0]
+	s.recent = recentPointers{}
 	s.seen = resize(s.seen, (len(region)/8+63)/64)
 	s.live = resize(s.live, len(p.Objects))
 	for _, off := range p.Slots {
@@ -83,7 +88,11 @@ func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 		if v-lo >= uintptr(len(region)) {
 			return fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", ErrFrame, v, off)
 		}
-		s.relocate(off, v)
+		if s.ChainBPs {
+			*(*uintptr)(unsafe.Pointer(&region[off])) = v - lo
+		} else {
+			s.relocate(off, v)
+		}
 	}
 	for len(s.work) > 0 {
 		i := s.work[len(s.work)-1]
@@ -121,7 +130,7 @@ func (s *Scan) pointer(off uint32) error {
 	case v >= s.StackLo && v < s.StackHi:
 		return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
 	}
-	if !DropShadowForTest {
+	if !DropShadowForTest && !s.recent.seen(v) {
 		s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
 	}
 	return nil
@@ -169,32 +178,59 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
-// HeapPointers counts the non-nil live words of a region copy that point
-// neither into the region nor into the carrier's stack: the shadow entries
-// ScanSimple will write.
-func (p *Plan) HeapPointers(region []byte, lo, stackLo, stackHi uintptr) int {
-	n := 0
+// Count counts what ScanSimple will write for a region copy: shadow entries
+// (non-nil live words pointing neither into the region nor into the
+// carrier's stack, repeats within ScanSimple's window dropped) and
+// relocations of live words pointing into the region (saved frame pointers
+// not included).
+func (p *Plan) Count(region []byte, lo, stackLo, stackHi uintptr) (heap, inRegion int) {
+	var recent recentPointers
 	for _, off := range p.Slots {
 		v := *(*uintptr)(unsafe.Pointer(&region[off]))
-		if v != 0 && v-lo >= uintptr(len(region)) && (v < stackLo || v >= stackHi) {
-			n++
+		switch {
+		case v == 0 || v >= stackLo && v < stackHi && v-lo >= uintptr(len(region)):
+		case v-lo < uintptr(len(region)):
+			inRegion++
+		case !recent.seen(v):
+			heap++
 		}
 	}
-	return n
+	return heap, inRegion
+}
+
+// recentPointers remembers the last few heap pointers put in a shadow. Frames
+// pass the same pointers down (receivers, arguments, closures), and the
+// shadow needs each referent only once: a small window catches most repeats
+// for the price of a few compares.
+type recentPointers struct {
+	w [4]uintptr
+	i int
+}
+
+// seen reports whether v is in the window, and adds it if not.
+func (r *recentPointers) seen(v uintptr) bool {
+	if r.w[0] == v || r.w[1] == v || r.w[2] == v || r.w[3] == v {
+		return true
+	}
+	r.w[r.i&3] = v
+	r.i++
+	return false
 }
 
 // ScanSimple is Run for the common case of a plan without stack objects and
 // no extra roots, writing straight into caller-provided storage: relocs must
-// have room for len(p.Slots)+len(p.BPs) entries and shadow for
-// HeapPointers(...) entries. It returns how many of each it wrote. With no
+// have room for the relocations Count reports (plus len(p.BPs) unless
+// chainBPs) and shadow for the heap pointers it reports. It returns how many of each it wrote. With
+// chainBPs, saved frame pointers are turned into offsets but not listed. With no
 // objects every live word is visited once, so no bookkeeping is needed.
 //
 //go:nocheckptr
-func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, relocs []uint16, shadow []unsafe.Pointer) (nreloc, nshadow int, err error) {
-	if len(p.Objects) != 0 || len(relocs) < len(p.Slots)+len(p.BPs) {
-		panic("stackmap: ScanSimple called without room or with stack objects")
+func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, chainBPs bool, relocs []uint16, shadow []unsafe.Pointer) (nreloc, nshadow int, err error) {
+	if len(p.Objects) != 0 {
+		panic("stackmap: ScanSimple called on a plan with stack objects")
 	}
 	size := uintptr(len(region))
+	var recent recentPointers
 	for _, off := range p.Slots {
 		w := (*uintptr)(unsafe.Pointer(&region[off]))
 		v := *w
@@ -209,7 +245,7 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, relocs []
 		case v >= stackLo && v < stackHi:
 			return 0, 0, fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
 		default:
-			if !DropShadowForTest {
+			if !DropShadowForTest && !recent.seen(v) {
 				shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
 				nshadow++
 			}
@@ -221,8 +257,10 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, relocs []
 			return 0, 0, fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", ErrFrame, *w, off)
 		}
 		*w -= lo
-		relocs[nreloc] = uint16(off / 8)
-		nreloc++
+		if !chainBPs {
+			relocs[nreloc] = uint16(off / 8)
+			nreloc++
+		}
 	}
 	return nreloc, nshadow, nil
 }
