@@ -46,8 +46,7 @@ type Coroutine struct {
 
 // Flags, see Coroutine.flags.
 const (
-	flagResumed  uint32 = 1 << iota // set by Resume before entering; cleared by a save
-	flagSaved                       // engine: the coroutine's region is in its block
+	flagSaved    uint32 = 1 << iota // engine: the coroutine's region is in its block
 	flagReturned                    // fn returned normally
 	flagPacked                      // engine: the block is packed (mode in flagModeMask)
 	flagQueued                      // engine: the compactor has this coroutine's one entry

@@ -19,11 +19,11 @@ import (
 //	        c.fn frame ... user frames ...         } the region [lo, top)
 //	lo:     Yield's frame (innermost)             /
 //
-// Yield copies [lo, top) into the coroutine's block, classifies its words
-// with the stackmap plan, and calls arch.SwitchOut, which returns from
-// SwitchIn. Resume later calls SwitchIn again, usually with a different top;
-// SwitchIn copies the block below it, relocates, and continues Yield as if
-// its call to suspend had returned a second time.
+// Yield calls suspend, which copies [lo, top) into the coroutine's block,
+// classifies its words with the stackmap plan, and calls arch.SwitchOut,
+// which returns from SwitchIn. Resume later calls SwitchIn again, usually
+// with a different top; SwitchIn copies the block below it, relocates, and
+// continues Yield as if its call to suspend had returned.
 
 func engineUnavailable() string {
 	if !stackmap.Supported {
@@ -115,7 +115,7 @@ func (c *Coroutine) resumeSlice() (done bool) {
 		ensureStack(uintptr(ctx.Len) + zeroWindow + stackSlack)
 		ctx.Zero = zeroWindow
 	}
-	c.flags = c.flags&^flagSaved | flagResumed
+	c.flags &^= flagSaved
 	defer c.ended(&done)
 	arch.SwitchIn(&ctx, unsafe.Pointer(c))
 	return c.flags&flagSaved == 0
@@ -183,8 +183,9 @@ var growSink byte
 // deferred call the runtime runs (during a panic, or one the compiler did not
 // open-code): the engine cannot move those frames.
 //
-// On the engine Yield's frame is part of every saved block, so it is kept
-// small, and it is the only caller of suspend (resumes continue at that call).
+// On the engine Yield's frame is part of every saved block, so it has no
+// locals, and it is the only caller of suspend (resumes continue at that
+// call).
 //
 //go:noinline
 func Yield() {
@@ -192,18 +193,19 @@ func Yield() {
 		yieldFallback()
 		return
 	}
-	c, topOff := findCurrent()
-	if c == nil {
-		yieldMisplaced()
-	}
-	suspend(c, topOff)
-	if c.flags&flagResumed == 0 {
-		arch.SwitchOut(topOff)
-	}
-	// Resumed: no call that can grow the stack may come before the defer
-	// records are back on g (copystack adjusts only the records it sees).
+	suspend()     // returns only when the coroutine is resumed
+	afterResume() // nosplit: no stack growth before the defers are back
+}
+
+// afterResume finishes a resume in the resumed Yield: the defer records go
+// back on g before any call that could copy the stack (copystack adjusts
+// only the records it sees), then the shadow is cleared.
+//
+//go:nosplit
+func afterResume() {
+	c, _ := findCurrent()
 	if c.ext != nil && c.ext.defers != nil {
-		reattachDefers(c, arch.FramePointer())
+		reattachDefers(c, word(arch.FramePointer())) // Yield's BP
 	}
 	c.clearShadow()
 }
@@ -250,14 +252,19 @@ func yieldMisplaced() {
 	yieldOutside()
 }
 
-// suspend saves the caller's region [lo, top) into c's block and returns.
-// It returns a second time when SwitchIn resumes the block: flagResumed tells
-// the two apart. Between taking lo and the last use of it no call may grow
-// the stack; everything after the copy works on the copy.
+// suspend saves the caller's (Yield's) region [lo, top) into the current
+// coroutine's block and switches to the carrier: it never returns the
+// ordinary way. When SwitchIn resumes the block, the resumed Yield continues
+// as if suspend had returned. Between taking lo and the last use of it no
+// call may grow the stack; everything after the copy works on the copy.
 //
 //go:noinline
 //go:nocheckptr
-func suspend(c *Coroutine, topOff uintptr) {
+func suspend() {
+	c, topOff := findCurrent()
+	if c == nil {
+		yieldMisplaced()
+	}
 	g := arch.G()
 	size := regionSize(g, topOff, arch.FramePointer())
 	ndefer := checkFrames(g, topOff, arch.FramePointer()) // nosplit
@@ -279,11 +286,12 @@ func suspend(c *Coroutine, topOff uintptr) {
 		panic("slice: internal error: suspend called from an unexpected place")
 	}
 	c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
-	c.flags = c.flags&^flagResumed | flagSaved
+	c.flags |= flagSaved
 	if ndefer > 0 {
 		c.ext_().defers = ds
 		detachDefers(g, ndefer)
 	}
+	arch.SwitchOut(topOff)
 }
 
 // regionSize is top - lo for suspend, whose frame pointer is bp.
