@@ -151,12 +151,10 @@ const zeroWindow = 2048
 const stackSlack = 1024
 
 // ensureStack makes sure at least n bytes of stack are free below the
-// caller's frame, by growing the stack the ordinary way if not.
-//
-//go:noinline
+// caller's frame, by growing the stack the ordinary way if not. (Inlined:
+// the frame pointer it reads is its caller's, which is what it wants.)
 func ensureStack(n uintptr) {
-	g := arch.G()
-	if arch.FramePointer()-gword(g, gStackLo) < n+2*stackSlack {
+	if arch.FramePointer()-gword(arch.G(), gStackLo) < n+2*stackSlack {
 		growStack(n + 2*stackSlack)
 	}
 }
