@@ -45,7 +45,16 @@ func payloadLen(size, nreloc uint32) uintptr {
 	}
 	return uintptr(size) + width*uintptr(nreloc&^relocFlags)
 }
-func (h *blockHeader) relocs() unsafe.Pointer { return unsafe.Add(h.stack(), h.size) }
+// relocs returns the relocation table, or nil if it is empty: an empty
+// table may start exactly at the end of the allocation, and a pointer one
+// past an object points at its neighbour, which the GC would then see (Go
+// forbids such pointers for that reason).
+func (h *blockHeader) relocs() unsafe.Pointer {
+	if h.nreloc&^relocFlags == 0 {
+		return nil
+	}
+	return unsafe.Add(h.stack(), h.size)
+}
 
 // header is nosplit: reattachDefers calls it before the stack may move.
 //
@@ -133,8 +142,10 @@ func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byt
 		}
 		c.shadow, c.shadowCap = allocShadow(heap)
 	}
-	maxRelocs := nrel
-	relocs := unsafe.Slice((*uint16)(h.relocs()), maxRelocs)
+	var relocs []uint16
+	if nrel > 0 { // never form a pointer past the block (see relocs)
+		relocs = unsafe.Slice((*uint16)(unsafe.Add(h.stack(), h.size)), nrel)
+	}
 	var shadow []unsafe.Pointer
 	if c.shadow != nil {
 		shadow = unsafe.Slice(c.shadow, c.shadowCap)
@@ -169,6 +180,9 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32, chain bool) *bl
 	h.nreloc = uint32(len(relocs)) | wide
 	if chain {
 		h.nreloc |= relocChain
+	}
+	if len(relocs) == 0 {
+		return h
 	}
 	if width == 2 {
 		dst := unsafe.Slice((*uint16)(h.relocs()), len(relocs))
