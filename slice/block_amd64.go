@@ -45,6 +45,7 @@ func payloadLen(size, nreloc uint32) uintptr {
 	}
 	return uintptr(size) + width*uintptr(nreloc&^relocFlags)
 }
+
 // relocs returns the relocation table, or nil if it is empty: an empty
 // table may start exactly at the end of the allocation, and a pointer one
 // past an object points at its neighbour, which the GC would then see (Go
