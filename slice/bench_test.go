@@ -50,6 +50,9 @@ func BenchmarkSwitch(b *testing.B) {
 			b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchSwitchSlice(b, depth) })
 		}
 	})
+	b.Run("slice-compressed", func(b *testing.B) {
+		b.Run("depth=3", func(b *testing.B) { benchSwitchSliceMode(b, 3, slice.CompressTemplate) })
+	})
 	b.Run("iterpull", func(b *testing.B) {
 		for _, depth := range switchDepths {
 			b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchSwitchIterPull(b, depth) })
@@ -62,7 +65,12 @@ func BenchmarkSwitch(b *testing.B) {
 	})
 }
 
-func benchSwitchSlice(b *testing.B, depth int) {
+func benchSwitchSlice(b *testing.B, depth int) { benchSwitchSliceMode(b, depth, slice.CompressNone) }
+
+// benchSwitchSliceMode measures a round trip of a coroutine that, with a
+// compression mode, is packed at every yield (Policy After 0): each Resume
+// unpacks it, and its next yield packs it again.
+func benchSwitchSliceMode(b *testing.B, depth int, mode slice.Compression) {
 	stop := false
 	rounds := 0
 	c := slice.New(func() {
@@ -71,6 +79,9 @@ func benchSwitchSlice(b *testing.B, depth int) {
 			rounds++
 		}
 	})
+	if mode != slice.CompressNone {
+		c.SetCompression(slice.Policy{Mode: mode, After: 0})
+	}
 	if c.Resume() {
 		b.Fatal("coroutine finished before its first yield")
 	}
@@ -206,7 +217,7 @@ func BenchmarkIdle(b *testing.B) {
 	if testing.Short() {
 		n = idleCountShort
 	}
-	for _, kind := range []string{"slice", "goroutine", "iterpull"} {
+	for _, kind := range []string{"slice", "slice-s2", "slice-zstd", "slice-template", "goroutine", "iterpull"} {
 		b.Run(kind, func(b *testing.B) {
 			objs := make([]idleObj, n+1)
 			for i := range objs {
@@ -238,7 +249,9 @@ func idleRun(kind string, objs []idleObj, results []int) (heapEach, stackEach fl
 	heap0, stack0 := memInUse()
 	var heap1, stack1 uint64
 	switch kind {
-	case "slice":
+	case "slice", "slice-s2", "slice-zstd", "slice-template":
+		mode := map[string]slice.Compression{"slice": slice.CompressNone, "slice-s2": slice.CompressS2,
+			"slice-zstd": slice.CompressZstd, "slice-template": slice.CompressTemplate}[kind]
 		cs := make([]*slice.Coroutine, n)
 		for i := range cs {
 			cs[i] = slice.New(func() {
@@ -246,6 +259,9 @@ func idleRun(kind string, objs []idleObj, results []int) (heapEach, stackEach fl
 			})
 			if cs[i].Resume() {
 				return 0, 0, fmt.Errorf("coroutine %d finished before yielding", i)
+			}
+			if mode != slice.CompressNone && !cs[i].Compress(mode) && slice.UsingEngine() {
+				return 0, 0, fmt.Errorf("coroutine %d: Compress(%v) did not pack", i, mode)
 			}
 		}
 		heap1, stack1 = memInUse()

@@ -1,6 +1,7 @@
 package slice
 
 import (
+	"crypto/subtle"
 	"errors"
 	"sync"
 
@@ -14,23 +15,43 @@ import (
 
 var errCorrupt = errors.New("slice: corrupt packed block")
 
-// encodeBlock appends the packing of raw in mode m to dst. For
-// CompressTemplate, tmpl is the template: it must be as long as raw.
-func encodeBlock(dst []byte, m Compression, raw, tmpl []byte) []byte {
+// encodeBlock returns the packing of raw in mode m, in storage borrowed from
+// sc (valid until sc is used again). For CompressTemplate, tmpl is the
+// template: it must be as long as raw.
+func encodeBlock(sc *codecScratch, m Compression, raw, tmpl []byte) []byte {
 	switch m {
 	case CompressS2:
-		return append(dst, s2.Encode(nil, raw)...)
+		return s2.Encode(sc.out(s2.MaxEncodedLen(len(raw))), raw)
 	case CompressZstd:
-		return zstdCodec().enc.EncodeAll(raw, dst)
+		return zstdCodec().enc.EncodeAll(raw, sc.out(len(raw) + 64)[:0])
 	case CompressTemplate:
 		if len(tmpl) != len(raw) {
 			panic("slice: internal error: template and block differ in length")
 		}
-		x := make([]byte, len(raw))
+		x := sc.xorBuf(len(raw))
 		xorBytes(x, raw, tmpl)
-		return append(dst, s2.Encode(nil, x)...)
+		return s2.Encode(sc.out(s2.MaxEncodedLen(len(raw))), x)
 	}
 	panic("slice: internal error: encodeBlock in mode " + m.String())
+}
+
+// codecScratch holds encodeBlock's working storage, reused through a pool.
+type codecScratch struct{ x, o []byte }
+
+var codecScratches = sync.Pool{New: func() any { return new(codecScratch) }}
+
+func (sc *codecScratch) out(n int) []byte {
+	if cap(sc.o) < n {
+		sc.o = make([]byte, n)
+	}
+	return sc.o[:n]
+}
+
+func (sc *codecScratch) xorBuf(n int) []byte {
+	if cap(sc.x) < n {
+		sc.x = make([]byte, n)
+	}
+	return sc.x[:n]
 }
 
 // decodeBlock unpacks packed (made by encodeBlock in mode m) into dst, which
@@ -65,23 +86,8 @@ func decodeBlock(dst []byte, m Compression, packed, tmpl []byte) error {
 	return nil
 }
 
-// xorBytes sets dst[i] = a[i] ^ b[i], a word at a time where it can.
-func xorBytes(dst, a, b []byte) {
-	i := 0
-	for ; i+8 <= len(dst); i += 8 {
-		x := uint64(a[i]) | uint64(a[i+1])<<8 | uint64(a[i+2])<<16 | uint64(a[i+3])<<24 |
-			uint64(a[i+4])<<32 | uint64(a[i+5])<<40 | uint64(a[i+6])<<48 | uint64(a[i+7])<<56
-		y := uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-			uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
-		x ^= y
-		for k := 0; k < 8; k++ {
-			dst[i+k] = byte(x >> (8 * k))
-		}
-	}
-	for ; i < len(dst); i++ {
-		dst[i] = a[i] ^ b[i]
-	}
-}
+// xorBytes sets dst[i] = a[i] ^ b[i] (crypto/subtle's is vectorised).
+func xorBytes(dst, a, b []byte) { subtle.XORBytes(dst, a, b) }
 
 // zstdCodec returns the shared zstd encoder and decoder (both safe for
 // concurrent EncodeAll/DecodeAll), created on first use.

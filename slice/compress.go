@@ -95,9 +95,9 @@ type CompressionStats struct {
 	Packed           int64         // coroutines currently packed
 	PackedBytes      int64         // bytes their packed blocks hold
 	UnpackedBytes    int64         // bytes the same blocks hold unpacked
-	Templates        int64         // templates alive
+	Templates        int64         // templates in use
 	TemplateUsers    int64         // packed coroutines using a template
-	TemplateBytes    int64         // bytes the templates hold
+	TemplateBytes    int64         // bytes the templates hold, with up to 64 unused ones kept for reuse
 	Packs, Unpacks   int64         // operations so far
 	PackTime         time.Duration // total time spent packing
 	UnpackTime       time.Duration // total time spent unpacking

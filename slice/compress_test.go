@@ -146,7 +146,7 @@ func TestCodecRejectsGarbage(t *testing.T) {
 	raw := bytes.Repeat([]byte("stack slicing "), 20)
 	tmpl := bytes.Repeat([]byte{7}, len(raw))
 	for _, m := range packModes {
-		enc := encodeBlock(nil, m, raw, tmpl)
+		enc := encodeBlock(new(codecScratch), m, raw, tmpl)
 		out := make([]byte, len(raw))
 		if err := decodeBlock(out, m, enc, tmpl); err != nil || !bytes.Equal(out, raw) {
 			t.Fatalf("%v: round trip failed: %v", m, err)
@@ -171,7 +171,7 @@ func FuzzCompress(f *testing.F) {
 		if m == CompressTemplate {
 			tmpl = append(tmpl, make([]byte, max(0, len(raw)-len(tmpl)))...)[:len(raw)]
 		}
-		enc := encodeBlock(nil, m, raw, tmpl)
+		enc := encodeBlock(new(codecScratch), m, raw, tmpl)
 		out := make([]byte, len(raw))
 		if err := decodeBlock(out, m, enc, tmpl); err != nil || !bytes.Equal(out, raw) {
 			t.Fatalf("%v: round trip of %d bytes failed: %v", m, len(raw), err)

@@ -4,11 +4,11 @@ package slice
 
 import (
 	"container/heap"
-	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
 	"unsafe"
+	_ "unsafe" // go:linkname
 
 	"github.com/stackslice/stackslice/stackmap"
 )
@@ -48,16 +48,20 @@ func (c *Coroutine) pack(m Compression) bool {
 	if c.flags&(flagSaved|flagPacked) != flagSaved || m == CompressNone {
 		return false
 	}
-	start := time.Now()
+	start := nanotime()
 	h := c.header()
 	raw := h.payload()
 	var t *template
 	var tdata []byte
 	if m == CompressTemplate {
-		t = templates.acquire(h, raw)
+		if t = templates.acquire(h, raw); t == nil {
+			return false
+		}
 		tdata = t.data
 	}
-	enc := encodeBlock(nil, m, raw, tdata)
+	sc := codecScratches.Get().(*codecScratch)
+	defer codecScratches.Put(sc)
+	enc := encodeBlock(sc, m, raw, tdata)
 	if len(enc) >= len(raw) || len(enc) > 1<<16-1 {
 		if t != nil {
 			templates.release(t)
@@ -79,7 +83,7 @@ func (c *Coroutine) pack(m Compression) bool {
 	stats.packs.Add(1)
 	stats.packedBytes.Add(int64(len(buf)))
 	stats.unpackedBytes.Add(int64(h.cap))
-	stats.packNanos.Add(int64(time.Since(start)))
+	stats.packNanos.Add(nanotime() - start)
 	return true
 }
 
@@ -100,7 +104,7 @@ func (c *Coroutine) keepTemplate(t *template) {
 
 // unpack turns c's packed block back into an ordinary one.
 func (c *Coroutine) unpack() {
-	start := time.Now()
+	start := nanotime()
 	ph := c.packedHeader()
 	m := c.packedMode()
 	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
@@ -126,7 +130,7 @@ func (c *Coroutine) unpack() {
 	stats.unpackedBytes.Add(-int64(h.cap))
 	c.blk = unsafe.Pointer(h)
 	c.flags &^= flagPacked | flagModeMask
-	stats.unpackNanos.Add(int64(time.Since(start)))
+	stats.unpackNanos.Add(nanotime() - start)
 }
 
 // packedCallers walks a packed block's frames from a temporary unpacked copy.
@@ -149,46 +153,59 @@ func (c *Coroutine) packedSize() int {
 	return int(blockClassSize(packedHeaderSize + uintptr(ph.clen)))
 }
 
-// Templates: the first payload saved at a given place (same chain of return
-// PCs, same length), shared by every block packed against it.
+// Templates: the first payload saved at a given place (same stack-map plan,
+// that is same chain of return PCs and region length, and same payload
+// length), shared by every block packed against it.
 type template struct {
 	data  []byte
-	pcs   []uintptr
-	hash  uint64
+	key   templateKey
 	users int // under templates.mu
 }
 
-var templates = templateRegistry{m: map[uint64][]*template{}}
-
-type templateRegistry struct {
-	mu   sync.Mutex
-	seed maphash.Seed
-	once sync.Once
-	m    map[uint64][]*template
+type templateKey struct {
+	plan *stackmap.Plan
+	n    int
 }
 
+var templates = templateRegistry{m: map[templateKey]*template{}}
+
+type templateRegistry struct {
+	mu sync.Mutex
+	m  map[templateKey]*template
+	// idle lists templates without users, oldest first: they are kept
+	// for reuse (a coroutine packed at every yield would otherwise make
+	// a template at each pack), at most maxIdleTemplates of them.
+	idle []*template
+}
+
+const maxIdleTemplates = 64
+
 // acquire returns the template for the block h (whose payload is raw),
-// making raw the template if there is none yet.
+// making raw the template if there is none yet; nil if the block's frames
+// cannot be identified (never for a block the engine saved).
 func (r *templateRegistry) acquire(h *blockHeader, raw []byte) *template {
-	r.once.Do(func() { r.seed = maphash.MakeSeed() })
-	pcs := stackmap.ReturnPCs(unsafe.Slice((*byte)(h.stack()), h.size), resumePC)
-	var mh maphash.Hash
-	mh.SetSeed(r.seed)
-	for _, pc := range pcs {
-		mh.WriteString(string(unsafe.Slice((*byte)(unsafe.Pointer(&pc)), 8)))
+	// The region's words may be offsets now, but its return addresses
+	// are intact, and they are all the plan lookup reads. lo only scales
+	// addresses inside a newly built plan.
+	region := unsafe.Slice((*byte)(h.stack()), h.size)
+	plan, err := stackmap.Lookup(region, 0, resumePC, trampEntry)
+	if err != nil {
+		return nil
 	}
-	key := mh.Sum64() ^ uint64(len(raw))
+	key := templateKey{plan, len(raw)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, t := range r.m[key] {
-		if len(t.data) == len(raw) && slices.Equal(t.pcs, pcs) {
-			t.users++
-			stats.templateUsers.Add(1)
-			return t
+	if t := r.m[key]; t != nil {
+		if t.users == 0 {
+			r.idle = slices.DeleteFunc(r.idle, func(x *template) bool { return x == t })
+			stats.templates.Add(1)
 		}
+		t.users++
+		stats.templateUsers.Add(1)
+		return t
 	}
-	t := &template{data: slices.Clone(raw), pcs: pcs, hash: key, users: 1}
-	r.m[key] = append(r.m[key], t)
+	t := &template{data: slices.Clone(raw), key: key, users: 1}
+	r.m[key] = t
 	stats.templates.Add(1)
 	stats.templateUsers.Add(1)
 	stats.templateBytes.Add(int64(len(t.data)))
@@ -203,17 +220,21 @@ func (r *templateRegistry) release(t *template) {
 	if t.users--; t.users > 0 {
 		return
 	}
-	list := r.m[t.hash]
-	i := slices.Index(list, t)
-	list = slices.Delete(list, i, i+1)
-	if len(list) == 0 {
-		delete(r.m, t.hash)
-	} else {
-		r.m[t.hash] = list
-	}
 	stats.templates.Add(-1)
-	stats.templateBytes.Add(-int64(len(t.data)))
+	r.idle = append(r.idle, t)
+	if len(r.idle) > maxIdleTemplates {
+		old := r.idle[0]
+		r.idle = slices.Delete(r.idle, 0, 1)
+		delete(r.m, old.key)
+		stats.templateBytes.Add(-int64(len(old.data)))
+	}
 }
+
+// nanotime is the runtime's monotonic clock: cheaper than time.Now for
+// timing every pack and unpack.
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
 
 // The compactor packs coroutines that stayed suspended for their policy's
 // After, or earlier while suspended bytes exceed a Budget. Each coroutine
