@@ -97,11 +97,12 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 		panic("slice: cannot yield here: " + err.Error())
 	}
 	chain := plan.BPChain(region, lo, h.bpOff)
-	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi, chain) {
+	alive := c.alive()
+	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi, alive, chain) {
 		return
 	}
 	sc := scans.Get().(*stackmap.Scan)
-	sc.StackLo, sc.StackHi, sc.ChainBPs = stackLo, stackHi, chain
+	sc.StackLo, sc.StackHi, sc.ChainBPs, sc.Alive = stackLo, stackHi, chain, alive
 	// Heap pointers go straight into the coroutine's shadow array.
 	if c.shadow != nil {
 		sc.Shadow = unsafe.Slice(c.shadow, c.shadowCap)[:0]
@@ -126,11 +127,18 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 // scanSimple classifies the region's words with stackmap's ScanSimple,
 // straight into the block and the shadow, when the plan has no stack objects
 // and the block has room for the worst case; it reports whether it did.
-func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byte, lo, stackLo, stackHi uintptr, chain bool) bool {
+// alive names what c keeps alive itself, so its block needs no shadow entry
+// for it: c and its function's closure. (A block lives only as long as its
+// Coroutine.)
+func (c *Coroutine) alive() stackmap.Alive {
+	return stackmap.Alive{uintptr(unsafe.Pointer(c)), uintptr(*(*unsafe.Pointer)(unsafe.Pointer(&c.fn)))}
+}
+
+func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byte, lo, stackLo, stackHi uintptr, alive stackmap.Alive, chain bool) bool {
 	if len(plan.Objects) != 0 || h.size/8 > 1<<16-1 {
 		return false
 	}
-	heap, nrel := plan.Count(region, lo, stackLo, stackHi)
+	heap, nrel := plan.Count(region, lo, stackLo, stackHi, alive)
 	if !chain {
 		nrel += len(plan.BPs)
 	}
@@ -151,7 +159,7 @@ func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byt
 	if c.shadow != nil {
 		shadow = unsafe.Slice(c.shadow, c.shadowCap)
 	}
-	nreloc, nshadow, err := plan.ScanSimple(region, lo, stackLo, stackHi, chain, relocs, shadow)
+	nreloc, nshadow, err := plan.ScanSimple(region, lo, stackLo, stackHi, alive, chain, relocs, shadow)
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}

@@ -3,6 +3,7 @@ package stackmap
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync/atomic"
 	"unsafe"
@@ -320,3 +321,6 @@ func ReturnPCs(region []byte, pc uintptr) []uintptr {
 		off = ret + 8
 	}
 }
+
+// abi0Entry returns a PC inside this package's code, to find its module.
+func abi0Entry() uintptr { return reflect.ValueOf(Build).Pointer() }

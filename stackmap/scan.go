@@ -13,8 +13,9 @@ import (
 //     from the region's start and its word index goes to Relocs (the restore
 //     adds the new start back); the stack object it points into, if any, is
 //     live and scanned in turn;
-//   - any other non-nil pointer (heap, globals) goes to Shadow, so the GC
-//     keeps its referent alive while the region is only bytes;
+//   - any other non-nil pointer goes to Shadow, so the GC keeps its
+//     referent alive while the region is only bytes, except pointers into
+//     the binary's own text and data, which the GC never frees;
 //   - a pointer into the carrier's stack outside the region is an error: it
 //     would dangle once the region moves.
 //
@@ -30,6 +31,8 @@ type Scan struct {
 	// ChainBPs leaves saved frame pointers out of Relocs (see
 	// Plan.BPChain); they are still turned into offsets.
 	ChainBPs bool
+	// Alive are pointers kept alive elsewhere: not put in Shadow.
+	Alive Alive
 
 	region []byte
 	lo     uintptr
@@ -129,6 +132,8 @@ func (s *Scan) pointer(off uint32) error {
 		return nil
 	case v >= s.StackLo && v < s.StackHi:
 		return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
+	case isStatic(v) || s.Alive.has(v):
+		return nil
 	}
 	if !DropShadowForTest && !s.recent.seen(v) {
 		s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
@@ -179,11 +184,12 @@ func resize[T any](s []T, n int) []T {
 }
 
 // Count counts what ScanSimple will write for a region copy: shadow entries
-// (non-nil live words pointing neither into the region nor into the
-// carrier's stack, repeats within ScanSimple's window dropped) and
+// (non-nil live words pointing neither into the region, nor into the
+// carrier's stack, nor into the binary's static memory, repeats within
+// ScanSimple's window dropped) and
 // relocations of live words pointing into the region (saved frame pointers
 // not included).
-func (p *Plan) Count(region []byte, lo, stackLo, stackHi uintptr) (heap, inRegion int) {
+func (p *Plan) Count(region []byte, lo, stackLo, stackHi uintptr, alive Alive) (heap, inRegion int) {
 	var recent recentPointers
 	for _, off := range p.Slots {
 		v := *(*uintptr)(unsafe.Pointer(&region[off]))
@@ -191,12 +197,19 @@ func (p *Plan) Count(region []byte, lo, stackLo, stackHi uintptr) (heap, inRegio
 		case v == 0 || v >= stackLo && v < stackHi && v-lo >= uintptr(len(region)):
 		case v-lo < uintptr(len(region)):
 			inRegion++
+		case isStatic(v) || alive.has(v):
 		case !recent.seen(v):
 			heap++
 		}
 	}
 	return heap, inRegion
 }
+
+// Alive names up to two pointers the caller keeps alive anyway (the
+// coroutine and its function's closure, say): they need no shadow entry.
+type Alive [2]uintptr
+
+func (a *Alive) has(v uintptr) bool { return a[0] == v || a[1] == v }
 
 // recentPointers remembers the last few heap pointers put in a shadow. Frames
 // pass the same pointers down (receivers, arguments, closures), and the
@@ -225,7 +238,7 @@ func (r *recentPointers) seen(v uintptr) bool {
 // objects every live word is visited once, so no bookkeeping is needed.
 //
 //go:nocheckptr
-func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, chainBPs bool, relocs []uint16, shadow []unsafe.Pointer) (nreloc, nshadow int, err error) {
+func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, alive Alive, chainBPs bool, relocs []uint16, shadow []unsafe.Pointer) (nreloc, nshadow int, err error) {
 	if len(p.Objects) != 0 {
 		panic("stackmap: ScanSimple called on a plan with stack objects")
 	}
@@ -244,6 +257,7 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, chainBPs 
 			}
 		case v >= stackLo && v < stackHi:
 			return 0, 0, fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
+		case isStatic(v) || alive.has(v):
 		default:
 			if !DropShadowForTest && !recent.seen(v) {
 				shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
@@ -264,3 +278,23 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, chainBPs 
 	}
 	return nreloc, nshadow, nil
 }
+
+// staticLo and staticHi bound the main module's text and data (from its
+// moduledata: text up to enoptrbss). Pointers there (funcvals, globals,
+// type descriptors) need no shadow entry: the GC never frees that memory.
+var staticLo, staticHi = staticRange()
+
+func staticRange() (lo, hi uintptr) {
+	f, ok := FindFunc(abi0Entry())
+	if !ok {
+		return 0, 0
+	}
+	lo, hi = f.mdWord(mdText), f.mdWord(mdEnoptrbss)
+	if lo >= hi || f.mdWord(mdData) < lo || f.mdWord(mdData) >= hi {
+		return 0, 0 // not the layout expected: shadow everything
+	}
+	return lo, hi
+}
+
+// isStatic reports whether v points into the main module's text or data.
+func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }

@@ -9,6 +9,7 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -889,6 +890,28 @@ func BenchmarkSelfCheck(b *testing.B) {
 	for b.Loop() {
 		if err := SelfCheck(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+var staticProbe int
+
+func TestStaticRange(t *testing.T) {
+	if staticLo == 0 {
+		t.Fatal("no static range: every pointer would be shadowed")
+	}
+	heap := new(int)
+	for _, c := range []struct {
+		name string
+		p    uintptr
+		want bool
+	}{
+		{"a global", uintptr(unsafe.Pointer(&staticProbe)), true},
+		{"a function", reflect.ValueOf(TestStaticRange).Pointer(), true},
+		{"a heap object", uintptr(unsafe.Pointer(heap)), false},
+	} {
+		if got := isStatic(c.p); got != c.want {
+			t.Errorf("isStatic(%s at %#x) = %v, want %v (range %#x-%#x)", c.name, c.p, got, c.want, staticLo, staticHi)
 		}
 	}
 }
