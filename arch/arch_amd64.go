@@ -22,8 +22,8 @@ type Context struct {
 	Wide   uintptr
 	BPOff  uintptr        // the innermost frame's BP, as an offset from the region's start
 	PC     uintptr        // where the coroutine continues
-	Fn     unsafe.Pointer // start: *funcval of the trampoline
-	Arg    unsafe.Pointer // start: the trampoline's first argument (in AX)
+	Fn     unsafe.Pointer // start: *funcval of the coroutine's function
+	Arg    unsafe.Pointer // start: a first argument (in AX), if the function takes one
 	// Zero is how many bytes (a multiple of 8) below the region to clear
 	// before entering, so that the frames the coroutine builds there hold
 	// no leftovers of earlier calls in their unused slots (leftovers make
@@ -31,7 +31,7 @@ type Context struct {
 	Zero uintptr
 	// BPChain says the saved frame pointers are not in Relocs: starting at
 	// the innermost frame's (BPOff), each holds the offset of the next one,
-	// up to the outermost at Len-8 (the trampoline's, which gets the
+	// up to the outermost at Len-8 (which gets the
 	// carrier's BP). SwitchIn follows the chain and relocates each.
 	BPChain uintptr
 }

@@ -9,19 +9,19 @@
 // stack region is always [top-len, top): it lives directly below the frame
 // that resumed it.
 //
-//   - Start: SwitchIn jumps (never calls) to the trampoline's ABIInternal
-//     entry with SP still at top, so the trampoline sees the carrier's return
-//     address as its own and the frame-pointer chain runs from coroutine
-//     frames into the carrier's frames.
+//   - Start: SwitchIn jumps (never calls) to the coroutine's function (its
+//     closure in DX, as for any closure call) with SP still at top, so the
+//     function sees the carrier's return address as its own and the
+//     frame-pointer chain runs from coroutine frames into the carrier's.
 //   - Resume: SwitchIn copies the saved block to [top-len, top), adds top-len
 //     to every word listed in the relocation table (the engine stored those
 //     words as offsets from the region's start), stores the carrier's BP into
-//     the trampoline's saved-BP slot at top-8, then sets BP and SP to the
+//     the outermost frame's saved-BP slot at top-8, then sets BP and SP to the
 //     coroutine's and jumps to the saved resume PC.
 //   - Switch out: SwitchOut sets SP back to top and BP to the carrier's BP,
 //     and returns to the carrier as if SwitchIn had returned.
-//   - Exit: when the trampoline returns, it returns through top into the
-//     carrier, again as if SwitchIn had returned. No asm is involved.
+//   - Exit: when the coroutine's function returns, it returns through top
+//     into the carrier, again as if SwitchIn had returned. No asm is involved.
 //
 // # Invariants
 //

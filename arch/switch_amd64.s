@@ -32,8 +32,8 @@ cleared:
 	TESTQ	SI, SI
 	JNE	resume
 
-	// Start: enter the trampoline as if the carrier had called it.
-	MOVQ	Context_Arg(R12), AX	// first ABIInternal argument
+	// Start: enter the coroutine's function as if the carrier had called it.
+	MOVQ	Context_Arg(R12), AX	// first ABIInternal argument (unused by a func())
 	MOVQ	Context_Fn(R12), DX	// closure context register = *funcval
 	MOVQ	(TLS), R14		// ABIInternal: R14 = g
 	XORPS	X15, X15		// ABIInternal: X15 = 0
@@ -92,10 +92,10 @@ relocated:
 	CMPQ	Context_BPChain(R12), $0
 	JEQ	chained
 	// Follow the saved-BP chain from the innermost frame to the
-	// trampoline's slot at top-8, turning each offset into an address.
+	// outermost frame's slot at top-8, turning each offset into an address.
 	MOVQ	R11, SI
 	ADDQ	Context_BPOff(R12), SI	// SI = the innermost saved-BP slot
-	LEAQ	-8(R13), DI		// DI = the trampoline's slot: the end
+	LEAQ	-8(R13), DI		// DI = the outermost frame's slot: the end
 chain:
 	CMPQ	SI, DI
 	JEQ	chained
@@ -105,7 +105,7 @@ chain:
 	MOVQ	AX, SI
 	JMP	chain
 chained:
-	MOVQ	BP, -8(R13)		// trampoline's saved BP := this carrier's BP
+	MOVQ	BP, -8(R13)		// outermost frame's saved BP := this carrier's BP
 	MOVQ	R11, BX
 	ADDQ	Context_BPOff(R12), BX
 	MOVQ	Context_PC(R12), DX
@@ -117,8 +117,8 @@ chained:
 
 // func SwitchOut(topOff uintptr)
 //
-// It unwinds exactly like the trampoline's own epilogue would: BP = the
-// carrier's BP that the trampoline saved at top-8, SP = top, return through
+// It unwinds exactly like the outermost frame's own epilogue would: BP = the
+// carrier's BP that frame saved at top-8, SP = top, return through
 // top. (XCHGQ BP, DX rather than MOVQ DX, BP: vet's framepointer check assumes
 // a frameless function never sets BP, and this one does so on purpose.)
 //

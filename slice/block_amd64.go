@@ -92,7 +92,7 @@ func (c *Coroutine) setBlock(h *blockHeader) {
 // stackLo and stackHi are the carrier stack's bounds when the copy was taken.
 func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr, ds *deferState) {
 	var err error
-	plan, err := stackmap.Lookup(region, lo, pc, trampEntry)
+	plan, err := stackmap.Lookup(region, lo, pc)
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
@@ -345,8 +345,8 @@ func (c *Coroutine) savedCallers() []uintptr {
 	if h == nil || c.flags&flagSaved == 0 {
 		return nil
 	}
-	// The walk ends at the trampoline: its return address (into the
-	// carrier) lies just above the region and is not in the block.
+	// The walk ends at the coroutine's function: its return address (into
+	// the carrier) lies just above the region and is not in the block.
 	pcs := stackmap.ReturnPCs(unsafe.Slice((*byte)(h.stack()), h.size), resumePC)
 	return pcs
 }

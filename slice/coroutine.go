@@ -46,11 +46,10 @@ type Coroutine struct {
 
 // Flags, see Coroutine.flags.
 const (
-	flagSaved    uint32 = 1 << iota // engine: the coroutine's region is in its block
-	flagReturned                    // fn returned normally
-	flagPacked                      // engine: the block is packed (mode in flagModeMask)
-	flagQueued                      // engine: the compactor has this coroutine's one entry
-	flagCounted                     // engine: counted in stats.suspendedBytes
+	flagSaved   uint32 = 1 << iota // engine: the coroutine's region is in its block
+	flagPacked                     // engine: the block is packed (mode in flagModeMask)
+	flagQueued                     // engine: the compactor has this coroutine's one entry
+	flagCounted                    // engine: counted in stats.suspendedBytes
 
 	flagModeShift  = 6
 	flagModeMask   = 7 << flagModeShift // the Compression of a packed block

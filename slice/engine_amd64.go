@@ -15,9 +15,13 @@ import (
 //
 //	carrier frames ... Resume -> resumeSlice -> [arch.SwitchIn: no frame]
 //	top:    return address into resumeSlice      (never part of the region)
-//	        trampoline frame (saved BP at top-8)  \
-//	        c.fn frame ... user frames ...         } the region [lo, top)
+//	        c.fn's frame (saved BP at top-8)      \
+//	        ... the coroutine's frames ...         } the region [lo, top)
 //	lo:     Yield's frame (innermost)             /
+//
+// SwitchIn starts a coroutine by jumping to c.fn with SP at top, so c.fn's
+// return address is the carrier's: when it returns, the coroutine is done and
+// resumeSlice continues as if SwitchIn had returned.
 //
 // Yield calls suspend, which copies [lo, top) into the coroutine's block,
 // classifies its words with the stackmap plan, and calls arch.SwitchOut,
@@ -33,15 +37,13 @@ func engineUnavailable() string {
 }
 
 var (
-	// trampolineFV is the trampoline as a func value: SwitchIn jumps to
-	// its code with the *funcval in DX, as a closure call would.
-	trampolineFV = trampoline
-	// trampEntry is the trampoline's entry PC: the outermost frame of every
-	// region must be the trampoline's.
-	trampEntry uintptr
-	// fnCallRet is the return address of the trampoline's call to c.fn: the
-	// frame that returns there is the coroutine's function, and its saved BP
-	// is the trampoline's (see findCurrent). Set by the self-test.
+	// carrierEntry is resumeSlice's entry PC: the frame just above every
+	// coroutine's region is resumeSlice's.
+	carrierEntry uintptr
+	// fnCallRet is the return address of resumeSlice's call to SwitchIn:
+	// the frame that returns there is a coroutine's outermost (its
+	// function's), and its saved BP slot is at top-8 (see findCurrent). Set
+	// by the self-test.
 	fnCallRet uintptr
 	// resumePC is the return address of Yield's call to suspend, where every
 	// resumed coroutine continues. Set by the first save.
@@ -76,16 +78,6 @@ func at(a uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&a)
 //go:nosplit
 func word(a uintptr) uintptr { return *(*uintptr)(at(a)) }
 
-// trampoline is the outermost frame of every coroutine. SwitchIn enters it by
-// a jump, so its return address is the carrier's and returning ends the
-// coroutine: control goes back to resumeSlice as if SwitchIn had returned.
-// It has no defer, to stay small (its frame is in every saved block): a panic
-// unwinds through it into resumeSlice, which recovers it.
-func trampoline(c *Coroutine) {
-	c.fn()
-	c.flags |= flagReturned
-}
-
 // resumeSlice enters c on the calling goroutine and reports whether it
 // finished (rather than yielded).
 //
@@ -108,25 +100,27 @@ func (c *Coroutine) resumeSlice() (done bool) {
 			PC:      resumePC,
 		}
 	} else {
-		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&trampolineFV))
-		ctx.Arg = unsafe.Pointer(c)
+		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&c.fn)) // the *funcval
 	}
 	if p := c.policy(); ctx.Src == nil || p != nil && p.Mode != CompressNone {
 		ensureStack(uintptr(ctx.Len) + zeroWindow + stackSlack)
 		ctx.Zero = zeroWindow
 	}
 	c.flags &^= flagSaved
-	defer c.ended(&done)
+	returned := false
+	defer c.ended(&done, &returned)
 	arch.SwitchIn(&ctx, unsafe.Pointer(c))
+	returned = true
 	return c.flags&flagSaved == 0
 }
 
 // ended runs when resumeSlice returns: after a yield or the coroutine's
-// return (nothing to do but release a finished coroutine's memory), after a
-// panic that unwound out of the coroutine (recovered here, for Resume to
-// re-panic), or during runtime.Goexit (the carrier itself then unwinds).
-func (c *Coroutine) ended(done *bool) {
-	if c.flags&(flagSaved|flagReturned) == 0 {
+// return (returned is set: nothing to do but release a finished coroutine's
+// memory), after a panic that unwound out of the coroutine's function
+// (recovered here, for Resume to re-panic), or during runtime.Goexit (the
+// carrier itself then unwinds).
+func (c *Coroutine) ended(done, returned *bool) {
+	if !*returned {
 		if r := recover(); r != nil {
 			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
 		} else {
@@ -210,7 +204,7 @@ func afterResume() {
 
 // findCurrent finds the innermost coroutine running on this goroutine by
 // walking the frame-pointer chain up to the frame that returns into the
-// trampoline. It returns nil outside a coroutine.
+// carrier (resumeSlice). It returns nil outside a coroutine.
 //
 //go:nosplit
 //go:nocheckptr
@@ -221,8 +215,8 @@ func findCurrent() (*Coroutine, uintptr) {
 	for bp >= lo && bp+24 <= hi && bp&7 == 0 {
 		next := word(bp)
 		if word(bp+8) == fnCallRet {
-			// bp is c.fn's frame; next is the trampoline's BP, at top-8.
-			top := next + 8
+			// bp is c.fn's frame: its saved BP is at top-8.
+			top := bp + 8
 			if top+24 > hi {
 				return nil, 0
 			}
@@ -244,7 +238,7 @@ func currentSlice() *Coroutine {
 // yieldMisplaced panics for a Yield that found no coroutine: outside any, or
 // inside a cgo callback (whose C frames break the frame-pointer chain).
 func yieldMisplaced() {
-	if inCgo, inCoroutine := callerFrames(trampEntry); inCgo && inCoroutine {
+	if inCgo, inCoroutine := callerFrames(carrierEntry); inCgo && inCoroutine {
 		yieldInCgo()
 	}
 	yieldOutside()

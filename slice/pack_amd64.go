@@ -188,7 +188,7 @@ func (r *templateRegistry) acquire(h *blockHeader, raw []byte) *template {
 	// are intact, and they are all the plan lookup reads. lo only scales
 	// addresses inside a newly built plan.
 	region := unsafe.Slice((*byte)(h.stack()), h.size)
-	plan, err := stackmap.Lookup(region, 0, resumePC, trampEntry)
+	plan, err := stackmap.Lookup(region, 0, resumePC)
 	if err != nil {
 		return nil
 	}

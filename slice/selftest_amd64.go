@@ -31,11 +31,11 @@ func selfTest() (err error) {
 	if err := checkG(); err != nil {
 		return err
 	}
-	f, ok := stackmap.FindFunc(reflect.ValueOf(trampoline).Pointer())
+	f, ok := stackmap.FindFunc(reflect.ValueOf((*Coroutine).resumeSlice).Pointer())
 	if !ok {
-		return errors.New("cannot find the trampoline's function table entry")
+		return errors.New("cannot find resumeSlice's function table entry")
 	}
-	trampEntry = f.Entry()
+	carrierEntry = f.Entry()
 	if err := probeFnCall(); err != nil {
 		return err
 	}
@@ -53,8 +53,8 @@ func checkG() error {
 	return nil
 }
 
-// probeFnCall learns fnCallRet: the return address of the trampoline's call
-// to the coroutine's function.
+// probeFnCall learns fnCallRet: the return address of resumeSlice's call to
+// SwitchIn, which is the return address of every coroutine's function.
 func probeFnCall() error {
 	var ret uintptr
 	c := &Coroutine{fn: func() {
@@ -66,8 +66,8 @@ func probeFnCall() error {
 	if !c.resumeSlice() {
 		return errors.New("probe coroutine did not finish")
 	}
-	if f, ok := stackmap.FindFunc(ret); !ok || f.Entry() != trampEntry {
-		return fmt.Errorf("probe coroutine was not called by the trampoline (return pc %#x)", ret)
+	if f, ok := stackmap.FindFunc(ret); !ok || f.Entry() != carrierEntry {
+		return fmt.Errorf("probe coroutine does not return into resumeSlice (return pc %#x)", ret)
 	}
 	fnCallRet = ret
 	return nil

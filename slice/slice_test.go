@@ -408,7 +408,7 @@ func TestCallersOfSuspended(t *testing.T) {
 		}
 	}
 	got := strings.Join(names, " <- ")
-	for _, want := range []string{"slice.Yield", "slice.callersHelper", "slice.trampoline"} {
+	for _, want := range []string{"slice.Yield", "slice.callersHelper", "slice.TestCallersOfSuspended.func1"} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("callers %s lack %s", got, want)
 		}

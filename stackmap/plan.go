@@ -64,9 +64,11 @@ var DebugWalk func(f Func, pc, sp, unused uintptr)
 
 // Build walks the frames of a region copy and returns its plan. region is a
 // copy of the stack bytes [lo, lo+len(region)); pc is the innermost frame's
-// PC (the return address its call pushed, just below lo); outer is the entry
-// PC of the function whose frame must be the outermost one.
-func Build(region []byte, lo, pc, outer uintptr) (*Plan, error) {
+// PC (the return address its call pushed, just below lo). The outermost frame
+// must end exactly at the region's top (its return address lies just above)
+// and have saved a frame pointer just below it, at top-8: the restore stores
+// the new carrier's frame pointer there.
+func Build(region []byte, lo, pc uintptr) (*Plan, error) {
 	w := walker{region: region, lo: lo, top: lo + uintptr(len(region))}
 	p := &Plan{pc: pc, size: uintptr(len(region))}
 	sp := lo
@@ -87,8 +89,8 @@ func Build(region []byte, lo, pc, outer uintptr) (*Plan, error) {
 		}
 		p.Frames++
 		if fp == w.top+8 { // the return address is at top: outermost frame
-			if f.Entry() != outer {
-				return nil, fmt.Errorf("%w: outermost frame is %s, not the coroutine trampoline", ErrFrame, f.Name())
+			if fp-8 <= sp { // no saved BP at top-8 (the runtime's varp > sp rule)
+				return nil, fmt.Errorf("%w: the coroutine's function %s saves no frame pointer (a nosplit function without locals?)", ErrFrame, f.Name())
 			}
 			break
 		}
@@ -282,12 +284,12 @@ func cacheIndex(pc, size uintptr) uintptr {
 
 // Lookup returns the plan for region (see Build), from the cache when a plan
 // with the same PC, length and chain of return addresses is there.
-func Lookup(region []byte, lo, pc, outer uintptr) (*Plan, error) {
+func Lookup(region []byte, lo, pc uintptr) (*Plan, error) {
 	slot := &cache[cacheIndex(pc, uintptr(len(region)))]
 	if p := slot.Load(); p != nil && p.matches(region, pc) {
 		return p, nil
 	}
-	p, err := Build(region, lo, pc, outer)
+	p, err := Build(region, lo, pc)
 	if err != nil {
 		return nil, err
 	}
