@@ -1,0 +1,44 @@
+package sched
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// epoch is the origin of nanotime.
+var epoch = time.Now()
+
+// nanotime is monotonic nanoseconds since epoch.
+func nanotime() int64 { return int64(time.Since(epoch)) }
+
+// preemptRequests counts carriers, in every scheduler, whose running task
+// has used up its time slice. Checkpoint's fast path is one load of it, so
+// it costs about a nanosecond while no task overruns.
+var preemptRequests atomic.Int32
+
+// Checkpoint yields the calling task if it has used up its time slice
+// (the monitor noticed it running past the slice), and otherwise returns
+// at once; a preempted task goes to the back of the global queue. Call it in long computations that do not otherwise block: a
+// task that never blocks or checkpoints keeps its carrier (the monitor
+// moves the carrier's other tasks away, but cannot stop it). Outside a
+// task it does nothing.
+func Checkpoint() {
+	if preemptRequests.Load() != 0 {
+		checkpointSlow()
+	}
+}
+
+// checkpointSlow runs when some carrier was asked to preempt; it yields
+// only if that is the caller's.
+//
+//go:noinline
+func checkpointSlow() {
+	t := currentTask()
+	if t == nil {
+		return
+	}
+	if c := t.s.carrierOf(t); c != nil && c.preempt.Load() {
+		t.flags.Or(flagPreempted)
+		yieldTask(t)
+	}
+}

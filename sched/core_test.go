@@ -1,0 +1,177 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+func newSched(t testing.TB, opts ...Option) *Scheduler {
+	t.Helper()
+	s := New(opts...)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustGo(t testing.TB, s *Scheduler, fn func(context.Context), opts ...GoOption) *Task {
+	t.Helper()
+	task, err := s.Go(fn, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+func TestGoWait(t *testing.T) {
+	s := newSched(t)
+	var n atomic.Int32
+	var tasks []*Task
+	for i := 0; i < 100; i++ {
+		tasks = append(tasks, mustGo(t, s, func(ctx context.Context) {
+			if Current() == nil || !InCoroutine() || CurrentScheduler() != s {
+				t.Error("Current/InCoroutine/CurrentScheduler wrong inside a task")
+			}
+			for j := 0; j < 3; j++ {
+				Yield()
+			}
+			n.Add(1)
+		}))
+	}
+	for _, task := range tasks {
+		if err := task.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		<-task.Done()
+	}
+	if n.Load() != 100 {
+		t.Fatalf("ran %d tasks, want 100", n.Load())
+	}
+	if InCoroutine() || Current() != nil || CurrentScheduler() != nil {
+		t.Fatal("InCoroutine outside a task")
+	}
+	t.Log(slice.Engine())
+}
+
+func TestRunReturnsWhenDone(t *testing.T) {
+	s := newSched(t)
+	for i := 0; i < 10; i++ {
+		mustGo(t, s, func(ctx context.Context) { Sleep(time.Millisecond) })
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParkReadyFromGoroutine(t *testing.T) {
+	s := newSched(t)
+	wch := make(chan Waker, 1)
+	task := mustGo(t, s, func(ctx context.Context) {
+		if err := Park(ctx, "test", func(w Waker) { wch <- w }); err != nil {
+			t.Error(err)
+		}
+	})
+	w := <-wch
+	if !w.Ready() {
+		t.Fatal("first Ready returned false")
+	}
+	if w.Ready() {
+		t.Fatal("second Ready returned true")
+	}
+	if err := task.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParkReadyInsideArm(t *testing.T) {
+	s := newSched(t)
+	task := mustGo(t, s, func(ctx context.Context) {
+		for i := 0; i < 100; i++ {
+			if err := Park(ctx, "self", func(w Waker) { w.Ready() }); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if err := task.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParkGoroutine(t *testing.T) {
+	wch := make(chan Waker, 1)
+	done := make(chan error)
+	go func() { done <- Park(context.Background(), "g", func(w Waker) { wch <- w }) }()
+	(<-wch).Ready()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- Park(ctx, "g", func(w Waker) { wch <- w }) }()
+	w := <-wch
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want Canceled", err)
+	}
+	if w.Ready() {
+		t.Fatal("Ready on a stale Waker returned true")
+	}
+}
+
+func TestCancelParked(t *testing.T) {
+	s := newSched(t)
+	wch := make(chan Waker, 1)
+	var got error
+	task := mustGo(t, s, func(ctx context.Context) {
+		got = Park(ctx, "forever", func(w Waker) { wch <- w })
+	})
+	w := <-wch
+	task.Cancel()
+	task.Wait()
+	if !errors.Is(got, context.Canceled) {
+		t.Fatalf("Park returned %v, want Canceled", got)
+	}
+	if w.Ready() {
+		t.Fatal("stale Waker readied")
+	}
+}
+
+func TestSleepCancel(t *testing.T) {
+	s := newSched(t)
+	started := make(chan struct{})
+	var got error
+	task := mustGo(t, s, func(ctx context.Context) {
+		close(started)
+		got = Sleep(time.Hour)
+	})
+	<-started
+	task.Cancel()
+	task.Wait()
+	if !errors.Is(got, context.Canceled) {
+		t.Fatalf("Sleep returned %v", got)
+	}
+}
+
+func TestPanicReported(t *testing.T) {
+	s := newSched(t)
+	task := mustGo(t, s, func(ctx context.Context) { panic("boom") })
+	err := task.Wait()
+	var pe *slice.PanicError
+	if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
+		t.Fatalf("Wait = %v, want PanicError boom with stack", err)
+	}
+	// The scheduler still works.
+	if err := mustGo(t, s, func(ctx context.Context) {}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGoOnClosed(t *testing.T) {
+	s := New()
+	s.Close()
+	if _, err := s.Go(func(ctx context.Context) {}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Go on closed = %v", err)
+	}
+}

@@ -1,0 +1,79 @@
+// Package sched runs very many coroutines (package slice) as tasks on a
+// few carrier goroutines, the way the Go runtime runs goroutines on
+// threads, with priorities, cancellation, time slices, work stealing,
+// channels and locks that park a task instead of blocking its carrier,
+// and bridges to ordinary goroutines.
+//
+//	s := sched.New()                        // carriers: GOMAXPROCS
+//	ch := sched.NewChan[int](0)
+//	s.Go(func(ctx context.Context) { ch.Send(42) })
+//	s.Go(func(ctx context.Context) { v, _ := ch.Recv(); fmt.Println(v) })
+//	err := s.Run(ctx)                       // until all tasks are done
+//
+// # Model
+//
+// A task is a slice.Coroutine plus a small Task record. A carrier takes a
+// task from a run queue and resumes its coroutine on the carrier's own
+// stack; the task runs until it yields (Yield, Checkpoint), parks (Park,
+// and everything built on it: Sleep, Chan, Mutex, Cond, WaitGroup,
+// Semaphore, Await, Task.Wait) or returns. A parked task is only its saved
+// block and its records, a few hundred bytes; it may resume on any carrier.
+//
+// Each carrier has a FIFO per priority, a "next" slot for the task the
+// running task just readied (so a producer and its consumer stay on one
+// carrier), and a FIFO per priority of tasks pinned to it. There is also a
+// global FIFO per priority, for tasks readied from outside any task (timer
+// callbacks, goroutines, pollers). An idle carrier steals half of another
+// carrier's queue. A monitor goroutine, running while any carrier is busy,
+// runs due timers and notices a task that has held its carrier past the
+// time slice: it asks the task to yield at its next Checkpoint and moves
+// the carrier's other runnable tasks to the global queue.
+//
+// Idle carriers: the first becomes the watcher, which runs due timers and
+// sleeps until the next one, in the Poller's Poll if one is set; the others
+// sleep until a task is queued for them.
+//
+// # Invariants
+//
+//   - A task's state word (see task.go) holds its park generation, status
+//     and wake cause. Only the task moves itself from running to parking;
+//     exactly one waker wins the CAS that moves a parking or parked task on,
+//     and it advances the generation, so every older Waker is stale.
+//   - A waker that comes before the coroutine has switched out marks it
+//     woken; the carrier, when Resume returns, queues it instead of
+//     completing the park. No Ready is lost, none is doubled.
+//   - A queued task is in exactly one queue (or next slot) and is counted
+//     in the nrun counter of its priority unless it sits in a next slot or
+//     is pinned; idle carriers register before they read the counters and
+//     producers raise the counters before they look for idle carriers.
+//   - Heap objects never point into a coroutine's stack: every waiter
+//     record (Chan, Mutex, ...) is on the heap, because a suspended stack
+//     is moved.
+//   - Nothing blocking runs in a deferred call: the engine cannot yield
+//     there.
+//
+// # Cancellation
+//
+// Every task's function receives its context: the Task itself seen as a
+// context.Context, so none is allocated. Task.Cancel, Close and a parent
+// given with WithContext cancel it; every blocking call of this package in
+// the task then returns the context's error promptly, removing its waiter
+// (an operation that completed before the cancellation still counts).
+// Sleep takes no context argument: it reads the task's.
+//
+// # Limits
+//
+//   - A task that neither blocks nor checkpoints keeps its carrier; only
+//     the carrier's other tasks are moved away.
+//   - runtime.Goexit in a task ends its carrier goroutine (see slice); the
+//     scheduler starts a replacement and Task.Wait reports ErrGoexit.
+//   - Code running inside a coroutine nested in a task (a slice.Pull
+//     iterator, say) is not the task: blocking calls there block the
+//     carrier, like in a goroutine.
+//   - Blocking outside this package (a Go channel, sync.Mutex, syscalls)
+//     blocks the carrier; use Await for such calls.
+//   - Deadlock detection sees tasks and Await calls, not goroutines that
+//     may use a Chan later: Run reports a deadlock only after everything
+//     has been parked for a grace period with no goroutine blocked on this
+//     package, no timer, no Poller, no Await and no Notify.
+package sched

@@ -1,0 +1,252 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/stackslice/stackslice/slice"
+	"github.com/stackslice/stackslice/timers"
+)
+
+// Park parks the calling coroutine until the Waker given to arm is readied, or ctx is done.
+// arm runs on the coroutine, after it is marked parking and before it switches out:
+// register the Waker with whatever will ready it. Ready may be called from any goroutine at any
+// time after arm received it, even before the coroutine has finished switching out: a Ready that
+// comes first is not lost. Park returns nil when readied, ctx.Err() if ctx ended first (the Waker is
+// then stale: Ready on it does nothing and returns false). Called outside any sched coroutine
+// (e.g. from an ordinary goroutine), Park blocks the calling goroutine instead, same semantics.
+//
+// A task's own cancellation also ends a Park, whatever ctx is: Park then
+// returns the task context's error. ctx may be nil (no context but the
+// task's). arm must not block or park; it runs even when ctx is already
+// done or the task cancelled (Park then returns the error at once).
+func Park(ctx context.Context, reason string, arm func(Waker)) error {
+	return park(currentTask(), ctx, reason, arm, 0)
+}
+
+// parkInternal is Park for this package's own primitives (Chan, Mutex,
+// Wait...): a task parked in one can only be woken by another task, which
+// is what deadlock detection relies on.
+func parkInternal(ctx context.Context, reason string, arm func(Waker)) error {
+	return park(currentTask(), ctx, reason, arm, flagInternal)
+}
+
+func park(t *Task, ctx context.Context, reason string, arm func(Waker), kind uint32) error {
+	if ctx != nil {
+		if tc, ok := ctx.(*taskCtx); ctx.Done() == nil || ok && t != nil && (*Task)(tc) == t {
+			ctx = nil // nothing to watch but the task itself
+		}
+	}
+	if t == nil {
+		return parkGoroutine(ctx, reason, arm)
+	}
+	if ctx != nil {
+		return parkCtx(t, ctx, reason, arm, kind)
+	}
+	// The common path is kept lean: its frame is saved with every parked
+	// task's coroutine.
+	w := t.beginPark(reason, kind)
+	if t.canceled() && kind&flagNoCancel == 0 {
+		w.wake(causeCancel)
+	}
+	// arm runs even if the park is over before it starts, so that callers'
+	// bookkeeping (such as unlocking) is uniform.
+	arm(w)
+	return t.wakeErr(nil, t.switchOut())
+}
+
+// parkCtx is park with a context to watch besides the task's own.
+func parkCtx(t *Task, ctx context.Context, reason string, arm func(Waker), kind uint32) error {
+	w := t.beginPark(reason, kind)
+	stop := context.AfterFunc(ctx, func() { w.wake(causeCtx) })
+	if t.canceled() && kind&flagNoCancel == 0 {
+		w.wake(causeCancel)
+	} else if ctx.Err() != nil {
+		w.wake(causeCtx)
+	}
+	arm(w)
+	cause := t.switchOut()
+	stop()
+	return t.wakeErr(ctx, cause)
+}
+
+// beginPark publishes stParking with a new generation and returns the
+// Waker for it. Only the task itself moves its state out of stRunning, so
+// a plain store is enough.
+func (t *Task) beginPark(reason string, kind uint32) Waker {
+	gen := t.state.Load()>>genShift + 1
+	t.reason = reason
+	t.parkedAt = t.s.coarse.Load()
+	if kind != 0 {
+		t.flags.Or(kind)
+	}
+	t.state.Store(gen<<genShift | stParking)
+	return Waker{t, gen}
+}
+
+// switchOut yields the coroutine unless it was woken already, and returns
+// the wake cause. The carrier completes the park (see carrier.afterYield).
+func (t *Task) switchOut() uint64 {
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	v := t.state.Load()
+	t.state.Store(v &^ (causeMask | statusMask) /* stRunning */)
+	t.flags.And(^(flagInternal | flagNoCancel))
+	t.reason = ""
+	return (v & causeMask) >> causeShift
+}
+
+func (t *Task) wakeErr(ctx context.Context, cause uint64) error {
+	switch cause {
+	case causeReady:
+		return nil
+	case causeCtx:
+		return ctx.Err()
+	}
+	return (*taskCtx)(t).Err()
+}
+
+// A Waker readies one parked coroutine (or blocked goroutine), at most once.
+// The zero Waker readies nothing.
+type Waker struct {
+	t   *Task
+	gen uint64
+}
+
+// Ready readies the parked coroutine or goroutine. It reports whether this
+// call woke it: false if it was woken already (by another Ready, by
+// cancellation or by its ctx) or if the Waker is the zero Waker.
+func (w Waker) Ready() bool { return w.wake(causeReady) }
+
+// wake moves the task from parking or parked to woken, recording cause,
+// with one CAS that also moves the generation on; the winner of a parked
+// task queues it.
+func (w Waker) wake(cause uint64) bool {
+	t := w.t
+	if t == nil {
+		return false
+	}
+	for {
+		v := t.state.Load()
+		if v>>genShift != w.gen {
+			return false
+		}
+		if v&inspectBit != 0 { // Dump is reading the stack: it is quick
+			runtime.Gosched()
+			continue
+		}
+		next := (w.gen+1)<<genShift | cause<<causeShift
+		switch v & statusMask {
+		case stParking:
+			if t.state.CompareAndSwap(v, next|stWoke) {
+				return true // its carrier queues it after the switch
+			}
+		case stParked:
+			if t.state.CompareAndSwap(v, next|stQueued) {
+				t.readied()
+				return true
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// readied puts a woken task back to work: a goroutine stand-in is
+// signalled, a task is queued on its scheduler.
+func (t *Task) readied() {
+	if t.flags.Load()&flagGoroutine != 0 {
+		t.ext.sema <- struct{}{}
+		return
+	}
+	t.s.ready(t)
+}
+
+// goParkers recycles the stand-in tasks of goroutines blocked in Park.
+// Reuse is safe: generations only grow, so old Wakers stay stale.
+var goParkers = sync.Pool{New: func() any {
+	t := &Task{ext: &taskExt{sema: make(chan struct{}, 1)}}
+	t.flags.Store(flagGoroutine)
+	return t
+}}
+
+// parkGoroutine is Park for an ordinary goroutine: it blocks on a stand-in
+// task's semaphore.
+func parkGoroutine(ctx context.Context, reason string, arm func(Waker)) error {
+	t := goParkers.Get().(*Task)
+	gen := t.state.Load()>>genShift + 1
+	t.reason = reason
+	t.state.Store(gen<<genShift | stParked)
+	w := Waker{t, gen}
+	arm(w)
+	goParked.Add(1)
+	defer goParked.Add(-1)
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	var err error
+	select {
+	case <-t.ext.sema:
+	case <-done:
+		if w.wake(causeCtx) {
+			<-t.ext.sema // our own wake signalled it
+			err = ctx.Err()
+		} else {
+			<-t.ext.sema // someone readied it first: that wins
+		}
+	}
+	t.state.Store(t.state.Load() &^ (causeMask | statusMask))
+	goParkers.Put(t)
+	return err
+}
+
+// A Poller lets idle carriers sleep in the OS's readiness wait (epoll_wait)
+// instead of on a futex.
+type Poller interface {
+	// Poll waits for I/O readiness for at most timeout (forever if timeout < 0, not at all if 0),
+	// readying the Wakers of ready descriptors; it returns early when Wake is called.
+	Poll(timeout time.Duration)
+	// Wake makes a Poll in progress (or the next one) return at once. Safe from any goroutine.
+	Wake()
+}
+
+// ErrPollerSet is returned by SetPoller when the scheduler has one.
+var ErrPollerSet = errors.New("sched: the scheduler already has a poller")
+
+// SetPoller installs p as the scheduler's poller: from then on one idle
+// carrier at a time waits in p.Poll instead of sleeping. At most one per
+// scheduler.
+func (s *Scheduler) SetPoller(p Poller) error {
+	if p == nil {
+		return errors.New("sched: SetPoller(nil)")
+	}
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if s.poller.Load() != nil {
+		return ErrPollerSet
+	}
+	s.poller.Store(&p)
+	s.wakeAllLocked() // an idle carrier may now poll
+	return nil
+}
+
+// Timers returns the scheduler's timing wheel (used by Sleep and for
+// deadlines). Its due timers are run by the scheduler's carriers: by idle
+// ones, and by the monitor while all are busy; callbacks must not block.
+func (s *Scheduler) Timers() *timers.Wheel { return s.wheel }
+
+// CurrentScheduler returns the scheduler of the calling coroutine, nil outside.
+func CurrentScheduler() *Scheduler {
+	if t := currentTask(); t != nil {
+		return t.s
+	}
+	return nil
+}
+
+// InCoroutine reports whether the caller runs as a task of some Scheduler.
+func InCoroutine() bool { return currentTask() != nil }

@@ -1,0 +1,382 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackslice/stackslice/slice"
+	"github.com/stackslice/stackslice/timers"
+)
+
+// ErrClosed is returned by Go on a scheduler that is closed or closing.
+var ErrClosed = errors.New("sched: scheduler is closed")
+
+// A Scheduler runs tasks (coroutines) on a fixed set of carrier goroutines.
+// Create one with New; it starts its carriers with the first Go and stops
+// them in Close. All methods are safe for concurrent use.
+type Scheduler struct {
+	name      string
+	slice     time.Duration // time slice
+	awaitMax  int           // Await pool size
+	ncarriers int
+	carriers  []*carrier // fixed once started
+	wheel     *timers.Wheel
+
+	startOnce sync.Once
+	started   atomic.Bool
+	closed    atomic.Bool // no more Go
+	stopping  atomic.Bool // carriers exit
+	closeMu   sync.Mutex  // serializes Close
+	carrierWG sync.WaitGroup
+
+	// nrun counts stealable queued tasks (local queues and the global
+	// queue) per priority; carriers look for work only where it is non-zero.
+	nrun   [numPrio]atomic.Int32
+	gmu    sync.Mutex
+	global [numPrio]queue
+
+	// Idle carriers. One idle carrier is the watcher: it sleeps until the
+	// next timer, in the poller if there is one; the others sleep until
+	// woken.
+	idleMu   sync.Mutex
+	idleList []*carrier
+	watcher  *carrier
+	nidle    atomic.Int32
+	poller   atomic.Pointer[Poller]
+	timerRun atomic.Bool // one goroutine advances the wheel at a time
+
+	// Tasks.
+	nextID atomic.Uint64
+	ntasks atomic.Int64
+	shards [nshards]shard
+	// event is closed and replaced (by poke) when the last task finishes
+	// or all carriers go idle, while Run or Close wait for that.
+	event   atomic.Pointer[chan struct{}]
+	waiting atomic.Int32
+
+	monWake     chan struct{}
+	monSleeping atomic.Bool
+	monDone     chan struct{}
+
+	handoffs atomic.Uint64
+	// coarse is nanotime as of the last monitor tick or carrier wake-up:
+	// cheap to read, good enough for how long a task has been parked.
+	coarse  atomic.Int64
+	bridges atomic.Int32 // Await calls and signal bridges in flight
+	await   awaitPool
+	sigs    sigState
+}
+
+const nshards = 16
+
+// shard is one part of the registry of live tasks (for Close, Stats, Dump
+// and deadlock reports): an intrusive list, so registering allocates nothing.
+type shard struct {
+	mu   sync.Mutex
+	head *Task
+	_    [40]byte // keep shards on separate cache lines
+}
+
+// An Option configures New.
+type Option func(*Scheduler)
+
+// WithCarriers sets the number of carrier goroutines (default GOMAXPROCS).
+func WithCarriers(n int) Option {
+	return func(s *Scheduler) {
+		if n < 1 {
+			panic("sched: WithCarriers needs at least 1")
+		}
+		s.ncarriers = n
+	}
+}
+
+// WithTimeSlice sets how long a task may run before Checkpoint yields and
+// the monitor hands its carrier's other tasks away (default 10ms).
+func WithTimeSlice(d time.Duration) Option {
+	return func(s *Scheduler) {
+		if d <= 0 {
+			panic("sched: WithTimeSlice needs a positive duration")
+		}
+		s.slice = d
+	}
+}
+
+// WithAwaitPool sets the number of goroutines Await may use at once
+// (default 64).
+func WithAwaitPool(n int) Option {
+	return func(s *Scheduler) {
+		if n < 1 {
+			panic("sched: WithAwaitPool needs at least 1")
+		}
+		s.awaitMax = n
+	}
+}
+
+// WithName names the scheduler in expvar (default "sched<N>").
+func WithName(name string) Option { return func(s *Scheduler) { s.name = name } }
+
+var schedSeq atomic.Int64
+
+// New returns a scheduler. It starts no goroutine until the first Go.
+func New(opts ...Option) *Scheduler {
+	s := &Scheduler{
+		slice:     10 * time.Millisecond,
+		awaitMax:  64,
+		ncarriers: runtime.GOMAXPROCS(0),
+		wheel:     timers.New(),
+		monWake:   make(chan struct{}, 1),
+		monDone:   make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.name == "" {
+		s.name = fmt.Sprintf("sched%d", schedSeq.Add(1))
+	}
+	s.carriers = make([]*carrier, s.ncarriers)
+	for i := range s.carriers {
+		s.carriers[i] = newCarrier(s, i)
+	}
+	ch := make(chan struct{})
+	s.event.Store(&ch)
+	publish(s)
+	return s
+}
+
+// Carriers returns the number of carriers.
+func (s *Scheduler) Carriers() int { return s.ncarriers }
+
+func (s *Scheduler) start() {
+	s.startOnce.Do(func() {
+		s.started.Store(true)
+		addCarriers(s.carriers)
+		s.carrierWG.Add(len(s.carriers))
+		for _, c := range s.carriers {
+			go c.loop()
+		}
+		go s.monitor()
+	})
+}
+
+// A GoOption configures one task.
+type GoOption func(*goOpts)
+
+type goOpts struct {
+	prio   Priority
+	pin    int32
+	name   string
+	parent context.Context
+}
+
+// WithPriority sets the task's priority (default Normal).
+func WithPriority(p Priority) GoOption {
+	if !p.valid() {
+		panic("sched: WithPriority with an invalid priority; use High, Normal, Low or Idle")
+	}
+	return func(o *goOpts) { o.prio = p }
+}
+
+// Pin keeps the task on carrier i (0 <= i < Carriers()): it is never stolen
+// or handed off. Go panics if i is out of range.
+func Pin(i int) GoOption { return func(o *goOpts) { o.pin = int32(i) + 1 } }
+
+// WithTaskName names the task in Dump.
+func WithTaskName(name string) GoOption { return func(o *goOpts) { o.name = name } }
+
+// WithContext makes ctx the parent of the task's context: its values and
+// deadline are visible, and its cancellation cancels the task.
+func WithContext(ctx context.Context) GoOption { return func(o *goOpts) { o.parent = ctx } }
+
+// Go starts fn as a new task and returns it. It may be called from any
+// goroutine or task. fn receives the task's context, cancelled by
+// Task.Cancel, by the parent given with WithContext, and by Close. Go
+// returns ErrClosed once the scheduler is closing.
+func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, error) {
+	if fn == nil {
+		panic("sched: Go called with a nil function")
+	}
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	o := goOpts{prio: Normal}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.pin < 0 || int(o.pin) > s.ncarriers {
+		panic(fmt.Sprintf("sched: Pin(%d) out of range: the scheduler has %d carriers", o.pin-1, s.ncarriers))
+	}
+	t := &Task{s: s, fn: fn, pin: o.pin}
+	t.prio.Store(int32(o.prio))
+	t.co = slice.New(t.body)
+	if o.name != "" || o.parent != nil {
+		x := t.ext_()
+		x.name = o.name
+		x.parent = o.parent
+	}
+	s.register(t)
+	if s.closed.Load() { // Close may have swept the registry already
+		s.unregister(t)
+		return nil, ErrClosed
+	}
+	if o.parent != nil && o.parent.Done() != nil {
+		stop := context.AfterFunc(o.parent, func() { t.cancel(o.parent.Err()) })
+		t.mu.Lock()
+		t.ext.stopParent = stop
+		t.mu.Unlock()
+	}
+	s.start()
+	t.state.Store(stQueued)
+	if c := s.currentCarrier(); c != nil && t.pin == 0 {
+		c.pushLocal(t)
+	} else {
+		s.ready(t)
+	}
+	return t, nil
+}
+
+// body is the coroutine's function.
+func (t *Task) body() { t.fn((*taskCtx)(t)) }
+
+func (s *Scheduler) register(t *Task) {
+	t.id = s.nextID.Add(1)
+	s.ntasks.Add(1)
+	sh := &s.shards[t.id%nshards]
+	sh.mu.Lock()
+	t.next = sh.head
+	if sh.head != nil {
+		sh.head.prev = t
+	}
+	sh.head = t
+	sh.mu.Unlock()
+}
+
+func (s *Scheduler) unregister(t *Task) {
+	sh := &s.shards[t.id%nshards]
+	sh.mu.Lock()
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		sh.head = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	}
+	t.prev, t.next = nil, nil
+	sh.mu.Unlock()
+	if s.ntasks.Add(-1) == 0 {
+		s.pokeRun()
+	}
+}
+
+// tasks returns the live tasks.
+func (s *Scheduler) tasks() []*Task {
+	var ts []*Task
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for t := sh.head; t != nil; t = t.next {
+			ts = append(ts, t)
+		}
+		sh.mu.Unlock()
+	}
+	return ts
+}
+
+// pokeRun wakes Run and Close if they wait.
+func (s *Scheduler) pokeRun() {
+	if s.waiting.Load() == 0 {
+		return
+	}
+	ch := make(chan struct{})
+	close(*s.event.Swap(&ch))
+}
+
+// waitEvent returns a channel closed at the next pokeRun. The caller
+// checks its condition after taking it, then waits, so no poke is lost.
+func (s *Scheduler) waitEvent() <-chan struct{} { return *s.event.Load() }
+
+// Run runs until every task has finished (it returns nil), ctx is done (it
+// closes the scheduler and returns ctx's error), or the tasks deadlock: all
+// are parked in this package's primitives with no timer, poller, Await or
+// blocked goroutine that could wake one (it returns a *DeadlockError
+// listing them, and leaves the scheduler open for Dump and Close).
+func (s *Scheduler) Run(ctx context.Context) error {
+	if s.ntasks.Load() > 0 {
+		s.start()
+	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	var grace <-chan time.Time
+	var suspect uint64
+	for {
+		ev := s.waitEvent()
+		if s.ntasks.Load() == 0 {
+			return nil
+		}
+		if s.idleNow() && grace == nil {
+			// Everything may be stuck: look again after a moment, to give
+			// goroutines outside the scheduler the benefit of the doubt.
+			suspect = s.switches()
+			grace = time.After(20 * time.Millisecond)
+		}
+		select {
+		case <-ev:
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-grace:
+			grace = nil
+			if s.switches() == suspect {
+				if err := s.deadlock(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// Close cancels every task, waits for them to return, and stops the
+// carriers. Go fails from then on. Close must not be called from one of
+// the scheduler's own tasks (it returns an error then).
+func (s *Scheduler) Close() error {
+	if t := currentTask(); t != nil && t.s == s {
+		return errors.New("sched: Close called from a task of the same scheduler; call it from outside, or cancel the tasks")
+	}
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.stopping.Load() {
+		return nil
+	}
+	s.closed.Store(true)
+	for _, t := range s.tasks() {
+		t.cancel(nil)
+	}
+	s.waiting.Add(1)
+	for {
+		ev := s.waitEvent()
+		if s.ntasks.Load() == 0 {
+			break
+		}
+		<-ev
+	}
+	s.waiting.Add(-1)
+	s.stopSignals()
+	s.stopping.Store(true)
+	s.startOnce.Do(func() {}) // never start after this
+	s.idleMu.Lock()
+	s.wakeAllLocked()
+	s.idleMu.Unlock()
+	s.carrierWG.Wait()
+	if s.started.Load() {
+		s.wakeMonitor()
+		<-s.monDone
+	}
+	removeCarriers(s.carriers)
+	unpublish(s)
+	return nil
+}

@@ -1,0 +1,276 @@
+package sched
+
+import (
+	"expvar"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+// TaskInfo describes one task, for Tasks, Dump and deadlock reports.
+type TaskInfo struct {
+	ID       uint64
+	Name     string
+	State    string        // "running", "runnable" or "parked"
+	Reason   string        // why it is parked
+	Waiting  time.Duration // how long it has been parked
+	Priority Priority
+	Size     int // bytes its coroutine held at its last switch-out
+	Peak     int // the most it held at any switch-out
+}
+
+// info describes t. For a parked or queued task it holds the task still
+// (see inspect) so that reason and parkedAt are consistent.
+func (t *Task) info(now int64) TaskInfo {
+	ti := TaskInfo{ID: t.id, Name: t.Name(), Priority: t.Priority(),
+		Size: int(t.size.Load()), Peak: int(t.peak.Load())}
+	t.inspect(func(v uint64) {
+		switch v & statusMask {
+		case stRunning:
+			ti.State = "running"
+		case stQueued, stWoke:
+			ti.State = "runnable"
+		case stParking:
+			// Still switching out: its park fields are being written
+			// and inspect does not hold it still, so leave them out.
+			ti.State = "parked"
+		case stParked:
+			ti.State = "parked"
+			ti.Reason = t.reason
+			ti.Waiting = time.Duration(now - t.parkedAt)
+		case stDone:
+			ti.State = "done"
+		}
+	})
+	return ti
+}
+
+// inspect calls f with t's state. If t is parked or queued, it sets
+// inspectBit for the duration, which makes wakers and carriers wait, so f
+// may read the park fields and the suspended coroutine.
+func (t *Task) inspect(f func(v uint64)) {
+	for {
+		v := t.state.Load()
+		if s := v & statusMask; s != stParked && s != stQueued {
+			f(v)
+			return
+		}
+		if v&inspectBit != 0 {
+			runtime.Gosched()
+			continue
+		}
+		if t.state.CompareAndSwap(v, v|inspectBit) {
+			defer t.state.Store(v) // nobody else changes it meanwhile
+			f(v)
+			return
+		}
+	}
+}
+
+// Stats is a snapshot of a scheduler.
+type Stats struct {
+	Name     string
+	Engine   string // slice.Engine()
+	Carriers int
+	Tasks    int            // live tasks
+	Running  int            // on a carrier now
+	Runnable int            // queued
+	Parked   int            // waiting
+	ParkedBy map[string]int // parked tasks by reason
+	// SavedBytes is what the suspended tasks' coroutines hold (saved
+	// stack blocks and their bookkeeping), SavedHist its distribution.
+	SavedBytes int64
+	SavedHist  []Bucket
+	// PeakMax is the largest any live task's coroutine has held at a
+	// switch-out, PeakHist the distribution of every task's peak: the
+	// stack-slicing equivalent of peak stack use.
+	PeakMax  int
+	PeakHist []Bucket
+	// Switches counts coroutine resumes, Steals work-stealing raids,
+	// Handoffs the monitor's moves of a hogged carrier's tasks.
+	Switches, Steals, Handoffs uint64
+}
+
+// A Bucket counts sizes in (previous bucket's UpTo, UpTo] bytes; the last
+// bucket's UpTo is -1 (no bound).
+type Bucket struct {
+	UpTo  int
+	Count int
+}
+
+var bucketBounds = []int{256, 512, 1024, 2048, 4096, 8192, 16384, 65536, -1}
+
+func newHist() []Bucket {
+	h := make([]Bucket, len(bucketBounds))
+	for i, b := range bucketBounds {
+		h[i].UpTo = b
+	}
+	return h
+}
+
+func addHist(h []Bucket, n int) {
+	for i := range h {
+		if h[i].UpTo < 0 || n <= h[i].UpTo {
+			h[i].Count++
+			return
+		}
+	}
+}
+
+// Stats returns a snapshot of s. It visits every task: O(tasks).
+func (s *Scheduler) Stats() Stats {
+	st := Stats{Name: s.name, Engine: slice.Engine(), Carriers: s.ncarriers,
+		ParkedBy: map[string]int{}, SavedHist: newHist(), PeakHist: newHist(),
+		Switches: s.switches(), Handoffs: s.handoffs.Load()}
+	for _, c := range s.carriers {
+		st.Steals += c.steals.Load()
+	}
+	now := nanotime()
+	for _, t := range s.tasks() {
+		ti := t.info(now)
+		st.Tasks++
+		switch ti.State {
+		case "running":
+			st.Running++
+		case "runnable":
+			st.Runnable++
+		case "parked":
+			st.Parked++
+			st.ParkedBy[ti.Reason]++
+		}
+		if ti.State != "running" && ti.Size > 0 {
+			st.SavedBytes += int64(ti.Size)
+			addHist(st.SavedHist, ti.Size)
+		}
+		if ti.Peak > 0 {
+			addHist(st.PeakHist, ti.Peak)
+			st.PeakMax = max(st.PeakMax, ti.Peak)
+		}
+	}
+	return st
+}
+
+// Tasks returns a description of every live task.
+func (s *Scheduler) Tasks() []TaskInfo {
+	now := nanotime()
+	var out []TaskInfo
+	for _, t := range s.tasks() {
+		out = append(out, t.info(now))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Dump writes every live task in the format of a Go goroutine dump:
+//
+//	coroutine 7 "name" [chan receive, 1.5s]:
+//	main.worker(...)
+//		/src/main.go:42 +0x1d
+//
+// A suspended task's stack is decoded from its saved block; a running
+// one's is not available (it is on its carrier's stack), nor is any stack
+// on the goroutine-backed fallback.
+func (s *Scheduler) Dump(w io.Writer) error {
+	now := nanotime()
+	ts := s.tasks()
+	sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
+	var b strings.Builder
+	for _, t := range ts {
+		t.dump(&b, now)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (t *Task) dump(b *strings.Builder, now int64) {
+	name := t.Name()
+	t.inspect(func(v uint64) {
+		fmt.Fprintf(b, "coroutine %d", t.id)
+		if name != "" {
+			fmt.Fprintf(b, " %q", name)
+		}
+		var pcs []uintptr
+		switch v & statusMask {
+		case stParked:
+			fmt.Fprintf(b, " [%s, %v]:\n", t.reason, time.Duration(now-t.parkedAt).Round(time.Millisecond))
+			pcs = t.co.Callers()
+		case stQueued:
+			fmt.Fprintf(b, " [runnable]:\n")
+			pcs = t.co.Callers()
+		case stParking, stWoke:
+			fmt.Fprintf(b, " [%s]:\n", "switching")
+		case stDone:
+			fmt.Fprintf(b, " [done]:\n")
+		default:
+			fmt.Fprintf(b, " [running]:\n")
+		}
+		writeFrames(b, t, v, pcs)
+		b.WriteString("\n")
+	})
+}
+
+func writeFrames(b *strings.Builder, t *Task, v uint64, pcs []uintptr) {
+	if len(pcs) == 0 {
+		why := "running on its carrier"
+		switch {
+		case !slice.UsingEngine():
+			why = "goroutine-backed fallback"
+		case v&statusMask == stQueued && t.state.Load()&statusMask == stQueued && t.peak.Load() == 0:
+			why = "not started"
+		case v&statusMask != stRunning:
+			why = "switching"
+		}
+		fmt.Fprintf(b, "\tstack not available (%s)\n", why)
+		return
+	}
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		fmt.Fprintf(b, "%s(...)\n\t%s:%d +0x%x\n", f.Function, f.File, f.Line, f.PC-f.Entry)
+		if !more {
+			break
+		}
+	}
+}
+
+// Schedulers are published through expvar under the single name "sched",
+// as a map from scheduler name to Stats (expvar names cannot be removed,
+// and schedulers come and go).
+var (
+	published   = map[*Scheduler]struct{}{}
+	publishedMu sync.Mutex
+	publishOnce sync.Once
+)
+
+func publish(s *Scheduler) {
+	publishOnce.Do(func() {
+		expvar.Publish("sched", expvar.Func(func() any {
+			publishedMu.Lock()
+			ss := make([]*Scheduler, 0, len(published))
+			for s := range published {
+				ss = append(ss, s)
+			}
+			publishedMu.Unlock()
+			m := map[string]Stats{}
+			for _, s := range ss {
+				m[s.name] = s.Stats()
+			}
+			return m
+		}))
+	})
+	publishedMu.Lock()
+	published[s] = struct{}{}
+	publishedMu.Unlock()
+}
+
+func unpublish(s *Scheduler) {
+	publishedMu.Lock()
+	delete(published, s)
+	publishedMu.Unlock()
+}

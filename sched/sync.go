@@ -1,0 +1,315 @@
+package sched
+
+import (
+	"context"
+	"sync"
+)
+
+// The primitives below share one shape: a sync.Mutex held only for a few
+// instructions guards a count and a FIFO of waiters. A waiter is granted
+// under that mutex before it is readied, so a cancellation that races
+// with a grant loses: the waiter sees granted and keeps what it got.
+
+type syncWaiter struct {
+	w          Waker
+	n          int64
+	granted    bool
+	next, prev *syncWaiter
+}
+
+type syncList struct{ head, tail *syncWaiter }
+
+func (l *syncList) push(w *syncWaiter) {
+	w.prev = l.tail
+	if l.tail != nil {
+		l.tail.next = w
+	} else {
+		l.head = w
+	}
+	l.tail = w
+}
+
+func (l *syncList) remove(w *syncWaiter) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		l.tail = w.prev
+	}
+	w.next, w.prev = nil, nil
+}
+
+// wait parks on l (whose guard mu the caller holds; wait unlocks it) and
+// reports whether the waiter was granted; err is the park's error when not.
+func (l *syncList) wait(mu *sync.Mutex, ctx context.Context, reason string, n int64, cancelable bool) (bool, error) {
+	sw := &syncWaiter{n: n}
+	arm := func(w Waker) {
+		sw.w = w
+		l.push(sw)
+		mu.Unlock()
+	}
+	var err error
+	if cancelable {
+		err = parkInternal(ctx, reason, arm)
+	} else {
+		err = park(currentTask(), nil, reason, arm, flagInternal|flagNoCancel)
+	}
+	if err == nil {
+		return true, nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sw.granted {
+		return true, nil
+	}
+	l.remove(sw)
+	return false, err
+}
+
+// A Semaphore is a weighted semaphore for tasks and goroutines; waiters
+// are served in FIFO order.
+type Semaphore struct {
+	mu    sync.Mutex
+	avail int64
+	q     syncList
+}
+
+// NewSemaphore returns a semaphore with n units available.
+func NewSemaphore(n int64) *Semaphore { return &Semaphore{avail: n} }
+
+// Acquire takes n units, parking the task (blocking the goroutine) until
+// they are available. It returns the task context's error if the task is
+// cancelled first, having taken nothing.
+func (s *Semaphore) Acquire(n int64) error { return s.AcquireCtx(nil, n) }
+
+// AcquireCtx is Acquire that also gives up when ctx ends (ctx may be nil).
+func (s *Semaphore) AcquireCtx(ctx context.Context, n int64) error {
+	s.mu.Lock()
+	if s.q.head == nil && s.avail >= n {
+		s.avail -= n
+		s.mu.Unlock()
+		return nil
+	}
+	ok, err := s.q.wait(&s.mu, ctx, "semacquire", n, true)
+	if !ok {
+		s.mu.Lock()
+		ws := s.grantLocked() // the head may have left: others may fit now
+		s.mu.Unlock()
+		readyAll(ws)
+	}
+	return err
+}
+
+// TryAcquire takes n units if they are available at once.
+func (s *Semaphore) TryAcquire(n int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.q.head == nil && s.avail >= n {
+		s.avail -= n
+		return true
+	}
+	return false
+}
+
+// Release returns n units.
+func (s *Semaphore) Release(n int64) {
+	s.mu.Lock()
+	s.avail += n
+	ws := s.grantLocked()
+	s.mu.Unlock()
+	readyAll(ws)
+}
+
+func (s *Semaphore) grantLocked() []*syncWaiter {
+	var ws []*syncWaiter
+	for w := s.q.head; w != nil && s.avail >= w.n; w = s.q.head {
+		s.avail -= w.n
+		w.granted = true
+		s.q.remove(w)
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+func readyAll(ws []*syncWaiter) {
+	for _, w := range ws {
+		w.w.Ready()
+	}
+}
+
+// A Mutex is a mutual exclusion lock for tasks (and goroutines): Lock
+// parks the task instead of blocking its carrier. The zero Mutex is
+// unlocked. Unlike sync.Mutex, Lock can fail: when the task is cancelled
+// while it waits.
+type Mutex struct {
+	mu     sync.Mutex
+	locked bool
+	q      syncList
+}
+
+// Lock locks m, parking until it is free. It returns the task context's
+// error, without the lock, if the task is cancelled first.
+func (m *Mutex) Lock() error { return m.lock(true) }
+
+func (m *Mutex) lock(cancelable bool) error {
+	m.mu.Lock()
+	if !m.locked {
+		m.locked = true
+		m.mu.Unlock()
+		return nil
+	}
+	_, err := m.q.wait(&m.mu, nil, "mutex", 1, cancelable)
+	return err
+}
+
+// TryLock locks m if it is free.
+func (m *Mutex) TryLock() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locked {
+		return false
+	}
+	m.locked = true
+	return true
+}
+
+// Unlock unlocks m, handing it to the first waiter if there is one.
+func (m *Mutex) Unlock() {
+	m.mu.Lock()
+	if !m.locked {
+		m.mu.Unlock()
+		panic("sched: Unlock of an unlocked Mutex")
+	}
+	w := m.q.head
+	if w == nil {
+		m.locked = false
+		m.mu.Unlock()
+		return
+	}
+	m.q.remove(w)
+	w.granted = true // ownership passes directly: no barging
+	m.mu.Unlock()
+	w.w.Ready()
+}
+
+// A Cond is a condition variable for tasks, with a Mutex of this package.
+type Cond struct {
+	L  *Mutex
+	mu sync.Mutex
+	q  syncList
+}
+
+// NewCond returns a Cond using l.
+func NewCond(l *Mutex) *Cond { return &Cond{L: l} }
+
+// Wait unlocks c.L, parks until Signal or Broadcast, and locks c.L again
+// before it returns, always (that re-lock ignores cancellation). It
+// returns the task context's error if the task was cancelled while
+// waiting.
+func (c *Cond) Wait() error {
+	c.mu.Lock()
+	sw := &syncWaiter{}
+	err := parkInternal(nil, "cond wait", func(w Waker) {
+		sw.w = w
+		c.q.push(sw)
+		c.mu.Unlock()
+		c.L.Unlock()
+	})
+	if err != nil {
+		c.mu.Lock()
+		if !sw.granted {
+			c.q.remove(sw)
+		} else {
+			err = nil
+		}
+		c.mu.Unlock()
+	}
+	c.L.lock(false)
+	return err
+}
+
+// Signal wakes one waiter, if any.
+func (c *Cond) Signal() {
+	c.mu.Lock()
+	w := c.q.head
+	if w != nil {
+		c.q.remove(w)
+		w.granted = true
+	}
+	c.mu.Unlock()
+	if w != nil {
+		w.w.Ready()
+	}
+}
+
+// Broadcast wakes every waiter.
+func (c *Cond) Broadcast() {
+	c.mu.Lock()
+	var ws []*syncWaiter
+	for w := c.q.head; w != nil; w = c.q.head {
+		c.q.remove(w)
+		w.granted = true
+		ws = append(ws, w)
+	}
+	c.mu.Unlock()
+	readyAll(ws)
+}
+
+// A WaitGroup waits for a collection of tasks (or goroutines) to finish.
+type WaitGroup struct {
+	mu sync.Mutex
+	n  int64
+	q  syncList
+}
+
+// Add adds delta to the counter; when it reaches zero, waiters wake.
+func (wg *WaitGroup) Add(delta int) {
+	wg.mu.Lock()
+	wg.n += int64(delta)
+	if wg.n < 0 {
+		wg.mu.Unlock()
+		panic("sched: negative WaitGroup counter")
+	}
+	var ws []*syncWaiter
+	if wg.n == 0 {
+		for w := wg.q.head; w != nil; w = wg.q.head {
+			wg.q.remove(w)
+			w.granted = true
+			ws = append(ws, w)
+		}
+	}
+	wg.mu.Unlock()
+	readyAll(ws)
+}
+
+// Done decrements the counter.
+func (wg *WaitGroup) Done() { wg.Add(-1) }
+
+// Go runs f in a new task of s, counted by wg.
+func (wg *WaitGroup) Go(s *Scheduler, f func(ctx context.Context)) error {
+	wg.Add(1)
+	_, err := s.Go(func(ctx context.Context) {
+		defer wg.Done()
+		f(ctx)
+	})
+	if err != nil {
+		wg.Done()
+	}
+	return err
+}
+
+// Wait parks until the counter is zero. It returns the task context's
+// error if the task is cancelled first.
+func (wg *WaitGroup) Wait() error {
+	wg.mu.Lock()
+	if wg.n == 0 {
+		wg.mu.Unlock()
+		return nil
+	}
+	_, err := wg.q.wait(&wg.mu, nil, "waitgroup", 0, true)
+	return err
+}
