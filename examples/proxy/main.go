@@ -1,0 +1,270 @@
+// Command proxy is a TCP relay: every accepted connection is paired with a
+// connection to the backend, and two coroutines copy the bytes, one per
+// direction, in plain blocking style.
+//
+//	go run ./examples/proxy -listen 127.0.0.1:7009 -backend 127.0.0.1:7007
+//	go run ./examples/proxy -bench              # relay throughput vs an io.Copy goroutine relay
+//
+// -bench runs, in this process and over loopback only, an echo backend
+// (std net), the relay under test and a load client (-conns connections,
+// each streaming data and reading back its echo), first through this
+// relay and then through the relay people write with goroutines (two
+// io.Copy per pair, which splices on Linux), and prints MB/s for both and
+// their ratio.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackslice/stackslice/poll"
+	"github.com/stackslice/stackslice/sched"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "proxy:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs.SetOutput(out)
+	listen := fs.String("listen", "127.0.0.1:7009", "listen address")
+	backend := fs.String("backend", "127.0.0.1:7007", "backend address")
+	dur := fs.Duration("d", 0, "stop after this long (0: until interrupted); with -bench: the time per relay (default 3s)")
+	bench := fs.Bool("bench", false, "measure relay throughput against a goroutine io.Copy relay, in-process over loopback")
+	conns := fs.Int("conns", 32, "with -bench: load connections")
+	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *bench {
+		if *dur == 0 {
+			*dur = 3 * time.Second
+		}
+		return runBench(out, *conns, *chunk, *dur)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *dur)
+		defer cancel()
+	}
+	s := sched.New()
+	defer s.Close()
+	ln, err := poll.Listen(s, "tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "proxy: relaying %s -> %s\n", ln.Addr(), *backend)
+	var pairs atomic.Int64
+	startRelay(s, ln, *backend, &pairs)
+	<-ctx.Done()
+	ln.Close()
+	fmt.Fprintf(out, "proxy: %d connections relayed\n", pairs.Load())
+	return nil
+}
+
+// startRelay accepts on ln and relays every connection to backend.
+func startRelay(s *sched.Scheduler, ln *poll.Listener, backend string, pairs *atomic.Int64) {
+	s.Go(func(context.Context) {
+		for {
+			c, err := ln.AcceptConn()
+			if err != nil {
+				return
+			}
+			pairs.Add(1)
+			s.Go(func(ctx context.Context) { relay(ctx, s, c, backend) })
+		}
+	})
+}
+
+// relay connects c to backend and copies both ways until both are done.
+func relay(ctx context.Context, s *sched.Scheduler, c *poll.Conn, backend string) {
+	defer c.Close()
+	b, err := poll.Dial(ctx, s, "tcp", backend)
+	if err != nil {
+		return
+	}
+	defer b.Close()
+	t, err := s.Go(func(context.Context) { pipe(c, b) })
+	if err != nil {
+		return
+	}
+	pipe(b, c)
+	t.Wait() // parks this coroutine (a channel receive would block the carrier)
+}
+
+// pipe copies src to dst until src's end, then passes the end on.
+func pipe(dst, src *poll.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				src.CloseRead()
+				return
+			}
+		}
+		if err != nil {
+			dst.CloseWrite()
+			return
+		}
+	}
+}
+
+// goRelay is the comparison: the usual goroutine relay with io.Copy.
+func goRelay(ln net.Listener, backend string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			b, err := net.Dial("tcp", backend)
+			if err != nil {
+				return
+			}
+			defer b.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				io.Copy(b, c)
+				b.(*net.TCPConn).CloseWrite()
+			}()
+			io.Copy(c, b)
+			c.(*net.TCPConn).CloseWrite()
+			<-done
+		}()
+	}
+}
+
+func runBench(out io.Writer, conns, chunk int, dur time.Duration) error {
+	// Echo backend (std net), shared by both runs.
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer bln.Close()
+	go func() {
+		for {
+			c, err := bln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	backend := bln.Addr().String()
+
+	// Relay under test: stackslice.
+	s := sched.New()
+	defer s.Close()
+	pln, err := poll.Listen(s, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var pairs atomic.Int64
+	startRelay(s, pln, backend, &pairs)
+	ours, err := load(pln.Addr().String(), conns, chunk, dur)
+	pln.Close()
+	if err != nil {
+		return fmt.Errorf("stackslice relay: %w", err)
+	}
+
+	// Comparison: goroutines with io.Copy.
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go goRelay(gln, backend)
+	theirs, err := load(gln.Addr().String(), conns, chunk, dur)
+	gln.Close()
+	if err != nil {
+		return fmt.Errorf("goroutine relay: %w", err)
+	}
+	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each, loopback echo backend:\n", conns, chunk, dur)
+	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", ours)
+	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", theirs)
+	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", ours/theirs)
+	return nil
+}
+
+// load streams data through addr on conns connections for dur and returns
+// the echoed throughput in MB/s (1e6 bytes), checking the bytes.
+func load(addr string, conns, chunk int, dur time.Duration) (float64, error) {
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, conns)
+	start := time.Now()
+	deadline := start.Add(dur)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		wg.Add(2)
+		go func() { // writer
+			defer wg.Done()
+			buf := make([]byte, chunk)
+			for j := range buf {
+				buf[j] = byte(i + j)
+			}
+			for time.Now().Before(deadline) {
+				if _, err := c.Write(buf); err != nil {
+					errc <- err
+					return
+				}
+			}
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		go func() { // reader: counts and checks the echo
+			defer wg.Done()
+			defer c.Close()
+			buf := make([]byte, 64<<10)
+			var off int
+			for {
+				n, err := c.Read(buf)
+				for j := range buf[:n] {
+					if buf[j] != byte(i+(off+j)%chunk) {
+						errc <- errors.New("relayed bytes differ")
+						return
+					}
+				}
+				off = (off + n) % chunk
+				if time.Now().Before(deadline) {
+					total.Add(int64(n))
+				}
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(total.Load()) / 1e6 / dur.Seconds(), nil
+}

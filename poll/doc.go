@@ -1,0 +1,76 @@
+// Package poll serves network connections to coroutines: it turns OS
+// readiness (epoll on Linux, kqueue on macOS and FreeBSD) into wake-ups of
+// parked coroutines, and offers net.Listener, net.Conn and Dial on top, so
+// that a connection's coroutine is plain blocking code.
+//
+//	s := sched.New()
+//	ln, _ := poll.Listen(s, "tcp", "127.0.0.1:8080")
+//	s.Go(func(ctx context.Context) {
+//		for {
+//			c, err := ln.AcceptConn() // parks the coroutine
+//			if err != nil {
+//				return
+//			}
+//			s.Go(func(ctx context.Context) { serve(c) })
+//		}
+//	})
+//
+// # Design
+//
+// Each scheduler has one poller, created by the first Listen or Dial for
+// it and installed with sched.Scheduler.SetPoller, so that the scheduler's
+// idle carrier sleeps in epoll_wait until the next timer and is woken by
+// readiness or by Wake (an eventfd; EVFILT_USER on kqueue). The poller owns
+// a table from descriptor number to netFD. Every socket is registered once,
+// edge-triggered, for input and output (EPOLLIN|EPOLLOUT|EPOLLRDHUP|
+// EPOLLET); an operation tries its system call and parks (sched.Park) only
+// on EAGAIN. Deadlines are timers on the scheduler's wheel. The same
+// connection works from ordinary goroutines (crypto/tls, net/http): Park
+// blocks them instead.
+//
+// Because the scheduler polls only from an idle carrier, a helper goroutine
+// (helper.go) polls while somebody waits and the scheduler has not polled
+// for 10ms: before its carriers start, after they stop, or while they are
+// all busy.
+//
+// # Invariants
+//
+//   - No lost wake-up: each direction of a descriptor has a readiness
+//     sequence number, bumped by the poller on every edge. A waiter loads
+//     it before its system call and, on EAGAIN, parks with an arm function
+//     that publishes the waker (waiting=true) and then re-checks the
+//     number, the closing bit and the deadline; the poller bumps the number
+//     and then looks at waiting. Both sides write before they read
+//     (sequentially consistent atomics), so one sees the other.
+//   - At most one waiter per direction: operations of one direction are
+//     serialised by a lock that parks the coroutine, not the carrier
+//     (like net's fdMutex); a Write is therefore atomic with respect to
+//     other Writes.
+//   - A descriptor number is closed only when no operation uses it: every
+//     operation holds a reference, including while parked; Close sets the
+//     closing bit, readies both waiters (they fail with net.ErrClosed) and
+//     drops the creation reference; the last reference closes it. An event
+//     that arrives for a closed number carries the old registration's
+//     generation (epoll data) and is dropped.
+//   - Spurious readiness is harmless: every waiter retries its system call.
+//   - An idle connection holds no buffer and no timer: WaitRead parks
+//     without one, ReadWith borrows a BufferPool buffer only while data is
+//     processed; deadline timers exist only once a deadline was set.
+//
+// # Errors
+//
+// Errors are *net.OpError as package net returns them (Op, Net, Source,
+// Addr), wrapping *os.SyscallError, net.ErrClosed, os.ErrDeadlineExceeded
+// (a timeout) or io.EOF (unwrapped, as net does). Accept never fails for
+// EMFILE, ENFILE, ENOBUFS or ENOMEM: it backs off (5ms doubling to 1s,
+// counted in Stats.AcceptBackoffs) and retries until a descriptor frees or
+// the listener closes.
+//
+// # Limits
+//
+//   - Host names are resolved with net.DefaultResolver, which blocks the
+//     carrier while it runs; use IP literals in coroutines.
+//   - A poller lives as long as the process (sched has no hook to release
+//     it on Close): two descriptors per scheduler that ever did I/O.
+//   - The kqueue implementation builds and vets but is not run here.
+package poll

@@ -1,0 +1,400 @@
+//go:build linux || darwin || freebsd
+
+package poll
+
+import (
+	"context"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stackslice/stackslice/timers"
+)
+
+// netFD is a non-blocking socket registered with a poller: the part of a
+// Conn or Listener that waits.
+//
+// Waiting (see wait and ready): each direction has a readiness sequence
+// number that the poller bumps on every edge. An operation loads the number,
+// tries its system call and, on EAGAIN, parks with an arm function that
+// stores the waker and then re-checks the number: an edge that arrived
+// between the system call and the park changed it, and the waiter is readied
+// at once. waiting is set before that re-check and read by the poller after
+// its bump (both sequentially consistent), so one of them always sees the
+// other: no edge is lost, and the poller takes the lock only for a direction
+// somebody waits on.
+//
+// Lifetime: state counts references (in units of 2) and has bit 0 set once
+// Close started. Every operation holds a reference for its whole duration,
+// including while parked; Close sets the bit, readies every waiter (which
+// then fail with net.ErrClosed) and drops the reference taken at creation.
+// The descriptor is closed when the last reference goes, so a number is
+// never closed, and reused, under an operation still using it.
+type netFD struct {
+	p     *poller
+	sysfd int
+	gen   uint32
+
+	state atomic.Int64
+
+	mu     sync.Mutex // guards the wk fields, dl, lq
+	r, w   ioDir
+	rl, wl ioLock
+	lq     []lockWaiter
+	dl     *deadlines
+}
+
+type ioDir struct {
+	seq     atomic.Uint32 // readiness edges seen
+	waiting atomic.Bool   // wk holds a parked waiter
+	expired atomic.Bool   // the deadline has passed
+	wk      waker
+}
+
+const closingBit = 1
+
+var errClosed = net.ErrClosed
+
+// init registers sysfd with p. On failure the caller still owns sysfd.
+func (fd *netFD) init(p *poller, sysfd int) error {
+	fd.p, fd.sysfd, fd.gen = p, sysfd, p.nextGen()
+	fd.state.Store(2)
+	p.tab.set(sysfd, fd)
+	if err := p.register(sysfd, fd.gen); err != nil {
+		p.tab.clear(sysfd, fd)
+		return err
+	}
+	p.fds.Add(1)
+	return nil
+}
+
+func (fd *netFD) incref() error {
+	for {
+		s := fd.state.Load()
+		if s&closingBit != 0 {
+			return errClosed
+		}
+		if fd.state.CompareAndSwap(s, s+2) {
+			return nil
+		}
+	}
+}
+
+func (fd *netFD) decref() {
+	if fd.state.Add(-2) == closingBit {
+		fd.destroy()
+	}
+}
+
+// Close starts closing: operations in progress and later ones fail with
+// net.ErrClosed; the descriptor is closed when the last one has returned.
+func (fd *netFD) Close() error {
+	for {
+		s := fd.state.Load()
+		if s&closingBit != 0 {
+			return errClosed
+		}
+		if fd.state.CompareAndSwap(s, s|closingBit) {
+			break
+		}
+	}
+	fd.wakeAll()
+	fd.decref()
+	return nil
+}
+
+func (fd *netFD) closing() bool { return fd.state.Load()&closingBit != 0 }
+
+// wakeAll readies every waiter, after closingBit is set.
+func (fd *netFD) wakeAll() {
+	fd.mu.Lock()
+	rw, rok := fd.r.take()
+	ww, wok := fd.w.take()
+	if fd.dl != nil {
+		fd.dl.stop()
+	}
+	fd.mu.Unlock()
+	if rok {
+		rw.Ready()
+	}
+	if wok {
+		ww.Ready()
+	}
+	// Lock waiters are handed the lock by its holder, who is readied above
+	// (or is not parked); they then see closingBit and fail.
+}
+
+func (fd *netFD) destroy() {
+	fd.mu.Lock()
+	if fd.dl != nil {
+		fd.dl.stop()
+	}
+	fd.mu.Unlock()
+	fd.p.tab.clear(fd.sysfd, fd)
+	fd.p.fds.Add(-1)
+	unix.Close(fd.sysfd)
+}
+
+// take removes and returns the parked waiter, if any. fd.mu must be held.
+func (d *ioDir) take() (waker, bool) {
+	if !d.waiting.Load() {
+		return waker{}, false
+	}
+	w := d.wk
+	d.wk = waker{}
+	d.waiting.Store(false)
+	return w, true
+}
+
+// ready records a readiness edge for d and readies its waiter. It reports
+// whether a waiter was readied.
+func (fd *netFD) ready(d *ioDir) bool {
+	d.seq.Add(1)
+	if !d.waiting.Load() {
+		return false
+	}
+	fd.mu.Lock()
+	w, ok := d.take()
+	fd.mu.Unlock()
+	return ok && w.Ready()
+}
+
+// check returns the error an operation in direction d must fail with now.
+func (fd *netFD) check(d *ioDir) error {
+	if fd.closing() {
+		return errClosed
+	}
+	if d.expired.Load() {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+var background = context.Background()
+
+// wait parks until d sees an edge after seq, the fd is closing, d's
+// deadline expires, or ctx is done; it returns check's verdict (or ctx's
+// error).
+func (fd *netFD) wait(ctx context.Context, d *ioDir, seq uint32, reason string) error {
+	fd.p.waitBegin()
+	defer fd.p.waitEnd()
+	err := park(ctx, reason, func(w waker) {
+		fd.mu.Lock()
+		d.wk = w
+		d.waiting.Store(true)
+		if d.seq.Load() != seq || fd.closing() || d.expired.Load() {
+			d.take()
+			fd.mu.Unlock()
+			w.Ready()
+			return
+		}
+		fd.mu.Unlock()
+	})
+	if err != nil {
+		fd.mu.Lock()
+		d.take() // stale now; drop it so the poller does not keep it
+		fd.mu.Unlock()
+		return err
+	}
+	return fd.check(d)
+}
+
+// ioLock serialises the operations of one direction (like net's fdMutex),
+// parking the coroutine, not the carrier, when contended. state: 0 free,
+// 1 held, 2 held with waiters queued in netFD.lq.
+type ioLock struct{ state atomic.Uint32 }
+
+type lockWaiter struct {
+	l *ioLock
+	w waker
+}
+
+// lock takes l, parking while another operation holds it. It fails only
+// when the calling task is cancelled while it waits.
+func (fd *netFD) lock(l *ioLock) error {
+	if l.state.CompareAndSwap(0, 1) {
+		return nil
+	}
+	var mine waker
+	err := park(background, "poll: conn busy", func(w waker) {
+		fd.mu.Lock()
+		for {
+			s := l.state.Load()
+			if s == 0 && l.state.CompareAndSwap(0, 1) {
+				fd.mu.Unlock()
+				w.Ready() // got it
+				return
+			}
+			if s == 2 || (s == 1 && l.state.CompareAndSwap(1, 2)) {
+				break
+			}
+		}
+		mine = w
+		fd.lq = append(fd.lq, lockWaiter{l, w})
+		fd.mu.Unlock()
+	})
+	if err != nil {
+		// Cancelled. Remove our entry; if unlock took it already, its Ready
+		// failed and it passes the lock on.
+		fd.mu.Lock()
+		for i, lw := range fd.lq {
+			if lw.l == l && lw.w == mine {
+				fd.lq = append(fd.lq[:i], fd.lq[i+1:]...)
+				break
+			}
+		}
+		fd.mu.Unlock()
+		return err
+	}
+	return nil // readied by unlock, which handed the lock over (or got it in arm)
+}
+
+func (fd *netFD) unlock(l *ioLock) {
+	for {
+		if l.state.CompareAndSwap(1, 0) {
+			return
+		}
+		fd.mu.Lock()
+		var next waker
+		found, more := false, false
+		for i := 0; i < len(fd.lq); i++ {
+			if fd.lq[i].l != l {
+				continue
+			}
+			if found {
+				more = true
+				break
+			}
+			next, found = fd.lq[i].w, true
+			fd.lq = append(fd.lq[:i], fd.lq[i+1:]...)
+			i--
+		}
+		switch {
+		case !found:
+			l.state.Store(0)
+		case !more:
+			l.state.Store(1) // handed over, no one else waiting
+		} // else stays 2: handed over with waiters remaining
+		if len(fd.lq) == 0 {
+			fd.lq = nil
+		}
+		fd.mu.Unlock()
+		if !found || next.Ready() {
+			return
+		}
+		// That waiter was cancelled: we still hold l; pass it on again.
+	}
+}
+
+// deadlines holds a netFD's deadline timers; allocated on first use.
+type deadlines struct {
+	rt, wt       timerSlot
+	rfire, wfire func()
+}
+
+type timerSlot struct {
+	at    time.Time // zero: no deadline
+	t     timers.Timer
+	armed bool // t was created
+}
+
+func (dl *deadlines) stop() {
+	dl.rt.at, dl.wt.at = time.Time{}, time.Time{}
+	if dl.rt.armed {
+		dl.rt.t.Stop()
+	}
+	if dl.wt.armed {
+		dl.wt.t.Stop()
+	}
+}
+
+// setDeadline sets the read and/or write deadline to t (zero: none).
+func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
+	if err := fd.incref(); err != nil {
+		return err
+	}
+	defer fd.decref()
+	var wake [2]waker
+	var nw int
+	fd.mu.Lock()
+	if fd.dl == nil {
+		dl := &deadlines{}
+		dl.rfire = func() { fd.deadlineFired(&fd.r, &fd.dl.rt) }
+		dl.wfire = func() { fd.deadlineFired(&fd.w, &fd.dl.wt) }
+		fd.dl = dl
+	}
+	set := func(d *ioDir, s *timerSlot, fire func()) {
+		s.at = t
+		if t.IsZero() {
+			if s.armed {
+				s.t.Stop()
+			}
+			d.expired.Store(false)
+			return
+		}
+		dur := time.Until(t)
+		if dur <= 0 {
+			if s.armed {
+				s.t.Stop()
+			}
+			d.expired.Store(true)
+			if w, ok := d.take(); ok {
+				wake[nw] = w
+				nw++
+			}
+			return
+		}
+		d.expired.Store(false)
+		if s.armed {
+			s.t.Reset(dur)
+		} else {
+			s.t = fd.p.wheel.Add(dur, fire)
+			s.armed = true
+		}
+	}
+	if read {
+		set(&fd.r, &fd.dl.rt, fd.dl.rfire)
+	}
+	if write {
+		set(&fd.w, &fd.dl.wt, fd.dl.wfire)
+	}
+	fd.mu.Unlock()
+	for _, w := range wake[:nw] {
+		w.Ready()
+	}
+	return nil
+}
+
+// deadlineFired runs on the timer wheel's goroutine.
+func (fd *netFD) deadlineFired(d *ioDir, s *timerSlot) {
+	fd.mu.Lock()
+	if s.at.IsZero() {
+		fd.mu.Unlock()
+		return
+	}
+	if dur := time.Until(s.at); dur > 0 {
+		s.t.Reset(dur) // the wheel's clock ran ahead of ours; not yet
+		fd.mu.Unlock()
+		return
+	}
+	d.expired.Store(true)
+	w, ok := d.take()
+	fd.mu.Unlock()
+	if ok {
+		w.Ready()
+	}
+}
+
+// maxRW caps one read or write system call, as package net does.
+const maxRW = 1 << 30
+
+func wrapSyscall(name string, err error) error {
+	if errno, ok := err.(unix.Errno); ok {
+		return os.NewSyscallError(name, errno)
+	}
+	return err
+}

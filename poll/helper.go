@@ -1,0 +1,59 @@
+//go:build linux || darwin || freebsd
+
+package poll
+
+import "time"
+
+// The scheduler polls only from an idle carrier (its watcher). Two cases
+// leave waiters without anyone polling: a scheduler that has not started
+// or has stopped its carriers while ordinary goroutines use its
+// connections, and a scheduler whose carriers are all busy for a long
+// time. The helper covers both: a goroutine that polls (and runs due
+// timers) while somebody waits and the scheduler has not polled for
+// helperAfter. It stops as soon as the scheduler polls again or nobody
+// waits, so in the common case (an idle watcher in Poll) it never runs.
+
+const (
+	helperAfter = 10 * time.Millisecond // scheduler silence that starts the helper
+	helperWait  = 10 * time.Millisecond // the helper's longest sleep
+)
+
+var pollEpoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(pollEpoch)) }
+
+// schedSilent reports whether the scheduler is not polling now and has not
+// for helperAfter.
+func (p *poller) schedSilent() bool {
+	return p.inPoll.Load() == 0 && nanotime()-p.lastPoll.Load() > int64(helperAfter)
+}
+
+// waitBegin is called before a waiter parks, waitEnd after.
+func (p *poller) waitBegin() {
+	p.waiters.Add(1)
+	if !p.helperOn.Load() && p.schedSilent() && p.helperOn.CompareAndSwap(false, true) {
+		p.helperRuns.Add(1)
+		go p.helper()
+	}
+}
+
+func (p *poller) waitEnd() { p.waiters.Add(-1) }
+
+func (p *poller) helper() {
+	for {
+		if p.closed.Load() || p.waiters.Load() == 0 || !p.schedSilent() {
+			p.helperOn.Store(false)
+			// A waiter that arrived after the check above saw helperOn set
+			// and started nothing: look again.
+			if p.closed.Load() || p.waiters.Load() == 0 || !p.schedSilent() || !p.helperOn.CompareAndSwap(false, true) {
+				return
+			}
+		}
+		d := helperWait
+		if next, ok := p.wheel.Next(); ok && next < d {
+			d = next
+		}
+		p.poll(d, true)
+		p.wheel.Advance(time.Now())
+	}
+}

@@ -1,0 +1,368 @@
+//go:build linux || darwin || freebsd
+
+package poll
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stackslice/stackslice/sched"
+	"github.com/stackslice/stackslice/timers"
+)
+
+// Option configures Listen.
+type Option func(*options)
+
+type options struct {
+	reusePort bool
+	backlog   int
+}
+
+// ReusePort sets SO_REUSEPORT, so that several processes (or listeners)
+// can accept on the same port; the kernel spreads connections over them.
+func ReusePort() Option { return func(o *options) { o.reusePort = true } }
+
+// Backlog sets the listen backlog (default: the system's maximum, as
+// package net uses).
+func Backlog(n int) Option { return func(o *options) { o.backlog = n } }
+
+// Listen announces on the local address for network "tcp", "tcp4", "tcp6"
+// or "unix", with connections served by s's poller. The returned
+// *Listener's Accept parks the calling coroutine.
+func Listen(s *sched.Scheduler, network, address string, opts ...Option) (*Listener, error) {
+	p, err := pollerFor(s)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	return listen(p, network, address, opts...)
+}
+
+// Listener is a stream listener served by a poller. It implements
+// net.Listener; AcceptConn returns the concrete *Conn.
+type Listener struct {
+	fd       netFD
+	network  string
+	addr     net.Addr
+	connAddr net.Addr // local address of accepted connections, if fixed
+	unlink   string   // unix socket path to remove on Close
+
+	closeOnce sync.Once
+	closeErr  error
+
+	sleepMu  sync.Mutex // guards the fields below
+	sleeper  waker
+	sleeping bool
+	sleepT   timers.Timer
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+func listen(p *poller, network, address string, opts ...Option) (*Listener, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.backlog <= 0 {
+		o.backlog = maxListenerBacklog()
+	}
+	ep, err := resolve(background, network, address, true)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	l, err := listenEndpoint(p, network, ep, &o)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: netAddr(network, ep.sa), Err: err}
+	}
+	return l, nil
+}
+
+func listenEndpoint(p *poller, network string, ep endpoint, o *options) (*Listener, error) {
+	family, sa := ep.family, ep.sa
+	dual := false
+	if network == "tcp" && ep.wild {
+		// A wildcard "tcp" listener takes IPv4 and IPv6, as package net's does.
+		family, dual = unix.AF_INET6, true
+		sa = &unix.SockaddrInet6{Port: int(ep.ap.Port())}
+	}
+	s, err := sysSocket(family, unix.SOCK_STREAM, 0)
+	if err != nil && dual {
+		family, dual = unix.AF_INET, false
+		sa = &unix.SockaddrInet4{Port: int(ep.ap.Port())}
+		s, err = sysSocket(family, unix.SOCK_STREAM, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fail := func(name string, err error) (*Listener, error) {
+		unix.Close(s)
+		return nil, wrapSyscall(name, err)
+	}
+	if family != unix.AF_UNIX {
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	if family == unix.AF_INET6 {
+		if err := unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, boolInt(network == "tcp6")); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	if o.reusePort {
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	if err := unix.Bind(s, sa); err != nil {
+		return fail("bind", err)
+	}
+	if err := unix.Listen(s, o.backlog); err != nil {
+		return fail("listen", err)
+	}
+	bound, err := unix.Getsockname(s)
+	if err != nil {
+		return fail("getsockname", err)
+	}
+	l := &Listener{network: network, addr: netAddr(network, bound)}
+	if !dual && !ep.wild {
+		l.connAddr = l.addr // accepted connections share it
+	}
+	if family == unix.AF_UNIX {
+		if name := sa.(*unix.SockaddrUnix).Name; name != "" && name[0] != '@' {
+			l.unlink = name
+		}
+	}
+	if err := l.fd.init(p, s); err != nil {
+		unix.Close(s)
+		return nil, err
+	}
+	return l, nil
+}
+
+// Addr returns the listener's network address.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// Accept waits for and returns the next connection (a *Conn).
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.AcceptConn()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Accept backoff after EMFILE and similar: from acceptBackoffMin doubling
+// up to acceptBackoffMax.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// AcceptConn waits for and returns the next connection. When the process
+// or system is out of descriptors (or socket memory) it does not fail: it
+// sleeps (5 ms, doubling up to 1 s) and tries again, counting each sleep in
+// Stats.AcceptBackoffs, until a descriptor is free or the listener closes.
+func (l *Listener) AcceptConn() (*Conn, error) {
+	c, err := l.accept()
+	if err != nil {
+		return nil, &net.OpError{Op: "accept", Net: l.network, Addr: l.addr, Err: err}
+	}
+	return c, nil
+}
+
+func (l *Listener) accept() (*Conn, error) {
+	fd := &l.fd
+	if err := fd.incref(); err != nil {
+		return nil, err
+	}
+	defer fd.decref()
+	if err := fd.lock(&fd.rl); err != nil {
+		return nil, err
+	}
+	defer fd.unlock(&fd.rl)
+	var backoff time.Duration
+	for {
+		if err := fd.check(&fd.r); err != nil {
+			return nil, err
+		}
+		seq := fd.r.seq.Load()
+		ns, rsa, err := sysAccept(fd.sysfd)
+		switch err {
+		case nil:
+			return newConn(fd.p, ns, l.network, rsa, l.connAddr)
+		case unix.EAGAIN:
+			if err := fd.wait(background, &fd.r, seq, "poll: accept"); err != nil {
+				return nil, err
+			}
+		case unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
+			fd.p.acceptRetries.Add(1)
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			fd.p.acceptBackoffs.Add(1)
+			if err := l.sleep(backoff); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, os.NewSyscallError("accept", err)
+		}
+	}
+}
+
+// sleep parks for d or until the listener closes.
+func (l *Listener) sleep(d time.Duration) error {
+	err := park(background, "poll: accept backoff", func(w waker) {
+		l.sleepMu.Lock()
+		if l.fd.closing() {
+			l.sleepMu.Unlock()
+			w.Ready()
+			return
+		}
+		l.sleeper, l.sleeping = w, true
+		l.sleepT = l.fd.p.wheel.Add(d, l.wakeSleeper)
+		l.sleepMu.Unlock()
+	})
+	if err != nil {
+		l.wakeSleeper() // cancelled: drop the stale waker and its timer
+		return err
+	}
+	if l.fd.closing() {
+		return errClosed
+	}
+	return nil
+}
+
+func (l *Listener) wakeSleeper() {
+	l.sleepMu.Lock()
+	w, ok := l.sleeper, l.sleeping
+	l.sleeper, l.sleeping = waker{}, false
+	l.sleepT.Stop()
+	l.sleepMu.Unlock()
+	if ok {
+		w.Ready()
+	}
+}
+
+// Close stops listening; blocked Accepts return net.ErrClosed. A unix
+// socket's file is removed.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() {
+		l.closeErr = l.fd.Close()
+		l.wakeSleeper()
+		if l.unlink != "" {
+			unix.Unlink(l.unlink)
+		}
+	})
+	if l.closeErr == nil {
+		return nil
+	}
+	return &net.OpError{Op: "close", Net: l.network, Addr: l.addr, Err: l.closeErr}
+}
+
+// SetDeadline sets the deadline for Accept (zero: none).
+func (l *Listener) SetDeadline(t time.Time) error {
+	if err := l.fd.setDeadline(t, true, false); err != nil {
+		return &net.OpError{Op: "set", Net: l.network, Addr: l.addr, Err: err}
+	}
+	return nil
+}
+
+var (
+	backlogOnce sync.Once
+	backlog     = 4096
+)
+
+// maxListenerBacklog reads the system's limit, as package net does.
+func maxListenerBacklog() int {
+	backlogOnce.Do(func() {
+		b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+		if err != nil {
+			return
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			backlog = min(n, 1<<16-1)
+		}
+	})
+	return backlog
+}
+
+// Dial connects to address on network ("tcp", "tcp4", "tcp6" or "unix"),
+// parking the calling coroutine while the connection is established, until
+// ctx is done. The connection is served by s's poller.
+func Dial(ctx context.Context, s *sched.Scheduler, network, address string) (*Conn, error) {
+	p, err := pollerFor(s)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	return dial(ctx, p, network, address)
+}
+
+func dial(ctx context.Context, p *poller, network, address string) (*Conn, error) {
+	ep, err := resolve(ctx, network, address, false)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	c, err := connect(ctx, p, network, ep)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: netAddr(network, ep.sa), Err: err}
+	}
+	return c, nil
+}
+
+func connect(ctx context.Context, p *poller, network string, ep endpoint) (*Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s, err := sysSocket(ep.family, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newConn(p, s, network, ep.sa, nil)
+	if err != nil {
+		return nil, err
+	}
+	fd := &c.fd
+	seq := fd.w.seq.Load()
+	for {
+		err = unix.Connect(s, ep.sa)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	switch err {
+	case nil, unix.EISCONN:
+		return c, nil
+	case unix.EINPROGRESS, unix.EALREADY:
+	default:
+		fd.Close()
+		return nil, os.NewSyscallError("connect", err)
+	}
+	for {
+		if err := fd.wait(ctx, &fd.w, seq, "poll: connect"); err != nil {
+			fd.Close()
+			return nil, err
+		}
+		seq = fd.w.seq.Load()
+		v, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil {
+			fd.Close()
+			return nil, os.NewSyscallError("getsockopt", err)
+		}
+		switch e := unix.Errno(v); e {
+		case 0, unix.EISCONN:
+			if _, err := unix.Getpeername(s); err == nil {
+				return c, nil
+			}
+			// Not connected yet after all: wait for the next edge.
+		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		default:
+			fd.Close()
+			return nil, os.NewSyscallError("connect", e)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+//go:build linux
+
+package poll
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pollImpl is the Linux readiness queue: an epoll instance in which every
+// descriptor is registered once, edge-triggered, for input and output, and
+// an eventfd (level-triggered) that Wake writes to.
+//
+// The epoll event's 64-bit data holds the descriptor number (Fd) and the
+// registration generation (Pad), so an event queued for a descriptor that
+// was closed and whose number was reused is recognised and dropped.
+type pollImpl struct {
+	epfd int
+	evfd int
+}
+
+const epollEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+
+func (p *poller) init() error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return wrapSyscall("epoll_create1", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return wrapSyscall("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return wrapSyscall("epoll_ctl", err)
+	}
+	p.epfd, p.evfd = epfd, evfd
+	return nil
+}
+
+func (p *poller) close() {
+	p.closed.Store(true)
+	unix.Close(p.evfd)
+	unix.Close(p.epfd)
+}
+
+// register adds fd to the epoll set. Called once per descriptor, before the
+// first operation that could make it ready is started.
+func (p *poller) register(fd int, gen uint32) error {
+	ev := unix.EpollEvent{Events: epollEvents, Fd: int32(fd), Pad: int32(gen)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return wrapSyscall("epoll_ctl", err)
+	}
+	return nil
+}
+
+// deregister removes fd from the epoll set. Closing the descriptor does
+// that too, unless it was duplicated; it is used when a registration is
+// abandoned before the descriptor is handed out.
+func (p *poller) deregister(fd int) {
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+func (p *poller) wake() {
+	one := [8]byte{1}
+	for {
+		_, err := unix.Write(p.evfd, one[:])
+		if err != unix.EINTR {
+			return // EAGAIN: the counter is saturated, a wake is pending anyway
+		}
+	}
+}
+
+func (p *poller) drainWake() {
+	var buf [8]byte
+	for {
+		_, err := unix.Read(p.evfd, buf[:])
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+const pollBatch = 128
+
+func (p *poller) poll(timeout time.Duration, helper bool) {
+	msec := -1
+	if timeout == 0 {
+		msec = 0
+	} else if timeout > 0 {
+		// Round up: a carrier asked to sleep until a timer is due must not
+		// wake just before it and spin.
+		msec = int(min((timeout+time.Millisecond-1)/time.Millisecond, 1<<30))
+	}
+	var evs [pollBatch]unix.EpollEvent
+	n, err := unix.EpollWait(p.epfd, evs[:], msec)
+	if err != nil {
+		return // EINTR; anything else means a closed poller: return, the caller loops
+	}
+	for i := range n {
+		ev := &evs[i]
+		fd := int(ev.Fd)
+		if fd == p.evfd {
+			p.consumeWake(helper)
+			continue
+		}
+		e := ev.Events
+		p.readyFD(fd, uint32(ev.Pad),
+			e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0,
+			e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0)
+	}
+}

@@ -1,0 +1,233 @@
+//go:build linux || darwin || freebsd
+
+package poll
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackslice/stackslice/sched"
+	"github.com/stackslice/stackslice/timers"
+)
+
+// poller is one scheduler's readiness engine: the OS readiness queue
+// (pollImpl: epoll or kqueue), the table of the descriptors registered with
+// it, and counters. It implements sched.Poller.
+type poller struct {
+	pollImpl
+	wheel *timers.Wheel
+	tab   fdTable
+
+	wakePending atomic.Bool // a Wake is written and not yet consumed
+
+	gen atomic.Uint32 // registration generations; 0 is never used
+
+	inPoll   atomic.Int32 // scheduler carriers in Poll now
+	lastPoll atomic.Int64 // nanotime of the scheduler's last Poll
+	waiters  atomic.Int64 // parked or parking waiters
+	helperOn atomic.Bool  // the helper goroutine runs
+	closed   atomic.Bool
+
+	fds            atomic.Int64
+	helperRuns     atomic.Uint64
+	polls          atomic.Uint64
+	wakes          atomic.Uint64
+	events         atomic.Uint64
+	readied        atomic.Uint64
+	acceptBackoffs atomic.Uint64
+	acceptRetries  atomic.Uint64
+}
+
+var _ sched.Poller = (*poller)(nil)
+
+func newPoller(w *timers.Wheel) (*poller, error) {
+	if w == nil {
+		return nil, errors.New("poll: scheduler has no timing wheel")
+	}
+	p := &poller{wheel: w}
+	if err := p.init(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// nextGen returns a registration generation, never 0.
+func (p *poller) nextGen() uint32 {
+	for {
+		if g := p.gen.Add(1); g != 0 {
+			return g
+		}
+	}
+}
+
+// Wake makes a Poll in progress, or the next one, return at once.
+func (p *poller) Wake() {
+	if p.wakePending.CompareAndSwap(false, true) {
+		p.wakes.Add(1)
+		p.wake()
+	}
+}
+
+// Poll waits up to timeout for readiness and readies the waiters of the
+// descriptors that became ready (see pollImpl.poll).
+func (p *poller) Poll(timeout time.Duration) {
+	p.polls.Add(1)
+	p.inPoll.Add(1)
+	p.lastPoll.Store(nanotime())
+	p.poll(timeout, false)
+	p.lastPoll.Store(nanotime())
+	p.inPoll.Add(-1)
+}
+
+// consumeWake is called by pollImpl when it sees the wake event. The flag is
+// cleared before the event is drained, so a Wake racing with this Poll
+// either is drained here (and this Poll returns, as it asked) or writes a
+// new event for the next Poll.
+func (p *poller) consumeWake(helper bool) {
+	p.wakePending.Store(false)
+	p.drainWake()
+	if helper && p.inPoll.Load() > 0 {
+		p.Wake() // it was meant for the scheduler's Poll: pass it on
+	}
+}
+
+// readyFD is called by pollImpl for an event on fd with registration gen.
+func (p *poller) readyFD(fd int, gen uint32, read, write bool) {
+	c := p.tab.get(fd)
+	if c == nil || (gen != 0 && c.gen != gen) {
+		return // closed, or fd reused by a newer registration
+	}
+	p.events.Add(1)
+	if read && c.ready(&c.r) {
+		p.readied.Add(1)
+	}
+	if write && c.ready(&c.w) {
+		p.readied.Add(1)
+	}
+}
+
+// Per-scheduler pollers, created on first use.
+var (
+	pollersMu sync.Mutex
+	pollers   = map[*sched.Scheduler]*poller{}
+)
+
+// pollerFor returns s's poller, creating and installing it on first use.
+func pollerFor(s *sched.Scheduler) (*poller, error) {
+	if s == nil {
+		return nil, errors.New("poll: nil scheduler")
+	}
+	pollersMu.Lock()
+	defer pollersMu.Unlock()
+	if p := pollers[s]; p != nil {
+		return p, nil
+	}
+	p, err := newPoller(s.Timers())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.SetPoller(p); err != nil {
+		p.close()
+		return nil, err
+	}
+	pollers[s] = p
+	return p, nil
+}
+
+// Stats are a poller's counters; see StatsFor.
+type Stats struct {
+	FDs            int64  // descriptors registered now (listeners and connections)
+	Polls          uint64 // calls of Poll
+	Wakes          uint64 // Wake calls that signalled the poller
+	Events         uint64 // readiness events for registered descriptors
+	Readied        uint64 // waiters readied by those events
+	AcceptBackoffs uint64 // Accept sleeps after EMFILE/ENFILE/ENOBUFS/ENOMEM
+	AcceptRetries  uint64 // Accept retries after ECONNABORTED and similar
+	HelperRuns     uint64 // starts of the helper poller (see helper.go)
+}
+
+// StatsFor returns the counters of s's poller (zero if s has none yet).
+func StatsFor(s *sched.Scheduler) Stats {
+	pollersMu.Lock()
+	p := pollers[s]
+	pollersMu.Unlock()
+	if p == nil {
+		return Stats{}
+	}
+	return p.stats()
+}
+
+func (p *poller) stats() Stats {
+	return Stats{
+		FDs:            p.fds.Load(),
+		Polls:          p.polls.Load(),
+		Wakes:          p.wakes.Load(),
+		Events:         p.events.Load(),
+		Readied:        p.readied.Load(),
+		AcceptBackoffs: p.acceptBackoffs.Load(),
+		AcceptRetries:  p.acceptRetries.Load(),
+		HelperRuns:     p.helperRuns.Load(),
+	}
+}
+
+// fdTable maps descriptor numbers to connections. Lookups (one per event)
+// are lock-free: a two-level array of atomic pointers, grown under mu.
+type fdTable struct {
+	mu     sync.Mutex
+	chunks atomic.Pointer[[]*fdChunk]
+}
+
+const fdChunkSize = 1024
+
+type fdChunk [fdChunkSize]atomic.Pointer[netFD]
+
+func (t *fdTable) get(fd int) *netFD {
+	cs := t.chunks.Load()
+	if cs == nil || fd < 0 || fd/fdChunkSize >= len(*cs) {
+		return nil
+	}
+	ch := (*cs)[fd/fdChunkSize]
+	if ch == nil {
+		return nil
+	}
+	return ch[fd%fdChunkSize].Load()
+}
+
+func (t *fdTable) set(fd int, c *netFD) {
+	i := fd / fdChunkSize
+	cs := t.chunks.Load()
+	if cs == nil || i >= len(*cs) || (*cs)[i] == nil {
+		t.mu.Lock()
+		cs = t.chunks.Load()
+		var n []*fdChunk
+		if cs != nil {
+			n = *cs
+		}
+		if i >= len(n) {
+			m := make([]*fdChunk, max(i+1, 2*len(n)))
+			copy(m, n)
+			n = m
+		} else {
+			n = append([]*fdChunk(nil), n...)
+		}
+		if n[i] == nil {
+			n[i] = new(fdChunk)
+		}
+		t.chunks.Store(&n)
+		cs = &n
+		t.mu.Unlock()
+	}
+	(*cs)[i][fd%fdChunkSize].Store(c)
+}
+
+func (t *fdTable) clear(fd int, c *netFD) {
+	cs := t.chunks.Load()
+	if cs == nil || fd/fdChunkSize >= len(*cs) {
+		return
+	}
+	if ch := (*cs)[fd/fdChunkSize]; ch != nil {
+		ch[fd%fdChunkSize].CompareAndSwap(c, nil)
+	}
+}
