@@ -1,0 +1,114 @@
+package main
+
+// The server side of the control protocol between footprint and a server
+// child process. The same protocol, and a copy of this file, is in
+// peers/control.go (a separate module, so the code cannot be shared); keep
+// the two in step.
+//
+// The server prints one line, "ready ADDR", once it is listening, then
+// answers commands read line by line from stdin:
+//
+//	count    -> "count N": connections the server holds now
+//	measure  -> one JSON line, a Sample: runs the garbage collector, returns
+//	            freed memory to the OS, then reads VmRSS and runtime.MemStats
+//
+// When stdin closes (the parent is done, or died) the server exits.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+)
+
+// Sample is one memory reading of a server process, in bytes.
+type Sample struct {
+	RSS     int64 `json:"rss"`      // VmRSS from /proc/self/status
+	RSSAnon int64 `json:"rss_anon"` // RssAnon, for diagnosis
+	Heap    int64 `json:"heap"`     // runtime.MemStats.HeapInuse
+	Stack   int64 `json:"stack"`    // runtime.MemStats.StackInuse
+	Conns   int64 `json:"conns"`    // connections held at the time
+}
+
+// control runs the server side of the protocol until stdin closes.
+func control(addr string, conns func() int64) error {
+	if _, err := fmt.Printf("ready %s\n", addr); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		var err error
+		switch cmd := sc.Text(); cmd {
+		case "count":
+			_, err = fmt.Printf("count %d\n", conns())
+		case "measure":
+			var b []byte
+			b, err = json.Marshal(measure(conns))
+			if err == nil {
+				_, err = fmt.Printf("%s\n", b)
+			}
+		default:
+			_, err = fmt.Printf("error unknown command %q\n", cmd)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// measure collects garbage, returns free pages to the OS so that VmRSS
+// holds only what is in use, and reads the process's memory.
+func measure(conns func() int64) Sample {
+	runtime.GC()
+	debug.FreeOSMemory() // another full collection, then scavenges
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := Sample{
+		Heap:  int64(ms.HeapInuse),
+		Stack: int64(ms.StackInuse),
+		Conns: conns(),
+	}
+	s.RSS, s.RSSAnon = readStatus()
+	return s
+}
+
+// readStatus returns VmRSS and RssAnon from /proc/self/status, in bytes,
+// or -1 where they cannot be read.
+func readStatus() (rss, anon int64) {
+	rss, anon = -1, -1
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch string(k) {
+		case "VmRSS":
+			rss = parseKB(v)
+		case "RssAnon":
+			anon = parseKB(v)
+		}
+	}
+	return
+}
+
+// parseKB parses "   1234 kB" into bytes, or returns -1.
+func parseKB(v []byte) int64 {
+	f := bytes.Fields(v)
+	if len(f) != 2 || string(f[1]) != "kB" {
+		return -1
+	}
+	n, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n * 1024
+}

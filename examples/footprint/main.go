@@ -1,0 +1,291 @@
+// Command footprint measures what an idle TCP connection costs a server:
+// the same echo server written four ways, each holding N connections, each
+// connection having exchanged one message and then gone idle.
+//
+//	go run ./examples/footprint                      # N=10,000, every variant
+//	go run ./examples/footprint -n 19000
+//	go run ./examples/footprint -variants net,nbio -json
+//	go run ./examples/footprint -sweep -svg footprint.svg
+//
+// Variants:
+//
+//	stackslice  one coroutine per connection on packages sched and poll, in
+//	            plain blocking style: Read, Write the echo, Read again
+//	net         one goroutine per connection with the standard library and a
+//	            4 KiB bufio.Reader (the common style)
+//	nbio, gnet  github.com/lesismal/nbio and github.com/panjf2000/gnet/v2 echo
+//	            servers (callback style), built from the separate module in
+//	            examples/footprint/peers so that the stackslice module does
+//	            not require them
+//
+// Each variant runs in its own server process; the connections come from
+// client processes (at most 5,000 sockets each, far below the open-files
+// limit of 20,000), each from its own loopback source address 127.0.0.2,
+// 127.0.0.3, ... One run of a variant:
+//
+//  1. The server starts; footprint makes one warm-up connection, exchanges
+//     one message and closes it, so that code and fixed buffers touched by
+//     the first connection are not counted per connection.
+//  2. base: the server collects garbage, returns free memory to the OS
+//     (debug.FreeOSMemory) and reports VmRSS (/proc/self/status) and Go
+//     heap+stack in use (runtime.MemStats HeapInuse+StackInuse); footprint
+//     reads Slab from /proc/meminfo.
+//  3. The clients open N connections (progress on stderr). fresh: the server
+//     measures again.
+//  4. Every connection sends one message and checks the echo; only those
+//     that answered count as live. After -idle seconds, loaded: the server
+//     measures again and footprint reads Slab again.
+//  5. wake: every connection sends one more message; wake_ok says that all
+//     N answered both messages.
+//
+// Per connection: rss = (loaded - base) VmRSS / live, heap = (loaded - base)
+// HeapInuse+StackInuse / live, rss fresh = (fresh - base) VmRSS / N. The
+// headline is rss after one exchange: buffers that were never written are
+// not resident, so the fresh figure flatters servers that give every
+// connection a buffer. kernel = Slab delta / (2 live): both ends of every
+// connection are sockets on this host, and a server pays for one of them;
+// it is about the same for every variant.
+//
+// -json prints {"n": N, "servers": [{"name", "rss_per_conn",
+// "heap_per_conn", "rss_fresh_per_conn", "kernel_per_conn", "wake_ok"}]}
+// with figures in bytes (null for a variant that could not be measured);
+// with -sweep it prints an array of them, one per N. The SVG chart (-svg)
+// plots rss per connection against N for every variant.
+//
+// Everything runs on loopback, every child process is killed when its run
+// ends, fails or times out, and a run at the default N takes well under two
+// minutes.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Environment variables that select a child role in the footprint binary.
+const (
+	envRole    = "FOOTPRINT_ROLE"    // "server" or "client"
+	envVariant = "FOOTPRINT_VARIANT" // server: "net", "stackslice" or "stackslice-compressed"
+	envAddr    = "FOOTPRINT_ADDR"    // client: server address
+	envSrc     = "FOOTPRINT_SRC"     // client: source address
+	envCount   = "FOOTPRINT_COUNT"   // client: connections to open
+)
+
+// maxN is the most connections one run may hold: the server holds one
+// socket per connection and the open-files limit here is 20,000 (hard).
+const maxN = 19000
+
+// allVariants are the variants in the order reported.
+var allVariants = []string{"stackslice", "stackslice-compressed", "net", "nbio", "gnet"}
+
+// stacksliceServe serves the stackslice variants (compressed: idle
+// coroutines packed against shared templates); it is nil when packages sched
+// and poll are left out of the build (see server_stackslice.go).
+var stacksliceServe func(addr string, compressed bool) error
+
+func main() {
+	if role := os.Getenv(envRole); role != "" {
+		os.Exit(runRole(role))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runRole runs a child role and returns the exit code.
+func runRole(role string) int {
+	var err error
+	switch role {
+	case "client":
+		err = runClient()
+	case "server":
+		switch v := os.Getenv(envVariant); v {
+		case "net":
+			err = serveNet("127.0.0.1:0")
+		case "stackslice", "stackslice-compressed":
+			if stacksliceServe == nil {
+				err = fmt.Errorf("%s: %w", v, errNotAvailable)
+			} else {
+				err = stacksliceServe("127.0.0.1:0", v == "stackslice-compressed")
+			}
+		default:
+			err = fmt.Errorf("unknown server variant %q", v)
+		}
+	default:
+		err = fmt.Errorf("unknown %s %q", envRole, role)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
+		return 1
+	}
+	return 0
+}
+
+// options are the command-line settings.
+type options struct {
+	n        int
+	variants []string
+	json     bool
+	svg      string
+	sweep    []int // nil without -sweep
+	idle     time.Duration
+	peersDir string
+	timeout  time.Duration
+	verbose  bool
+}
+
+// run is the command; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("footprint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 10000, fmt.Sprintf("connections per server (at most %d)", maxN))
+	variants := fs.String("variants", "", "comma-separated variants to run: "+strings.Join(allVariants, ",")+" (default every available one)")
+	jsonOut := fs.Bool("json", false, "print the results as JSON (the table goes to stderr)")
+	svg := fs.String("svg", "footprint.svg", "write a chart of RSS per connection against N to this file (\"\" for none)")
+	sweep := fs.Bool("sweep", false, "run every N in -sweep-n instead of -n")
+	sweepN := fs.String("sweep-n", "2000,5000,10000,19000", "the values of N for -sweep")
+	idle := fs.Float64("idle", 3, "seconds connections stay idle before the loaded measurement")
+	peers := fs.String("peers", "", "directory of the peers module (default: found next to this source)")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
+	verbose := fs.Bool("v", false, "print every raw measurement to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: footprint [flags]\n\nMeasures the memory an idle TCP connection costs a server, for each server variant.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "footprint: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	o := options{n: *n, json: *jsonOut, svg: *svg, idle: time.Duration(*idle * float64(time.Second)), peersDir: *peers, timeout: *timeout, verbose: *verbose}
+	if o.n < 1 || o.n > maxN {
+		fmt.Fprintf(stderr, "footprint: -n must be between 1 and %d\n", maxN)
+		return 2
+	}
+	if *idle < 0 || *idle > 600 {
+		fmt.Fprintf(stderr, "footprint: -idle must be between 0 and 600 seconds\n")
+		return 2
+	}
+	if *sweep {
+		for _, f := range strings.Split(*sweepN, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || v < 1 || v > maxN {
+				fmt.Fprintf(stderr, "footprint: bad -sweep-n value %q (want 1..%d)\n", f, maxN)
+				return 2
+			}
+			o.sweep = append(o.sweep, v)
+		}
+		slices.Sort(o.sweep)
+		o.sweep = slices.Compact(o.sweep)
+	}
+	explicit := *variants != ""
+	if explicit {
+		for _, v := range strings.Split(*variants, ",") {
+			v = strings.TrimSpace(v)
+			if !slices.Contains(allVariants, v) {
+				fmt.Fprintf(stderr, "footprint: unknown variant %q (want %s)\n", v, strings.Join(allVariants, ","))
+				return 2
+			}
+			if !slices.Contains(o.variants, v) {
+				o.variants = append(o.variants, v)
+			}
+		}
+		// Report in the usual order whatever the order asked for.
+		slices.SortFunc(o.variants, func(a, b string) int {
+			return slices.Index(allVariants, a) - slices.Index(allVariants, b)
+		})
+	} else {
+		o.variants = allVariants
+	}
+
+	ctx, cancel := context.WithTimeoutCause(ctx, o.timeout, fmt.Errorf("-timeout %v reached", o.timeout))
+	defer cancel()
+	b := &bench{o: o, stderr: stderr}
+	defer b.cleanup()
+
+	ns := []int{o.n}
+	if o.sweep != nil {
+		ns = o.sweep
+	}
+	var reports []report
+	failed := false
+	for _, n := range ns {
+		rep := report{N: n}
+		for _, v := range o.variants {
+			if ctx.Err() != nil {
+				break
+			}
+			r := b.runVariant(ctx, v, n)
+			if r.err != nil {
+				if errors.Is(r.err, errNotAvailable) && !explicit {
+					fmt.Fprintf(stderr, "footprint: %s: %v\n", v, r.err)
+				} else {
+					fmt.Fprintf(stderr, "footprint: %s at N=%d: %v\n", v, n, r.err)
+					failed = true
+				}
+			} else if !r.wakeOK() {
+				failed = true
+			}
+			rep.Results = append(rep.Results, r)
+		}
+		reports = append(reports, rep)
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "footprint: %v\n", context.Cause(ctx))
+			failed = true
+			break
+		}
+	}
+
+	table := stdout
+	if o.json {
+		table = stderr
+	}
+	for _, rep := range reports {
+		writeTable(table, rep)
+	}
+	writeNotes(table)
+	if o.json {
+		var v any = reports[0].jsonReport()
+		if o.sweep != nil {
+			var all []jsonReport
+			for _, rep := range reports {
+				all = append(all, rep.jsonReport())
+			}
+			v = all
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			fmt.Fprintf(stderr, "footprint: %v\n", err)
+			return 1
+		}
+	}
+	if o.svg != "" {
+		if err := writeSVGFile(o.svg, reports); err != nil {
+			fmt.Fprintf(stderr, "footprint: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "footprint: chart written to %s\n", o.svg)
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}

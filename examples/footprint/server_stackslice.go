@@ -1,0 +1,75 @@
+//go:build !footprint_nostackslice
+
+// The stackslice variant. Building with -tags footprint_nostackslice leaves
+// it out, for when packages sched and poll do not build; footprint then
+// reports the variant as not available instead of measuring it.
+
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackslice/stackslice/poll"
+	"github.com/stackslice/stackslice/sched"
+	"github.com/stackslice/stackslice/slice"
+)
+
+func init() { stacksliceServe = serveStackslice }
+
+// echoPool lends the read buffers: a connection holds one only while it
+// echoes what it read.
+var echoPool = poll.NewBufferPool(4096)
+
+// serveStackslice is the "stackslice" variant: one coroutine per
+// connection on package sched, in plain blocking style with package poll:
+// read, write the echo, read again. While it waits to read, the coroutine
+// is parked (its stack sliced away) and holds no buffer.
+//
+// With compressed, idle coroutines are packed against templates shared by
+// every coroutine parked at the same Read (slice.CompressTemplate) once they
+// have been suspended for a second.
+func serveStackslice(addr string, compressed bool) error {
+	if compressed {
+		slice.SetCompression(slice.Policy{Mode: slice.CompressTemplate, After: time.Second})
+	}
+	s := sched.New()
+	ln, err := poll.Listen(s, "tcp4", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var open atomic.Int64
+	s.Go(func(ctx context.Context) {
+		for {
+			c, err := ln.AcceptConn()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue // Accept backs off by itself on EMFILE
+			}
+			open.Add(1)
+			s.Go(func(ctx context.Context) {
+				defer open.Add(-1)
+				defer c.Close()
+				for {
+					err := c.ReadWith(echoPool, func(p []byte) error {
+						_, err := c.Write(p)
+						return err
+					})
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	return control(ln.Addr().String(), open.Load)
+}
