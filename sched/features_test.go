@@ -537,3 +537,28 @@ func TestCloseFromTask(t *testing.T) {
 		t.Fatal("Close from a task should fail")
 	}
 }
+
+func TestDumpAndStatsCompressed(t *testing.T) {
+	if !slice.UsingEngine() {
+		t.Skip("no blocks to pack on the fallback: " + slice.Engine())
+	}
+	defer slice.SetCompression(slice.SetCompression(slice.Policy{Mode: slice.CompressTemplate, After: 0}))
+	s := newSched(t)
+	ch := NewChan[int](0)
+	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
+	for tk.state.Load()&statusMask != stParked {
+		runtime.Gosched()
+	}
+	st := s.Stats()
+	if st.Compression.Packed < 1 || st.Compression.Templates < 1 || st.Compression.PackedBytes <= 0 {
+		t.Fatalf("compression stats %+v", st.Compression)
+	}
+	var b strings.Builder
+	s.Dump(&b)
+	out := b.String()
+	if !strings.Contains(out, "compression: ") || !strings.Contains(out, "sched.dumpTarget(...)") {
+		t.Fatalf("dump of a packed task:\n%s", out)
+	}
+	ch.Close()
+	tk.Wait()
+}

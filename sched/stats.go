@@ -95,6 +95,10 @@ type Stats struct {
 	// Switches counts coroutine resumes, Steals work-stealing raids,
 	// Handoffs the monitor's moves of a hogged carrier's tasks.
 	Switches, Steals, Handoffs uint64
+	// Compression is the slice package's compression counters (process
+	// wide: packed and unpacked bytes, templates and their users, pack and
+	// unpack times); see slice.SetCompression.
+	Compression slice.CompressionStats
 }
 
 // A Bucket counts sizes in (previous bucket's UpTo, UpTo] bytes; the last
@@ -127,7 +131,8 @@ func addHist(h []Bucket, n int) {
 func (s *Scheduler) Stats() Stats {
 	st := Stats{Name: s.name, Engine: slice.Engine(), Carriers: s.ncarriers,
 		ParkedBy: map[string]int{}, SavedHist: newHist(), PeakHist: newHist(),
-		Switches: s.switches(), Handoffs: s.handoffs.Load()}
+		Switches: s.switches(), Handoffs: s.handoffs.Load(),
+		Compression: slice.ReadCompressionStats()}
 	for _, c := range s.carriers {
 		st.Steals += c.steals.Load()
 	}
@@ -181,6 +186,11 @@ func (s *Scheduler) Dump(w io.Writer) error {
 	ts := s.tasks()
 	sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
 	var b strings.Builder
+	if cs := slice.ReadCompressionStats(); cs.Packs > 0 {
+		fmt.Fprintf(&b, "compression: %d coroutines packed in %d bytes (%d unpacked), %d templates (%d bytes) with %d users; %d packs in %v, %d unpacks in %v\n\n",
+			cs.Packed, cs.PackedBytes, cs.UnpackedBytes, cs.Templates, cs.TemplateBytes, cs.TemplateUsers,
+			cs.Packs, cs.PackTime, cs.Unpacks, cs.UnpackTime)
+	}
 	for _, t := range ts {
 		t.dump(&b, now)
 	}
