@@ -119,8 +119,8 @@ func legendBytes(v float64) string {
 // renderSVG draws the chart.
 func renderSVG(ss []series) []byte {
 	const (
-		width, height = 760, 460
-		left, right   = 78, 190
+		width, height = 860, 460
+		left, right   = 78, 290
 		top, bottom   = 56, 58
 		pw, ph        = width - left - right, height - top - bottom
 	)
