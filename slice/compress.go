@@ -99,8 +99,8 @@ type CompressionStats struct {
 	TemplateUsers    int64         // packed coroutines using a template
 	TemplateBytes    int64         // bytes the templates hold, with up to 64 unused ones kept for reuse
 	Packs, Unpacks   int64         // operations so far
-	PackTime         time.Duration // total time spent packing
-	UnpackTime       time.Duration // total time spent unpacking
+	PackTime         time.Duration // total time spent packing (estimated from one pack in 16)
+	UnpackTime       time.Duration // total time spent unpacking (likewise)
 	SuspendedBytes   int64         // bytes held by unpacked suspended coroutines with a policy
 	CompactorPending int64         // suspended coroutines waiting for the compactor
 }

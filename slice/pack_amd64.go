@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 	_ "unsafe" // go:linkname
@@ -48,7 +49,7 @@ func (c *Coroutine) pack(m Compression) bool {
 	if c.flags&(flagSaved|flagPacked) != flagSaved || m == CompressNone {
 		return false
 	}
-	start := nanotime()
+	start := sampleStart(&stats.packs)
 	h := c.header()
 	raw := h.payload()
 	var t *template
@@ -80,10 +81,9 @@ func (c *Coroutine) pack(m Compression) bool {
 	c.flags = c.flags&^flagModeMask | flagPacked | uint32(m)<<flagModeShift
 
 	stats.packed.Add(1)
-	stats.packs.Add(1)
 	stats.packedBytes.Add(int64(len(buf)))
 	stats.unpackedBytes.Add(int64(h.cap))
-	stats.packNanos.Add(nanotime() - start)
+	sampleEnd(&stats.packNanos, start)
 	return true
 }
 
@@ -104,7 +104,7 @@ func (c *Coroutine) keepTemplate(t *template) {
 
 // unpack turns c's packed block back into an ordinary one.
 func (c *Coroutine) unpack() {
-	start := nanotime()
+	start := sampleStart(&stats.unpacks)
 	ph := c.packedHeader()
 	m := c.packedMode()
 	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
@@ -125,12 +125,11 @@ func (c *Coroutine) unpack() {
 		templates.release(t)
 	}
 	stats.packed.Add(-1)
-	stats.unpacks.Add(1)
 	stats.packedBytes.Add(-int64(packedHeaderSize) - int64(ph.clen))
 	stats.unpackedBytes.Add(-int64(h.cap))
 	c.blk = unsafe.Pointer(h)
 	c.flags &^= flagPacked | flagModeMask
-	stats.unpackNanos.Add(nanotime() - start)
+	sampleEnd(&stats.unpackNanos, start)
 }
 
 // packedCallers walks a packed block's frames from a temporary unpacked copy.
@@ -227,6 +226,26 @@ func (r *templateRegistry) release(t *template) {
 		r.idle = slices.Delete(r.idle, 0, 1)
 		delete(r.m, old.key)
 		stats.templateBytes.Add(-int64(len(old.data)))
+	}
+}
+
+// Pack and unpack times are sampled: reading the clock costs as much as a
+// small pack here, so one operation in timeSample is timed and counted
+// timeSample times.
+const timeSample = 16
+
+// sampleStart counts an operation in n and returns the clock if this one is
+// timed, else 0.
+func sampleStart(n *atomic.Int64) int64 {
+	if n.Add(1)%timeSample != 0 {
+		return 0
+	}
+	return nanotime()
+}
+
+func sampleEnd(total *atomic.Int64, start int64) {
+	if start != 0 {
+		total.Add(timeSample * (nanotime() - start))
 	}
 }
 
