@@ -17,7 +17,7 @@
 //
 // Resume enters the coroutine directly below its own frame. When the
 // coroutine calls Yield, the engine copies the coroutine's part of the stack
-// (its region: from Yield's frame up to the entry frame) into a block, and
+// (its region: from Yield's frame up to its function's frame) into a block, and
 // uses the runtime's own tables (see package stackmap) to find every live
 // pointer in it: pointers into the region are stored as offsets, heap
 // pointers are also kept in a pointer shadow the GC scans. Resume later
@@ -29,15 +29,28 @@
 //
 // # Invariants
 //
-//   - A coroutine is in one of four states (new, running, suspended, done);
-//     only Resume moves it to running, with a compare-and-swap.
+//   - A coroutine is new, running, suspended, busy (suspended and being
+//     packed or read by another goroutine: Resume waits) or done; only Resume
+//     moves it to running, with a compare-and-swap.
 //   - A suspended block holds no absolute stack address except as an offset
 //     from the region's start; nothing in it depends on the carrier.
-//   - Every heap pointer in a suspended block is also in its shadow; the
+//   - Every heap pointer in a suspended block is also in its shadow, except
+//     the Coroutine itself and its function's closure, which the Coroutine
+//     keeps alive (pointers into the binary's own data need nothing); the
 //     shadow is cleared with write-barriered stores only after the region is
 //     back on a stack.
+//   - No pointer past the end of a block is ever formed: the GC would take
+//     it for a pointer to the next object.
 //   - The coroutine's runtime defer records leave g with its region and come
 //     back with it, before any call that could copy the stack.
+//
+// # Compression
+//
+// Idle blocks can be packed (Compress, or a Policy set with SetCompression or
+// per coroutine): alone with S2 or zstd, or as their difference from a
+// template shared by every block saved at the same chain of return
+// addresses, which suits servers that park many connections at the same
+// Read. Resume unpacks transparently; the shadow is never packed.
 //
 // # Implementations
 //
