@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"syscall"
 	"time"
@@ -26,21 +25,48 @@ import (
 // An idle connection holds no buffer: WaitRead parks without one, and
 // ReadWith lends a pooled buffer only while the data is processed.
 type Conn struct {
-	fd      netFD
-	network string
-	rap     netip.AddrPort // remote address of a TCP connection
-	la, ra  net.Addr       // built on first use, under fd.mu
+	fd netFD
+	// The remote address of a TCP connection, if known when it was made:
+	// the raw parts of a unix.SockaddrInet4 or 6 (rfam 4 or 6), smaller
+	// than a netip.AddrPort; RemoteAddr builds the net.Addr on first use.
+	rip    [16]byte
+	rzone  uint32
+	rport  uint16
+	rfam   uint8
+	netw   uint8    // network: an index in networks
+	la, ra net.Addr // built on first use, under fd.mu
 }
 
 var _ net.Conn = (*Conn)(nil)
 
+// networks are the networks of Conns, indexed by Conn.netw.
+var networks = [...]string{"tcp", "tcp4", "tcp6", "unix"}
+
+func networkIndex(network string) uint8 {
+	for i, n := range networks {
+		if n == network {
+			return uint8(i)
+		}
+	}
+	panic("poll: unknown network " + network)
+}
+
+// network returns the connection's network ("tcp", "tcp4", "tcp6" or "unix").
+func (c *Conn) network() string { return networks[c.netw&3] }
+
 // newConn wraps the connected socket s (ownership passes to the Conn, also
 // on failure). rsa is the peer's address if known.
 func newConn(p *poller, s int, network string, rsa unix.Sockaddr, la net.Addr) (*Conn, error) {
-	c := &Conn{network: network, la: la}
-	if ap, ok := addrPortOf(rsa); ok {
-		c.rap = ap
-	} else if rsa != nil {
+	c := &Conn{netw: networkIndex(network), la: la}
+	switch sa := rsa.(type) {
+	case *unix.SockaddrInet4:
+		copy(c.rip[:], sa.Addr[:])
+		c.rport, c.rfam = uint16(sa.Port), 4
+	case *unix.SockaddrInet6:
+		c.rip, c.rzone = sa.Addr, sa.ZoneId
+		c.rport, c.rfam = uint16(sa.Port), 6
+	case nil:
+	default:
 		c.ra = netAddr(network, rsa)
 	}
 	if network != "unix" {
@@ -53,13 +79,24 @@ func newConn(p *poller, s int, network string, rsa unix.Sockaddr, la net.Addr) (
 	return c, nil
 }
 
+// remoteSockaddr rebuilds the remote address newConn recorded.
+func (c *Conn) remoteSockaddr() unix.Sockaddr {
+	switch c.rfam {
+	case 4:
+		return &unix.SockaddrInet4{Port: int(c.rport), Addr: [4]byte(c.rip[:4])}
+	case 6:
+		return &unix.SockaddrInet6{Port: int(c.rport), ZoneId: c.rzone, Addr: c.rip}
+	}
+	return nil
+}
+
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr {
 	c.fd.mu.Lock()
 	defer c.fd.mu.Unlock()
 	if c.la == nil && !c.fd.closing() {
 		if sa, err := unix.Getsockname(c.fd.sysfd); err == nil {
-			c.la = netAddr(c.network, sa)
+			c.la = netAddr(c.network(), sa)
 		}
 	}
 	return c.la
@@ -70,11 +107,11 @@ func (c *Conn) RemoteAddr() net.Addr {
 	c.fd.mu.Lock()
 	defer c.fd.mu.Unlock()
 	if c.ra == nil {
-		if c.rap.IsValid() {
-			c.ra = tcpAddr(c.rap)
+		if c.rfam != 0 {
+			c.ra = netAddr(c.network(), c.remoteSockaddr())
 		} else if !c.fd.closing() {
 			if sa, err := unix.Getpeername(c.fd.sysfd); err == nil {
-				c.ra = netAddr(c.network, sa)
+				c.ra = netAddr(c.network(), sa)
 			}
 		}
 	}
@@ -85,54 +122,71 @@ func (c *Conn) opError(op string, err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
-	return &net.OpError{Op: op, Net: c.network, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // Read reads up to len(b) bytes, parking until some are available. It
 // returns io.EOF at the end of the stream.
+//
+// Read, Write, WaitRead and ReadWith are written for a small parked stack
+// (its bytes are saved with every parked connection): each calls park
+// itself, with no defer, few locals and the arm closure on the stack; the
+// system calls, the error wrapping and the end of the wait are in
+// functions called before or after it.
 func (c *Conn) Read(b []byte) (int, error) {
-	n, err := c.read(b)
-	if err != nil && err != io.EOF {
-		err = c.opError("read", err)
+	fd := &c.fd
+	if err := fd.acquire(&fd.r.l); err != nil {
+		return 0, c.readError(err)
 	}
-	return n, err
+	for {
+		n, seq, wait, err := fd.read(b)
+		if wait {
+			if err = fd.endWait(&fd.r, park(nil, "poll: read", func(w waker) { fd.arm(&fd.r, seq, w) })); err == nil {
+				continue
+			}
+		}
+		fd.release(&fd.r.l)
+		if err != nil && err != io.EOF {
+			err = c.readError(err)
+		}
+		return n, err
+	}
 }
 
-func (c *Conn) read(b []byte) (int, error) {
-	fd := &c.fd
-	if err := fd.incref(); err != nil {
-		return 0, err
-	}
-	defer fd.decref()
-	if err := fd.lock(&fd.rl); err != nil {
-		return 0, err
-	}
-	defer fd.unlock(&fd.rl)
+// readError wraps an error of a read as a *net.OpError.
+//
+//go:noinline
+func (c *Conn) readError(err error) error { return c.opError("read", err) }
+
+// read is one read system call (retried on EINTR) after check, with r.l
+// held. If nothing is available it returns wait and the read side's
+// readiness sequence number to wait on.
+//
+//go:noinline
+func (fd *netFD) read(b []byte) (n int, seq uint32, wait bool, err error) {
 	if len(b) == 0 {
-		return 0, nil
+		return 0, 0, false, nil
 	}
 	if len(b) > maxRW {
 		b = b[:maxRW]
 	}
 	for {
 		if err := fd.check(&fd.r); err != nil {
-			return 0, err
+			return 0, 0, false, err
 		}
 		seq := fd.r.seq.Load()
 		n, err := unix.Read(fd.sysfd, b)
 		switch err {
 		case nil:
 			if n == 0 {
-				return 0, io.EOF
+				return 0, 0, false, io.EOF
 			}
-			return n, nil
+			return n, 0, false, nil
 		case unix.EINTR:
 		case unix.EAGAIN:
-			if err := fd.wait(background, &fd.r, seq, "poll: read"); err != nil {
-				return 0, err
-			}
+			return 0, seq, true, nil
 		default:
-			return 0, os.NewSyscallError("read", err)
+			return 0, 0, false, os.NewSyscallError("read", err)
 		}
 	}
 }
@@ -140,27 +194,44 @@ func (c *Conn) read(b []byte) (int, error) {
 // Write writes all of b, parking while the socket's buffer is full. It
 // returns len(b) or an error.
 func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.write(b)
-	if err != nil {
-		err = c.opError("write", err)
-	}
-	return n, err
-}
-
-func (c *Conn) write(b []byte) (int, error) {
 	fd := &c.fd
-	if err := fd.incref(); err != nil {
-		return 0, err
+	if err := fd.acquire(&fd.w.l); err != nil {
+		return 0, c.writeError(err)
 	}
-	defer fd.decref()
-	if err := fd.lock(&fd.wl); err != nil {
-		return 0, err
-	}
-	defer fd.unlock(&fd.wl)
 	nn := 0
 	for {
+		var seq uint32
+		var wait bool
+		var err error
+		nn, seq, wait, err = fd.write(b, nn)
+		if wait {
+			if err = fd.endWait(&fd.w, park(nil, "poll: write", func(w waker) { fd.arm(&fd.w, seq, w) })); err == nil {
+				continue
+			}
+		}
+		fd.release(&fd.w.l)
+		if err != nil {
+			err = c.writeError(err)
+		}
+		return nn, err
+	}
+}
+
+// writeError wraps an error of a write as a *net.OpError.
+//
+//go:noinline
+func (c *Conn) writeError(err error) error { return c.opError("write", err) }
+
+// write writes b[nn:] with system calls (after check, with w.l held) until
+// all of b is written, the socket's buffer is full or an error occurs. It
+// returns the bytes of b written in all, and if the buffer is full, wait and
+// the write side's readiness sequence number to wait on.
+//
+//go:noinline
+func (fd *netFD) write(b []byte, nn int) (int, uint32, bool, error) {
+	for {
 		if err := fd.check(&fd.w); err != nil {
-			return nn, err
+			return nn, 0, false, err
 		}
 		seq := fd.w.seq.Load()
 		chunk := b[nn:]
@@ -172,20 +243,18 @@ func (c *Conn) write(b []byte) (int, error) {
 			nn += n
 		}
 		if nn == len(b) && err == nil {
-			return nn, nil
+			return nn, 0, false, nil
 		}
 		switch err {
 		case nil:
 			if n == 0 {
-				return nn, io.ErrUnexpectedEOF
+				return nn, 0, false, io.ErrUnexpectedEOF
 			}
 		case unix.EINTR:
 		case unix.EAGAIN:
-			if err := fd.wait(background, &fd.w, seq, "poll: write"); err != nil {
-				return nn, err
-			}
+			return nn, seq, true, nil
 		default:
-			return nn, os.NewSyscallError("write", err)
+			return nn, 0, false, os.NewSyscallError("write", err)
 		}
 	}
 }
@@ -237,36 +306,73 @@ var peekBuf [1]byte
 // an error is pending), ctx is done, the read deadline passes or the
 // connection is closed. It holds no buffer while it waits.
 func (c *Conn) WaitRead(ctx context.Context) error {
+	if ctx != nil && ctx.Done() != nil {
+		return c.waitReadCtx(ctx)
+	}
 	fd := &c.fd
-	if err := fd.incref(); err != nil {
-		return c.opError("read", err)
+	seq, wait, err := fd.startWaitRead()
+	if wait {
+		err = fd.endWaitRead(park(nil, "poll: wait read", func(w waker) { fd.arm(&fd.r, seq, w) }))
 	}
-	defer fd.decref()
-	if err := fd.lock(&fd.rl); err != nil {
-		return c.opError("read", err)
+	if err != nil {
+		return c.readError(err)
 	}
-	defer fd.unlock(&fd.rl)
+	return nil
+}
+
+// waitReadCtx is WaitRead with a context that can be done.
+func (c *Conn) waitReadCtx(ctx context.Context) error {
+	fd := &c.fd
+	seq, wait, err := fd.startWaitRead()
+	if wait {
+		err = fd.wait(ctx, &fd.r, seq, "poll: wait read")
+		fd.release(&fd.r.l)
+		if err != nil && err == ctx.Err() {
+			return err
+		}
+	}
+	if err != nil {
+		return c.readError(err)
+	}
+	return nil
+}
+
+// startWaitRead takes a reference and r.l and checks whether the connection
+// is readable. If not, it returns wait and the sequence number to wait on,
+// holding both; endWaitRead then completes the wait and releases them.
+// Otherwise it releases them and returns nil if data, the end of the
+// stream or an error is pending (for a read to report), or check's error.
+//
+//go:noinline
+func (fd *netFD) startWaitRead() (seq uint32, wait bool, err error) {
+	if err := fd.acquire(&fd.r.l); err != nil {
+		return 0, false, err
+	}
 	for {
 		if err := fd.check(&fd.r); err != nil {
-			return c.opError("read", err)
+			fd.release(&fd.r.l)
+			return 0, false, err
 		}
 		seq := fd.r.seq.Load()
 		_, _, err := unix.Recvfrom(fd.sysfd, peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		switch err {
 		case unix.EINTR:
-			continue
 		case unix.EAGAIN:
+			return seq, true, nil
 		default:
-			return nil // data, EOF or an error for Read to report
+			fd.release(&fd.r.l)
+			return 0, false, nil
 		}
-		if err := fd.wait(ctx, &fd.r, seq, "poll: wait read"); err != nil {
-			if err == ctx.Err() {
-				return err
-			}
-			return c.opError("read", err)
-		}
-		return nil
 	}
+}
+
+// endWaitRead completes a wait that startWaitRead began.
+//
+//go:noinline
+func (fd *netFD) endWaitRead(err error) error {
+	err = fd.endWait(&fd.r, err)
+	fd.release(&fd.r.l)
+	return err
 }
 
 // ReadWith waits until the connection is readable without holding a
@@ -276,30 +382,45 @@ func (c *Conn) WaitRead(ctx context.Context) error {
 // keep p. ReadWith returns io.EOF at the end of the stream, a read error, or
 // fn's error.
 func (c *Conn) ReadWith(pool *BufferPool, fn func(p []byte) error) error {
+	fd := &c.fd
+	for {
+		seq, wait, err := fd.startWaitRead()
+		if wait {
+			err = fd.endWaitRead(park(nil, "poll: wait read", func(w waker) { fd.arm(&fd.r, seq, w) }))
+		}
+		if err != nil {
+			return c.readError(err)
+		}
+		if err, again := c.readWith(pool, fn); !again {
+			return err
+		}
+	}
+}
+
+// readWith is ReadWith's read and call of fn, once the connection is
+// readable. again reports a spurious readiness: wait again.
+//
+//go:noinline
+func (c *Conn) readWith(pool *BufferPool, fn func(p []byte) error) (err error, again bool) {
 	if pool == nil {
 		pool = DefaultPool
 	}
-	for {
-		if err := c.WaitRead(background); err != nil {
-			return err
-		}
-		bp := pool.Get()
-		n, err := c.readOnce(*bp)
-		if err == unix.EAGAIN {
-			pool.Put(bp) // spurious readiness: wait again, without the buffer
-			continue
-		}
-		if err != nil {
-			pool.Put(bp)
-			if err != io.EOF {
-				err = c.opError("read", err)
-			}
-			return err
-		}
-		err = fn((*bp)[:n])
-		pool.Put(bp)
-		return err
+	bp := pool.Get()
+	n, err := c.readOnce(*bp)
+	if err == unix.EAGAIN {
+		pool.Put(bp) // spurious readiness: wait again, without the buffer
+		return nil, true
 	}
+	if err != nil {
+		pool.Put(bp)
+		if err != io.EOF {
+			err = c.readError(err)
+		}
+		return err, false
+	}
+	err = fn((*bp)[:n])
+	pool.Put(bp)
+	return err, false
 }
 
 // readOnce is one non-blocking read: EAGAIN is returned, not waited on.
@@ -309,10 +430,10 @@ func (c *Conn) readOnce(b []byte) (int, error) {
 		return 0, err
 	}
 	defer fd.decref()
-	if err := fd.lock(&fd.rl); err != nil {
+	if err := fd.lock(&fd.r.l); err != nil {
 		return 0, err
 	}
-	defer fd.unlock(&fd.rl)
+	defer fd.unlock(&fd.r.l)
 	if err := fd.check(&fd.r); err != nil {
 		return 0, err
 	}
@@ -408,11 +529,11 @@ func (r rawConn) Control(f func(fd uintptr)) error {
 }
 
 func (r rawConn) Read(f func(fd uintptr) (done bool)) error {
-	return r.rw("raw-read", &r.c.fd.r, &r.c.fd.rl, f)
+	return r.rw("raw-read", &r.c.fd.r, &r.c.fd.r.l, f)
 }
 
 func (r rawConn) Write(f func(fd uintptr) (done bool)) error {
-	return r.rw("raw-write", &r.c.fd.w, &r.c.fd.wl, f)
+	return r.rw("raw-write", &r.c.fd.w, &r.c.fd.w.l, f)
 }
 
 func (r rawConn) rw(op string, d *ioDir, l *ioLock, f func(fd uintptr) bool) error {

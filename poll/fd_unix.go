@@ -39,19 +39,20 @@ type netFD struct {
 	sysfd int
 	gen   uint32
 
-	state atomic.Int64
+	state atomic.Int32
 
-	mu     sync.Mutex // guards the wk fields, dl, lq
-	r, w   ioDir
-	rl, wl ioLock
-	lq     []lockWaiter
-	dl     *deadlines
+	mu   sync.Mutex // guards the wk fields and dl
+	r, w ioDir
+	dl   *deadlines // allocated on first use: deadlines and lock waiters
 }
 
+// ioDir is one direction of a netFD (fields ordered to pack: a netFD is
+// part of the memory of every idle connection).
 type ioDir struct {
 	seq     atomic.Uint32 // readiness edges seen
 	waiting atomic.Bool   // wk holds a parked waiter
 	expired atomic.Bool   // the deadline has passed
+	l       ioLock        // serialises this direction's operations
 	wk      waker
 }
 
@@ -180,20 +181,29 @@ var background = context.Background()
 // deadline expires, or ctx is done; it returns check's verdict (or ctx's
 // error).
 func (fd *netFD) wait(ctx context.Context, d *ioDir, seq uint32, reason string) error {
+	return fd.endWait(d, park(ctx, reason, func(w waker) { fd.arm(d, seq, w) }))
+}
+
+// arm is the arm function of a wait on d: it stores w in d and readies it
+// at once if d saw an edge after seq, the fd is closing or d's deadline
+// has passed. Every wait calls endWait after it.
+func (fd *netFD) arm(d *ioDir, seq uint32, w waker) {
 	fd.p.waitBegin()
-	defer fd.p.waitEnd()
-	err := park(ctx, reason, func(w waker) {
-		fd.mu.Lock()
-		d.wk = w
-		d.waiting.Store(true)
-		if d.seq.Load() != seq || fd.closing() || d.expired.Load() {
-			d.take()
-			fd.mu.Unlock()
-			w.Ready()
-			return
-		}
+	fd.mu.Lock()
+	d.wk = w
+	d.waiting.Store(true)
+	if d.seq.Load() != seq || fd.closing() || d.expired.Load() {
+		d.take()
 		fd.mu.Unlock()
-	})
+		w.Ready()
+		return
+	}
+	fd.mu.Unlock()
+}
+
+// endWait completes a wait on d that park ended with err.
+func (fd *netFD) endWait(d *ioDir, err error) error {
+	fd.p.waitEnd()
 	if err != nil {
 		fd.mu.Lock()
 		d.take() // stale now; drop it so the poller does not keep it
@@ -203,9 +213,26 @@ func (fd *netFD) wait(ctx context.Context, d *ioDir, seq uint32, reason string) 
 	return fd.check(d)
 }
 
+// acquire takes a reference and the lock l; release gives both back.
+func (fd *netFD) acquire(l *ioLock) error {
+	if err := fd.incref(); err != nil {
+		return err
+	}
+	if err := fd.lock(l); err != nil {
+		fd.decref()
+		return err
+	}
+	return nil
+}
+
+func (fd *netFD) release(l *ioLock) {
+	fd.unlock(l)
+	fd.decref()
+}
+
 // ioLock serialises the operations of one direction (like net's fdMutex),
 // parking the coroutine, not the carrier, when contended. state: 0 free,
-// 1 held, 2 held with waiters queued in netFD.lq.
+// 1 held, 2 held with waiters queued in netFD.dl.lq.
 type ioLock struct{ state atomic.Uint32 }
 
 type lockWaiter struct {
@@ -234,17 +261,23 @@ func (fd *netFD) lock(l *ioLock) error {
 			}
 		}
 		mine = w
-		fd.lq = append(fd.lq, lockWaiter{l, w})
+		x := fd.extra()
+		x.lq = append(x.lq, lockWaiter{l, w})
 		fd.mu.Unlock()
 	})
 	if err != nil {
 		// Cancelled. Remove our entry; if unlock took it already, its Ready
 		// failed and it passes the lock on.
 		fd.mu.Lock()
-		for i, lw := range fd.lq {
-			if lw.l == l && lw.w == mine {
-				fd.lq = append(fd.lq[:i], fd.lq[i+1:]...)
-				break
+		if x := fd.dl; x != nil {
+			for i, lw := range x.lq {
+				if lw.l == l && lw.w == mine {
+					x.lq = append(x.lq[:i], x.lq[i+1:]...)
+					break
+				}
+			}
+			if len(x.lq) == 0 {
+				x.lq = nil
 			}
 		}
 		fd.mu.Unlock()
@@ -261,16 +294,20 @@ func (fd *netFD) unlock(l *ioLock) {
 		fd.mu.Lock()
 		var next waker
 		found, more := false, false
-		for i := 0; i < len(fd.lq); i++ {
-			if fd.lq[i].l != l {
+		var q []lockWaiter
+		if fd.dl != nil {
+			q = fd.dl.lq
+		}
+		for i := 0; i < len(q); i++ {
+			if q[i].l != l {
 				continue
 			}
 			if found {
 				more = true
 				break
 			}
-			next, found = fd.lq[i].w, true
-			fd.lq = append(fd.lq[:i], fd.lq[i+1:]...)
+			next, found = q[i].w, true
+			q = append(q[:i], q[i+1:]...)
 			i--
 		}
 		switch {
@@ -279,8 +316,11 @@ func (fd *netFD) unlock(l *ioLock) {
 		case !more:
 			l.state.Store(1) // handed over, no one else waiting
 		} // else stays 2: handed over with waiters remaining
-		if len(fd.lq) == 0 {
-			fd.lq = nil
+		if fd.dl != nil {
+			if len(q) == 0 {
+				q = nil
+			}
+			fd.dl.lq = q
 		}
 		fd.mu.Unlock()
 		if !found || next.Ready() {
@@ -290,10 +330,20 @@ func (fd *netFD) unlock(l *ioLock) {
 	}
 }
 
-// deadlines holds a netFD's deadline timers; allocated on first use.
+// deadlines holds a netFD's deadline timers and its lock waiters, rarely
+// used and so kept out of the netFD; allocated on first use (extra).
 type deadlines struct {
 	rt, wt       timerSlot
-	rfire, wfire func()
+	rfire, wfire func()       // set by the first setDeadline
+	lq           []lockWaiter // operations waiting for an ioLock
+}
+
+// extra returns fd.dl, allocating it on first use. fd.mu must be held.
+func (fd *netFD) extra() *deadlines {
+	if fd.dl == nil {
+		fd.dl = &deadlines{}
+	}
+	return fd.dl
 }
 
 type timerSlot struct {
@@ -321,11 +371,9 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 	var wake [2]waker
 	var nw int
 	fd.mu.Lock()
-	if fd.dl == nil {
-		dl := &deadlines{}
+	if dl := fd.extra(); dl.rfire == nil {
 		dl.rfire = func() { fd.deadlineFired(&fd.r, &fd.dl.rt) }
 		dl.wfire = func() { fd.deadlineFired(&fd.w, &fd.dl.wt) }
-		fd.dl = dl
 	}
 	set := func(d *ioDir, s *timerSlot, fire func()) {
 		s.at = t

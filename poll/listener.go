@@ -182,10 +182,10 @@ func (l *Listener) accept() (*Conn, error) {
 		return nil, err
 	}
 	defer fd.decref()
-	if err := fd.lock(&fd.rl); err != nil {
+	if err := fd.lock(&fd.r.l); err != nil {
 		return nil, err
 	}
-	defer fd.unlock(&fd.rl)
+	defer fd.unlock(&fd.r.l)
 	var backoff time.Duration
 	for {
 		if err := fd.check(&fd.r); err != nil {

@@ -2,7 +2,11 @@
 
 package poll
 
-import "github.com/stackslice/stackslice/sched"
+import (
+	"context"
+
+	"github.com/stackslice/stackslice/sched"
+)
 
 // waker and park are the poller's only contact with how callers wait: a
 // coroutine of a scheduler parks (its carrier runs other coroutines), an
@@ -11,4 +15,9 @@ import "github.com/stackslice/stackslice/sched"
 // Close will find it, and re-checks the condition after storing it.
 type waker = sched.Waker
 
-var park = sched.Park
+// park is sched.Park, called directly (not through a function variable)
+// so that arm closures do not escape: they live in the parked frame
+// instead of in a heap object per wait.
+func park(ctx context.Context, reason string, arm func(waker)) error {
+	return sched.Park(ctx, reason, arm)
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBench(t *testing.T) {
@@ -39,8 +40,10 @@ func TestRelay(t *testing.T) {
 	done := make(chan error, 1)
 	var out bytes.Buffer
 	go func() { done <- run([]string{"-listen", addr, "-backend", bln.Addr().String(), "-d", "2s"}, &out) }()
+	// Wait for the relay to listen (bounded: a loaded machine may take a
+	// while to start it).
 	var c net.Conn
-	for range 100 {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if c, err = net.Dial("tcp", addr); err == nil {
 			break
 		}
