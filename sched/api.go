@@ -45,12 +45,22 @@ func Sleep(d time.Duration) error {
 		yieldTask(t)
 		return nil
 	}
-	var tm timers.Timer
-	err := park(t, nil, "sleep", func(w Waker) {
-		tm = t.s.wheel.Add(d, func() { w.Ready() })
-	}, 0)
-	if err != nil {
-		tm.Stop()
+	// Sleep parks by itself, as Park does: its frame is saved with the
+	// sleeping task.
+	tm := sleepTimer(t, t.beginPark(reasonSleep, 0), d)
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
 	}
-	return err
+	if t.endPark() == causeReady {
+		return nil
+	}
+	tm.Stop()
+	return t.cancelErr()
+}
+
+// sleepTimer arms the timer that ends a Sleep.
+//
+//go:noinline
+func sleepTimer(t *Task, w Waker, d time.Duration) timers.Timer {
+	return t.s.wheel.Add(d, func() { w.Ready() })
 }

@@ -37,7 +37,7 @@ func Await(fn func()) error {
 	s := t.s
 	j := &awaitJob{fn: fn, s: s}
 	s.bridges.Add(1)
-	err := park(t, nil, "await", func(w Waker) {
+	err := park(t, nil, reasonAwait, func(w Waker) {
 		j.w = w
 		s.await.submit(j, s.awaitMax)
 	}, 0)

@@ -243,7 +243,7 @@ func (c *carrier) pushLocal(t *Task) {
 		c.s.carriers[t.pin-1].pushPinned(t)
 		return
 	}
-	p := int(t.prio.Load())
+	p := t.prio()
 	c.mu.Lock()
 	c.q[p].push(t)
 	c.mask.Or(qbit(p))
@@ -258,7 +258,7 @@ func (c *carrier) pushNext(t *Task) {
 		c.s.carriers[t.pin-1].pushPinned(t)
 		return
 	}
-	p := int(t.prio.Load())
+	p := t.prio()
 	c.mu.Lock()
 	old := c.next
 	c.next = t
@@ -267,12 +267,12 @@ func (c *carrier) pushNext(t *Task) {
 	op := -1
 	if old != nil {
 		if old.pin != 0 {
-			op = int(old.prio.Load())
+			op = old.prio()
 			c.pinq[op].push(old)
 			m |= pinbit(op)
 			op = -1
 		} else {
-			op = int(old.prio.Load())
+			op = old.prio()
 			c.q[op].push(old)
 			m |= qbit(op)
 		}
@@ -285,7 +285,7 @@ func (c *carrier) pushNext(t *Task) {
 }
 
 func (c *carrier) pushPinned(t *Task) {
-	p := int(t.prio.Load())
+	p := t.prio()
 	c.mu.Lock()
 	c.pinq[p].push(t)
 	c.mask.Or(pinbit(p))
@@ -315,7 +315,7 @@ func (s *Scheduler) ready(t *Task) {
 		s.carriers[t.pin-1].pushPinned(t)
 		return
 	}
-	p := int(t.prio.Load())
+	p := t.prio()
 	s.gmu.Lock()
 	s.global[p].push(t)
 	s.gmu.Unlock()
@@ -460,7 +460,7 @@ func (c *carrier) handoff() int {
 	s.gmu.Unlock()
 	if next != nil {
 		n++
-		p := int(next.prio.Load())
+		p := next.prio()
 		s.gmu.Lock()
 		s.global[p].push(next)
 		s.gmu.Unlock()

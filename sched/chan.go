@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/stackslice/stackslice/slice"
 )
 
 // ErrChanClosed is returned by Send on a closed Chan, and by Recv on a
@@ -260,10 +262,37 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 	if res, err := c.trySendLocked(v, nil, 0); res == tryDone {
 		return err
 	}
-	w := &waiter[T]{v: v}
-	w.own.fired.Store(selPending)
-	w.sel = &w.own
-	err := park(currentTask(), ctx, "chan send", func(wk Waker) {
+	// The rest parks: this frame is saved with the parked task, so it
+	// parks by itself, keeping little live across the yield.
+	t := currentTask()
+	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
+		return c.sendPark(ctx, v)
+	}
+	w := newWaiter[T]()
+	w.v = v
+	w.own.w = t.beginPark(reasonChanSend, flagInternal)
+	c.sendq.push(w)
+	c.mu.Unlock()
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.sendq) {
+		return t.cancelErr()
+	}
+	if w.closed {
+		return ErrChanClosed
+	}
+	return nil
+}
+
+// sendPark is send's parking for a goroutine or with a ctx to watch; c is
+// locked.
+//
+//go:noinline
+func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
+	w := newWaiter[T]()
+	w.v = v
+	err := park(currentTask(), ctx, reasonChanSend, func(wk Waker) {
 		w.own.w = wk
 		c.sendq.push(w)
 		c.mu.Unlock()
@@ -275,6 +304,14 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 		return ErrChanClosed
 	}
 	return nil
+}
+
+// newWaiter returns a waiter for a single operation.
+func newWaiter[T any]() *waiter[T] {
+	w := &waiter[T]{}
+	w.own.fired.Store(selPending)
+	w.sel = &w.own
+	return w
 }
 
 // Results of the try functions.
@@ -323,13 +360,22 @@ func (c *Chan[T]) finish(w *waiter[T], err error, q *waitq[T]) bool {
 	if err == nil {
 		return true // readied: a counterpart completed it
 	}
+	return !c.abandon(w, q)
+}
+
+// abandon ends a single parked operation that was not readied: unless a
+// counterpart completed it after all, the waiter leaves the queue and
+// abandon reports true.
+//
+//go:noinline
+func (c *Chan[T]) abandon(w *waiter[T], q *waitq[T]) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if w.own.claim(selAbandoned) {
 		q.remove(w)
-		return false
+		return true
 	}
-	return true
+	return false
 }
 
 // Recv receives a value, parking the task (blocking the goroutine) until
@@ -348,10 +394,35 @@ func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 		}
 		return v, nil
 	}
-	w := &waiter[T]{}
-	w.own.fired.Store(selPending)
-	w.sel = &w.own
-	err := park(currentTask(), ctx, "chan receive", func(wk Waker) {
+	// The rest parks: see send.
+	t := currentTask()
+	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
+		return c.recvPark(ctx)
+	}
+	w := newWaiter[T]()
+	w.own.w = t.beginPark(reasonChanRecv, flagInternal)
+	c.recvq.push(w)
+	c.mu.Unlock()
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	var zero T
+	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.recvq) {
+		return zero, t.cancelErr()
+	}
+	if !w.ok {
+		return zero, ErrChanClosed
+	}
+	return w.v, nil
+}
+
+// recvPark is recv's parking for a goroutine or with a ctx to watch; c is
+// locked.
+//
+//go:noinline
+func (c *Chan[T]) recvPark(ctx context.Context) (T, error) {
+	w := newWaiter[T]()
+	err := park(currentTask(), ctx, reasonChanRecv, func(wk Waker) {
 		w.own.w = wk
 		c.recvq.push(w)
 		c.mu.Unlock()

@@ -24,81 +24,168 @@ import (
 // task's). arm must not block or park; it runs even when ctx is already
 // done or the task cancelled (Park then returns the error at once).
 func Park(ctx context.Context, reason string, arm func(Waker)) error {
-	return park(currentTask(), ctx, reason, arm, 0)
+	// The frame of the function that yields is saved with every parked
+	// task, with the outgoing argument area of everything it calls: Park
+	// parks by itself (no deeper frames but slice.Yield's), keeps only t
+	// live across the yield, and calls helpers with few arguments.
+	t := currentTask()
+	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
+		return parkSlow(ctx, reason, arm)
+	}
+	// arm runs even if the park is over before it starts, so that callers'
+	// bookkeeping (such as unlocking) is uniform.
+	arm(t.beginParkNamed(reason))
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	return t.parkErr(t.endPark())
+}
+
+// parkSlow is Park outside a task, or with a ctx to watch.
+//
+//go:noinline
+func parkSlow(ctx context.Context, reason string, arm func(Waker)) error {
+	t := currentTask()
+	id := internReason(reason)
+	if t == nil {
+		return parkGoroutine(ctx, id, reason, arm)
+	}
+	if id == reasonOther {
+		t.setOtherReason(reason)
+	}
+	return parkCtx(t, ctx, id, arm, 0)
 }
 
 // parkInternal is Park for this package's own primitives (Chan, Mutex,
 // Wait...): a task parked in one can only be woken by another task, which
 // is what deadlock detection relies on.
-func parkInternal(ctx context.Context, reason string, arm func(Waker)) error {
+// Like Park, it parks by itself.
+func parkInternal(ctx context.Context, reason reasonID, arm func(Waker)) error {
+	t := currentTask()
+	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
+		return parkInternalSlow(ctx, reason, arm)
+	}
+	arm(t.beginPark(reason, flagInternal))
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	return t.parkErr(t.endPark())
+}
+
+//go:noinline
+func parkInternalSlow(ctx context.Context, reason reasonID, arm func(Waker)) error {
 	return park(currentTask(), ctx, reason, arm, flagInternal)
 }
 
-func park(t *Task, ctx context.Context, reason string, arm func(Waker), kind uint32) error {
-	if ctx != nil {
-		if tc, ok := ctx.(*taskCtx); ctx.Done() == nil || ok && t != nil && (*Task)(tc) == t {
-			ctx = nil // nothing to watch but the task itself
-		}
-	}
+// park is Park for this package, with the reason interned already (one of
+// the package's own: never reasonOther) and flags for the park.
+func park(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint32) error {
 	if t == nil {
-		return parkGoroutine(ctx, reason, arm)
+		return parkGoroutine(ctx, reason, "", arm)
 	}
-	if ctx != nil {
+	if ctx != nil && !ignoreCtx(t, ctx) {
 		return parkCtx(t, ctx, reason, arm, kind)
 	}
-	// The common path is kept lean: its frame is saved with every parked
-	// task's coroutine.
-	w := t.beginPark(reason, kind)
-	if t.canceled() && kind&flagNoCancel == 0 {
-		w.wake(causeCancel)
+	arm(t.beginPark(reason, kind))
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
 	}
-	// arm runs even if the park is over before it starts, so that callers'
-	// bookkeeping (such as unlocking) is uniform.
-	arm(w)
-	return t.wakeErr(nil, t.switchOut())
+	return t.parkErr(t.endPark())
+}
+
+// ignoreCtx reports whether a park of t need not watch ctx: it is never
+// done, or it is t's own context (whose cancellation ends any park).
+func ignoreCtx(t *Task, ctx context.Context) bool {
+	if tc, ok := ctx.(*taskCtx); ok && (*Task)(tc) == t {
+		return true
+	}
+	return ctx.Done() == nil
 }
 
 // parkCtx is park with a context to watch besides the task's own.
-func parkCtx(t *Task, ctx context.Context, reason string, arm func(Waker), kind uint32) error {
+//
+//go:noinline
+func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint32) error {
 	w := t.beginPark(reason, kind)
 	stop := context.AfterFunc(ctx, func() { w.wake(causeCtx) })
-	if t.canceled() && kind&flagNoCancel == 0 {
-		w.wake(causeCancel)
-	} else if ctx.Err() != nil {
+	if ctx.Err() != nil {
 		w.wake(causeCtx)
 	}
 	arm(w)
-	cause := t.switchOut()
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	cause := t.endPark()
 	stop()
 	return t.wakeErr(ctx, cause)
 }
 
+// beginParkNamed is beginPark for Park, whose reason is any string.
+//
+//go:noinline
+func (t *Task) beginParkNamed(reason string) Waker {
+	id := internReason(reason)
+	if id == reasonOther {
+		t.setOtherReason(reason)
+	}
+	return t.beginPark(id, 0)
+}
+
+// setOtherReason keeps a reason that did not fit the table (reasonOther).
+//
+//go:noinline
+func (t *Task) setOtherReason(reason string) {
+	t.mu.Lock()
+	t.ext_().reason = reason
+	t.mu.Unlock()
+}
+
 // beginPark publishes stParking with a new generation and returns the
-// Waker for it. Only the task itself moves its state out of stRunning, so
+// Waker for it; if the task is cancelled (and kind allows), the park is
+// over at once. Only the task itself moves its state out of stRunning, so
 // a plain store is enough.
-func (t *Task) beginPark(reason string, kind uint32) Waker {
+//
+//go:noinline
+func (t *Task) beginPark(reason reasonID, kind uint32) Waker {
 	gen := t.state.Load()>>genShift + 1
 	t.reason = reason
-	t.parkedAt = t.s.coarse.Load()
+	t.parkedAt = uint32(t.s.coarse.Load() / int64(time.Millisecond))
 	if kind != 0 {
 		t.flags.Or(kind)
 	}
 	t.state.Store(gen<<genShift | stParking)
-	return Waker{t, gen}
+	w := Waker{t, gen}
+	// The flag is read after publishing stParking: a Cancel that comes
+	// later sees the state and wakes the park itself.
+	if t.canceled() && kind&flagNoCancel == 0 {
+		w.wake(causeCancel)
+	}
+	return w
 }
 
-// switchOut yields the coroutine unless it was woken already, and returns
-// the wake cause. The carrier completes the park (see carrier.afterYield).
-func (t *Task) switchOut() uint64 {
-	if t.state.Load()&statusMask != stWoke {
-		slice.Yield()
-	}
+// endPark ends a park once the coroutine is back (or never switched out,
+// having been woken while parking), and returns the wake cause. The
+// carrier completes the switch-out (see carrier.afterYield).
+//
+//go:noinline
+func (t *Task) endPark() uint64 {
 	v := t.state.Load()
 	t.state.Store(v &^ (causeMask | statusMask) /* stRunning */)
 	t.flags.And(^(flagInternal | flagNoCancel))
-	t.reason = ""
+	t.reason = reasonNone
 	return (v & causeMask) >> causeShift
 }
+
+// parkErr is the error of a park that watched no ctx but the task's.
+func (t *Task) parkErr(cause uint64) error {
+	if cause == causeReady {
+		return nil
+	}
+	return t.cancelErr()
+}
+
+//go:noinline
+func (t *Task) cancelErr() error { return (*taskCtx)(t).Err() }
 
 func (t *Task) wakeErr(ctx context.Context, cause uint64) error {
 	switch cause {
@@ -176,10 +263,10 @@ var goParkers = sync.Pool{New: func() any {
 
 // parkGoroutine is Park for an ordinary goroutine: it blocks on a stand-in
 // task's semaphore.
-func parkGoroutine(ctx context.Context, reason string, arm func(Waker)) error {
+func parkGoroutine(ctx context.Context, reason reasonID, other string, arm func(Waker)) error {
 	t := goParkers.Get().(*Task)
 	gen := t.state.Load()>>genShift + 1
-	t.reason = reason
+	t.reason, t.ext.reason = reason, other
 	t.state.Store(gen<<genShift | stParked)
 	w := Waker{t, gen}
 	arm(w)

@@ -211,7 +211,7 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 		panic(fmt.Sprintf("sched: Pin(%d) out of range: the scheduler has %d carriers", o.pin-1, s.ncarriers))
 	}
 	t := &Task{s: s, fn: fn, pin: o.pin}
-	t.prio.Store(int32(o.prio))
+	t.flags.Store(uint32(o.prio) << prioShift)
 	t.co = slice.New(t.body)
 	if o.name != "" || o.parent != nil {
 		x := t.ext_()

@@ -1,6 +1,10 @@
 package sched
 
-import "context"
+import (
+	"context"
+
+	"github.com/stackslice/stackslice/slice"
+)
 
 // A Case is one operation of a Select: see Chan.CaseRecv and Chan.CaseSend.
 type Case interface {
@@ -115,15 +119,47 @@ func SelectCtx(ctx context.Context, cases ...Case) (int, error) {
 	if i, ok := pollCases(sel, cases, false); ok {
 		return i, finishCase(cases, i)
 	}
+	// The rest parks; like Park, SelectCtx parks by itself (its frame is
+	// saved with the parked task).
+	t := currentTask()
+	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
+		return selectPark(ctx, sel, cases)
+	}
+	sel.w = t.beginPark(reasonSelect, flagInternal)
+	if _, ok := pollCases(sel, cases, true); ok {
+		sel.w.Ready()
+	}
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	var err error
+	if t.endPark() != causeReady {
+		err = t.cancelErr()
+	}
+	return selectEnd(sel, cases, err)
+}
+
+// selectPark is SelectCtx's parking for a goroutine or with a ctx to
+// watch.
+//
+//go:noinline
+func selectPark(ctx context.Context, sel *selector, cases []Case) (int, error) {
 	if len(cases) == 0 && ctx == nil && currentTask() == nil {
 		panic("sched: Select with no cases outside a task blocks forever")
 	}
-	err := parkInternal(ctx, "select", func(w Waker) {
+	err := parkInternal(ctx, reasonSelect, func(w Waker) {
 		sel.w = w
 		if _, ok := pollCases(sel, cases, true); ok {
 			w.Ready()
 		}
 	})
+	return selectEnd(sel, cases, err)
+}
+
+// selectEnd ends a parked select: err is the park's.
+//
+//go:noinline
+func selectEnd(sel *selector, cases []Case, err error) (int, error) {
 	won := sel.fired.Load()
 	if err != nil && sel.claim(selAbandoned) {
 		won = selAbandoned

@@ -42,8 +42,8 @@ func (t *Task) info(now int64) TaskInfo {
 			ti.State = "parked"
 		case stParked:
 			ti.State = "parked"
-			ti.Reason = t.reason
-			ti.Waiting = time.Duration(now - t.parkedAt)
+			ti.Reason = t.reasonString()
+			ti.Waiting = t.waiting(now)
 		case stDone:
 			ti.State = "done"
 		}
@@ -208,7 +208,7 @@ func (t *Task) dump(b *strings.Builder, now int64) {
 		var pcs []uintptr
 		switch v & statusMask {
 		case stParked:
-			fmt.Fprintf(b, " [%s, %v]:\n", t.reason, time.Duration(now-t.parkedAt).Round(time.Millisecond))
+			fmt.Fprintf(b, " [%s, %v]:\n", t.reasonString(), t.waiting(now).Round(time.Millisecond))
 			pcs = t.co.Callers()
 		case stQueued:
 			fmt.Fprintf(b, " [runnable]:\n")

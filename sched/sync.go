@@ -3,6 +3,8 @@ package sched
 import (
 	"context"
 	"sync"
+
+	"github.com/stackslice/stackslice/slice"
 )
 
 // The primitives below share one shape: a sync.Mutex held only for a few
@@ -45,7 +47,36 @@ func (l *syncList) remove(w *syncWaiter) {
 
 // wait parks on l (whose guard mu the caller holds; wait unlocks it) and
 // reports whether the waiter was granted; err is the park's error when not.
-func (l *syncList) wait(mu *sync.Mutex, ctx context.Context, reason string, n int64, cancelable bool) (bool, error) {
+//
+// It parks by itself (its frame is saved with the parked task), keeping
+// little live across the yield.
+func (l *syncList) wait(mu *sync.Mutex, ctx context.Context, reason reasonID, n int64, cancelable bool) (bool, error) {
+	t := currentTask()
+	kind := flagInternal
+	if !cancelable {
+		kind |= flagNoCancel
+		ctx = nil
+	}
+	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
+		return l.waitSlow(mu, ctx, reason, n, cancelable)
+	}
+	sw := &syncWaiter{n: n}
+	sw.w = t.beginPark(reason, kind)
+	l.push(sw)
+	mu.Unlock()
+	if t.state.Load()&statusMask != stWoke {
+		slice.Yield()
+	}
+	if t.endPark() == causeReady {
+		return true, nil
+	}
+	return l.abandon(mu, sw, t.cancelErr())
+}
+
+// waitSlow is wait for a goroutine, or with a ctx to watch.
+//
+//go:noinline
+func (l *syncList) waitSlow(mu *sync.Mutex, ctx context.Context, reason reasonID, n int64, cancelable bool) (bool, error) {
 	sw := &syncWaiter{n: n}
 	arm := func(w Waker) {
 		sw.w = w
@@ -61,6 +92,14 @@ func (l *syncList) wait(mu *sync.Mutex, ctx context.Context, reason string, n in
 	if err == nil {
 		return true, nil
 	}
+	return l.abandon(mu, sw, err)
+}
+
+// abandon ends a wait that was not readied: unless sw was granted after
+// all, it leaves the list and abandon returns false and err.
+//
+//go:noinline
+func (l *syncList) abandon(mu *sync.Mutex, sw *syncWaiter, err error) (bool, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if sw.granted {
@@ -94,7 +133,7 @@ func (s *Semaphore) AcquireCtx(ctx context.Context, n int64) error {
 		s.mu.Unlock()
 		return nil
 	}
-	ok, err := s.q.wait(&s.mu, ctx, "semacquire", n, true)
+	ok, err := s.q.wait(&s.mu, ctx, reasonSemacquire, n, true)
 	if !ok {
 		s.mu.Lock()
 		ws := s.grantLocked() // the head may have left: others may fit now
@@ -162,7 +201,7 @@ func (m *Mutex) lock(cancelable bool) error {
 		m.mu.Unlock()
 		return nil
 	}
-	_, err := m.q.wait(&m.mu, nil, "mutex", 1, cancelable)
+	_, err := m.q.wait(&m.mu, nil, reasonMutex, 1, cancelable)
 	return err
 }
 
@@ -213,7 +252,7 @@ func NewCond(l *Mutex) *Cond { return &Cond{L: l} }
 func (c *Cond) Wait() error {
 	c.mu.Lock()
 	sw := &syncWaiter{}
-	err := parkInternal(nil, "cond wait", func(w Waker) {
+	err := parkInternal(nil, reasonCondWait, func(w Waker) {
 		sw.w = w
 		c.q.push(sw)
 		c.mu.Unlock()
@@ -310,6 +349,6 @@ func (wg *WaitGroup) Wait() error {
 		wg.mu.Unlock()
 		return nil
 	}
-	_, err := wg.q.wait(&wg.mu, nil, "waitgroup", 0, true)
+	_, err := wg.q.wait(&wg.mu, nil, reasonWaitGroup, 0, true)
 	return err
 }

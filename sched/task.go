@@ -82,6 +82,10 @@ const (
 	flagInternal         // parked in a primitive of this package (see deadlock)
 	flagNoCancel         // parked where cancellation must not interrupt
 	flagPreempted        // yielded at a Checkpoint: requeue globally
+
+	// The priority is kept in the flags word too, so the Task stays small.
+	prioShift = 8
+	prioMask  = 3
 )
 
 // A Task is one coroutine run by a Scheduler. Its methods are safe for
@@ -91,9 +95,8 @@ const (
 // channel, waiters, a parent context, a panic) lives in ext.
 type Task struct {
 	state atomic.Uint64 // see the state word above
-	flags atomic.Uint32
-	prio  atomic.Int32
-	pin   int32 // carrier index + 1 (0: not pinned); fixed at Go
+	flags atomic.Uint32 // flag* bits, and the priority at prioShift
+	pin   int32         // carrier index + 1 (0: not pinned); fixed at Go
 	// size and peak are the bytes the coroutine held at its last and its
 	// largest switch-out, written by its carrier (for Stats).
 	size, peak atomic.Uint32
@@ -103,8 +106,10 @@ type Task struct {
 	fn         func(context.Context)
 	// reason and parkedAt describe the current park; written by the task
 	// before it publishes stParking, read by Dump under inspectBit.
-	reason   string
-	parkedAt int64
+	// reason indexes the table of park reasons (see internReason);
+	// parkedAt is the scheduler's coarse clock in milliseconds, modulo 2^32.
+	reason   reasonID
+	parkedAt uint32
 	// prev and next link the task into its scheduler's registry shard.
 	prev, next *Task
 
@@ -124,6 +129,7 @@ type taskExt struct {
 	afterFuncs map[*afterFunc]struct{}
 	err        error         // result: *slice.PanicError or ErrGoexit
 	sema       chan struct{} // goroutine stand-ins: Park blocks on it
+	reason     string        // the park reason when Task.reason is reasonOther
 }
 
 func (t *Task) ext_() *taskExt {
@@ -137,7 +143,10 @@ func (t *Task) ext_() *taskExt {
 func (t *Task) ID() uint64 { return t.id }
 
 // Priority returns the task's priority.
-func (t *Task) Priority() Priority { return Priority(t.prio.Load()) }
+func (t *Task) Priority() Priority { return Priority(t.prio()) }
+
+// prio returns the task's priority as an index.
+func (t *Task) prio() int { return int(t.flags.Load() >> prioShift & prioMask) }
 
 // SetPriority changes the task's priority. It takes effect the next time
 // the task is queued (when it yields, is readied or is preempted); a task
@@ -146,7 +155,12 @@ func (t *Task) SetPriority(p Priority) {
 	if !p.valid() {
 		panic("sched: SetPriority with an invalid priority; use High, Normal, Low or Idle")
 	}
-	t.prio.Store(int32(p))
+	for {
+		f := t.flags.Load()
+		if t.flags.CompareAndSwap(f, f&^(prioMask<<prioShift)|uint32(p)<<prioShift) {
+			return
+		}
+	}
 }
 
 // Cancel cancels the task's context. Blocking calls of this package made by
@@ -211,7 +225,7 @@ func (t *Task) Done() <-chan struct{} {
 // context's error if it is cancelled first; from a goroutine it blocks.
 func (t *Task) Wait() error {
 	if t.state.Load()&statusMask != stDone {
-		err := parkInternal(nil, "task wait", func(w Waker) {
+		err := parkInternal(nil, reasonTaskWait, func(w Waker) {
 			t.mu.Lock()
 			if t.state.Load()&statusMask == stDone {
 				t.mu.Unlock()
