@@ -42,8 +42,8 @@ type Scan struct {
 	// seen has a bit per region word already classified: a word can be
 	// both a live slot and inside a live object, and must be converted
 	// only once.
-	seen   []uint64
-	recent recentPointers
+	seen  []uint64
+	class classifier
 }
 
 // Release drops the Scan's references to heap objects (Shadow's entries) so
@@ -73,7 +73,7 @@ var SkipRelocForTest bool
 func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 	s.region, s.lo, s.plan = region, lo, p
 	s.Relocs, s.Shadow, s.work = s.Relocs[:0], s.Shadow[:0], s.work[:0]
-	s.recent = recentPointers{}
+	s.class = classifier{lo: lo, size: uintptr(len(region)), stackLo: s.StackLo, stackHi: s.StackHi, alive: s.Alive}
 	s.seen = resize(s.seen, (len(region)/8+63)/64)
 	s.live = resize(s.live, len(p.Objects))
 	for _, off := range p.Slots {
@@ -121,24 +121,24 @@ func (s *Scan) pointer(off uint32) error {
 	}
 	s.seen[w/64] |= 1 << (w % 64)
 	v := s.load(off)
-	switch {
-	case v == 0:
-		return nil
-	case v-s.lo < uintptr(len(s.region)):
+	switch s.class.kind(v) {
+	case wordRegion:
 		if !SkipRelocForTest {
 			s.relocate(off, v)
 		}
 		s.markObject(uint32(v - s.lo))
-		return nil
-	case v >= s.StackLo && v < s.StackHi:
-		return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
-	case isStatic(v) || s.Alive.has(v):
-		return nil
-	}
-	if !DropShadowForTest && !s.recent.seen(v) {
-		s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
+	case wordCarrier:
+		return errCarrier(off)
+	case wordHeap:
+		if !DropShadowForTest {
+			s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
+		}
 	}
 	return nil
+}
+
+func errCarrier(off uint32) error {
+	return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
 }
 
 // relocate turns the region pointer v at off into an offset.
@@ -183,6 +183,39 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
+// wordKind is what a live pointer word of a region holds.
+type wordKind uint8
+
+const (
+	wordSkip    wordKind = iota // nil, static, kept alive elsewhere, or a repeat of a recent shadow entry
+	wordRegion                  // points into the region: relocate
+	wordCarrier                 // points into the carrier's stack outside the region: an error
+	wordHeap                    // a new shadow entry
+)
+
+// classifier holds the rules every scan applies to a live pointer word, in
+// one place: Count sizes what ScanSimple writes, so they must agree exactly.
+type classifier struct {
+	lo, size         uintptr
+	stackLo, stackHi uintptr
+	alive            Alive
+	recent           recentPointers
+}
+
+func (c *classifier) kind(v uintptr) wordKind {
+	switch {
+	case v == 0:
+		return wordSkip
+	case v-c.lo < c.size:
+		return wordRegion
+	case v >= c.stackLo && v < c.stackHi:
+		return wordCarrier
+	case isStatic(v) || c.alive.has(v) || c.recent.seen(v):
+		return wordSkip
+	}
+	return wordHeap
+}
+
 // Count counts what ScanSimple will write for a region copy: shadow entries
 // (non-nil live words pointing neither into the region, nor into the
 // carrier's stack, nor into the binary's static memory, repeats within
@@ -190,15 +223,12 @@ func resize[T any](s []T, n int) []T {
 // relocations of live words pointing into the region (saved frame pointers
 // not included).
 func (p *Plan) Count(region []byte, lo, stackLo, stackHi uintptr, alive Alive) (heap, inRegion int) {
-	var recent recentPointers
+	c := classifier{lo: lo, size: uintptr(len(region)), stackLo: stackLo, stackHi: stackHi, alive: alive}
 	for _, off := range p.Slots {
-		v := *(*uintptr)(unsafe.Pointer(&region[off]))
-		switch {
-		case v == 0 || v >= stackLo && v < stackHi && v-lo >= uintptr(len(region)):
-		case v-lo < uintptr(len(region)):
+		switch c.kind(*(*uintptr)(unsafe.Pointer(&region[off]))) {
+		case wordRegion:
 			inRegion++
-		case isStatic(v) || alive.has(v):
-		case !recent.seen(v):
+		case wordHeap:
 			heap++
 		}
 	}
@@ -243,23 +273,20 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, alive Ali
 		panic("stackmap: ScanSimple called on a plan with stack objects")
 	}
 	size := uintptr(len(region))
-	var recent recentPointers
+	c := classifier{lo: lo, size: size, stackLo: stackLo, stackHi: stackHi, alive: alive}
 	for _, off := range p.Slots {
 		w := (*uintptr)(unsafe.Pointer(&region[off]))
-		v := *w
-		switch {
-		case v == 0:
-		case v-lo < size:
+		switch c.kind(*w) {
+		case wordRegion:
 			if !SkipRelocForTest {
-				*w = v - lo
+				*w -= lo
 				relocs[nreloc] = uint16(off / 8)
 				nreloc++
 			}
-		case v >= stackLo && v < stackHi:
-			return 0, 0, fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
-		case isStatic(v) || alive.has(v):
-		default:
-			if !DropShadowForTest && !recent.seen(v) {
+		case wordCarrier:
+			return 0, 0, errCarrier(off)
+		case wordHeap:
+			if !DropShadowForTest {
 				shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
 				nshadow++
 			}
