@@ -146,10 +146,7 @@ func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byt
 		return false
 	}
 	if heap > int(c.shadowCap) {
-		if c.shadow != nil {
-			freeShadow(c.shadow, c.shadowCap)
-		}
-		c.shadow, c.shadowCap = allocShadow(heap)
+		c.growShadow(heap, nil)
 	}
 	var relocs []uint16
 	if nrel > 0 { // never form a pointer past the block (see relocs)
@@ -209,16 +206,25 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32, chain bool) *bl
 func (c *Coroutine) adoptShadow(ptrs []unsafe.Pointer) {
 	if len(ptrs) > 0 && (c.shadow == nil || unsafe.SliceData(ptrs) != c.shadow) {
 		// The scan appended past the old array: move to a pooled one
-		// of the right class (writes are barriered copies).
-		p, n := allocShadow(len(ptrs))
-		copy(unsafe.Slice(p, n), ptrs)
-		clear(ptrs)
-		if c.shadow != nil {
-			freeShadow(c.shadow, c.shadowCap)
-		}
-		c.shadow, c.shadowCap = p, n
+		// of the right class.
+		c.growShadow(len(ptrs), ptrs)
 	}
 	c.nshadow = uint32(len(ptrs))
+}
+
+// growShadow gives c a pooled shadow array with room for n entries, holding
+// keep (the live entries, wherever they are) at its start. keep and the old
+// array are cleared (write-barriered) before the old array goes back to its
+// pool, so a pooled array never keeps objects alive.
+func (c *Coroutine) growShadow(n int, keep []unsafe.Pointer) {
+	p, cp := allocShadow(n)
+	copy(unsafe.Slice(p, cp), keep)
+	clear(keep)
+	if c.shadow != nil {
+		clear(unsafe.Slice(c.shadow, c.shadowCap))
+		freeShadow(c.shadow, c.shadowCap)
+	}
+	c.shadow, c.shadowCap = p, cp
 }
 
 // clearShadow drops the shadow's references once the region is back on the

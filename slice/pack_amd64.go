@@ -90,14 +90,11 @@ func (c *Coroutine) pack(m Compression) bool {
 // keepTemplate stores t in the shadow slot after the live entries.
 func (c *Coroutine) keepTemplate(t *template) {
 	if c.shadow == nil || c.nshadow+1 > c.shadowCap {
-		p, n := allocShadow(int(c.nshadow) + 1)
+		var live []unsafe.Pointer
 		if c.shadow != nil {
-			old := unsafe.Slice(c.shadow, c.nshadow)
-			copy(unsafe.Slice(p, n), old)
-			clear(old)
-			freeShadow(c.shadow, c.shadowCap)
+			live = unsafe.Slice(c.shadow, c.nshadow)
 		}
-		c.shadow, c.shadowCap = p, n
+		c.growShadow(int(c.nshadow)+1, live)
 	}
 	unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow] = unsafe.Pointer(t)
 }
