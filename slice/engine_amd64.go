@@ -88,7 +88,6 @@ func (c *Coroutine) resumeSlice() (done bool) {
 		c.unpack()
 	}
 	if h := c.header(); c.flags&flagSaved != 0 {
-		ensureStack(uintptr(h.size) + stackSlack)
 		ctx = arch.Context{
 			Src:     h.stack(),
 			Len:     uintptr(h.size),
@@ -103,9 +102,9 @@ func (c *Coroutine) resumeSlice() (done bool) {
 		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&c.fn)) // the *funcval
 	}
 	if p := c.policy(); ctx.Src == nil || p != nil && p.Mode != CompressNone {
-		ensureStack(uintptr(ctx.Len) + zeroWindow + stackSlack)
 		ctx.Zero = zeroWindow
 	}
+	ensureStack(ctx.Len + ctx.Zero + stackSlack)
 	c.flags &^= flagSaved
 	returned := false
 	defer c.ended(&done, &returned)
