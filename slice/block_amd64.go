@@ -20,21 +20,51 @@ import (
 // pointer shadow, a separate pointer-typed array the GC does scan, until the
 // coroutine runs again. A block is kept across yields while it is large
 // enough, and returned to a size-class pool when the coroutine ends.
+//
+// The header is 8 bytes because it is paid by every idle coroutine: the
+// allocation's size is kept as its size-class index in spare bits of nreloc,
+// and a large block (past the classes) keeps its size in the 8 bytes just
+// before its header. The innermost saved BP's offset is the same in every
+// block (Yield's frame), so it is kept once, in yieldBPOff.
 type blockHeader struct {
 	size   uint32 // region bytes
-	cap    uint32 // bytes allocated, header included
-	nreloc uint32 // relocation count, | relocWide if indexes are uint32
-	bpOff  uint32 // innermost BP, as an offset in the region
+	nreloc uint32 // relocation count | class<<relocClassShift | relocWide | relocChain
 }
 
 const (
-	headerSize = unsafe.Sizeof(blockHeader{})
-	relocWide  = 1 << 31 // nreloc flag: indexes are uint32
-	relocChain = 1 << 30 // nreloc flag: saved BPs are relocated by following their chain
-	relocFlags = relocWide | relocChain
+	headerSize      = unsafe.Sizeof(blockHeader{})
+	relocWide       = 1 << 31 // nreloc flag: indexes are uint32
+	relocChain      = 1 << 30 // nreloc flag: saved BPs are relocated by following their chain
+	relocFlags      = relocWide | relocChain
+	relocClassShift = 23
+	relocClassMask  = 127 << relocClassShift
+	relocCountMask  = 1<<relocClassShift - 1
+	classLarge      = 127 // class bits of a block past the size classes
+	largePrefix     = 8   // a large block's allocation starts this far before its header
 )
 
 func (h *blockHeader) stack() unsafe.Pointer { return unsafe.Add(unsafe.Pointer(h), headerSize) }
+
+// count is the number of relocations.
+func (h *blockHeader) count() uint32 { return h.nreloc & relocCountMask }
+
+// setRelocs records n relocations with flags (relocWide, relocChain),
+// keeping the block's class.
+func (h *blockHeader) setRelocs(n int, flags uint32) {
+	if n > relocCountMask {
+		panic(fmt.Sprintf("slice: cannot save a coroutine stack with %d pointers into itself (at most %d)", n, relocCountMask))
+	}
+	h.nreloc = h.nreloc&relocClassMask | uint32(n) | flags
+}
+
+// capacity is the bytes allocated for the block, header included.
+func (h *blockHeader) capacity() uintptr {
+	i := h.nreloc & relocClassMask >> relocClassShift
+	if i == classLarge {
+		return uintptr(*(*uint64)(unsafe.Add(unsafe.Pointer(h), -largePrefix)))
+	}
+	return uintptr(sizeClasses[i])
+}
 
 // payloadLen is the bytes of a block's region and relocation table, from its
 // size and nreloc fields (also those of a packedHeader).
@@ -43,7 +73,7 @@ func payloadLen(size, nreloc uint32) uintptr {
 	if nreloc&relocWide != 0 {
 		width = 4
 	}
-	return uintptr(size) + width*uintptr(nreloc&^relocFlags)
+	return uintptr(size) + width*uintptr(nreloc&relocCountMask)
 }
 
 // relocs returns the relocation table, or nil if it is empty: an empty
@@ -51,7 +81,7 @@ func payloadLen(size, nreloc uint32) uintptr {
 // past an object points at its neighbour, which the GC would then see (Go
 // forbids such pointers for that reason).
 func (h *blockHeader) relocs() unsafe.Pointer {
-	if h.nreloc&^relocFlags == 0 {
+	if h.count() == 0 {
 		return nil
 	}
 	return unsafe.Add(h.stack(), h.size)
@@ -69,7 +99,7 @@ func (c *Coroutine) blockFor(size uintptr) *blockHeader {
 		panic(fmt.Sprintf("slice: coroutine stack region of %d bytes is too large to save", size))
 	}
 	need := headerSize + size // placeRelocs grows it if relocations do not fit
-	if h := c.header(); h != nil && uintptr(h.cap) >= need {
+	if h := c.header(); h != nil && h.capacity() >= need {
 		h.size = uint32(size)
 		return h
 	}
@@ -96,7 +126,7 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
-	chain := plan.BPChain(region, lo, h.bpOff)
+	chain := plan.BPChain(region, lo, uint32(yieldBPOff))
 	alive := c.alive()
 	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi, alive, chain) {
 		return
@@ -142,7 +172,7 @@ func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byt
 	if !chain {
 		nrel += len(plan.BPs)
 	}
-	if uintptr(h.cap) < headerSize+uintptr(h.size)+2*uintptr(nrel) {
+	if h.capacity() < headerSize+uintptr(h.size)+2*uintptr(nrel) {
 		return false
 	}
 	if heap > int(c.shadowCap) {
@@ -160,10 +190,7 @@ func (c *Coroutine) scanSimple(h *blockHeader, plan *stackmap.Plan, region []byt
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
-	h.nreloc = uint32(nreloc)
-	if chain {
-		h.nreloc |= relocChain
-	}
+	h.setRelocs(nreloc, chainFlag(chain))
 	c.nshadow = uint32(nshadow)
 	return true
 }
@@ -175,18 +202,14 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32, chain bool) *bl
 	if h.size/8 > 1<<16-1 {
 		width, wide = 4, relocWide
 	}
-	if need := headerSize + uintptr(h.size) + width*uintptr(len(relocs)); need > uintptr(h.cap) {
+	if need := headerSize + uintptr(h.size) + width*uintptr(len(relocs)); need > h.capacity() {
 		nh := allocBlock(need)
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(nh)), headerSize+uintptr(h.size)),
-			unsafe.Slice((*byte)(unsafe.Pointer(h)), headerSize+uintptr(h.size)))
-		nh.cap = uint32(blockClassSize(need))
+		nh.size = h.size
+		copy(unsafe.Slice((*byte)(nh.stack()), h.size), unsafe.Slice((*byte)(h.stack()), h.size))
 		c.setBlock(nh)
 		h = nh
 	}
-	h.nreloc = uint32(len(relocs)) | wide
-	if chain {
-		h.nreloc |= relocChain
-	}
+	h.setRelocs(len(relocs), wide|chainFlag(chain))
 	if len(relocs) == 0 {
 		return h
 	}
@@ -199,6 +222,13 @@ func (c *Coroutine) placeRelocs(h *blockHeader, relocs []uint32, chain bool) *bl
 		copy(unsafe.Slice((*uint32)(h.relocs()), len(relocs)), relocs)
 	}
 	return h
+}
+
+func chainFlag(chain bool) uint32 {
+	if chain {
+		return relocChain
+	}
+	return 0
 }
 
 // adoptShadow makes ptrs (filled by the scan, in c's shadow array unless it
@@ -263,7 +293,7 @@ func (c *Coroutine) savedSize() int {
 	if c.flags&flagPacked != 0 {
 		return c.packedSize() + 8*int(c.shadowCap)
 	}
-	return int(h.cap) + 8*int(c.shadowCap)
+	return int(h.capacity()) + 8*int(c.shadowCap)
 }
 
 // Size-class pools. The classes are the Go allocator's own up to 32 KiB (so
@@ -306,22 +336,30 @@ var blockPools, shadowPools [len(sizeClasses)]sync.Pool
 // scans holds scratch space for saves (see stackmap.Scan).
 var scans = sync.Pool{New: func() any { return new(stackmap.Scan) }}
 
+// allocBlock returns a block with room for n bytes, header included, from
+// its class's pool or new.
 func allocBlock(n uintptr) *blockHeader {
 	size := blockClassSize(n)
-	var p unsafe.Pointer
-	if i := sizeClass(size); i >= 0 {
-		p, _ = blockPools[i].Get().(unsafe.Pointer)
+	i := sizeClass(size)
+	if i < 0 { // large: the allocation's size goes in a prefix
+		p := unsafe.Pointer(unsafe.SliceData(make([]byte, largePrefix+size)))
+		*(*uint64)(p) = uint64(size)
+		h := (*blockHeader)(unsafe.Add(p, largePrefix))
+		*h = blockHeader{nreloc: classLarge << relocClassShift}
+		return h
 	}
+	p, _ := blockPools[i].Get().(unsafe.Pointer)
 	if p == nil {
 		p = unsafe.Pointer(unsafe.SliceData(make([]byte, size)))
 	}
 	h := (*blockHeader)(p)
-	*h = blockHeader{cap: uint32(size)}
+	*h = blockHeader{nreloc: uint32(i) << relocClassShift}
 	return h
 }
 
+// freeBlock returns h to its class's pool (a large block is left to the GC).
 func freeBlock(h *blockHeader) {
-	if i := sizeClass(uintptr(h.cap)); i >= 0 && sizeClasses[i] == h.cap {
+	if i := h.nreloc & relocClassMask >> relocClassShift; i != classLarge {
 		blockPools[i].Put(unsafe.Pointer(h))
 	}
 }

@@ -133,7 +133,7 @@ func detachDefers(g unsafe.Pointer, n int) {
 //go:nocheckptr
 func reattachDefers(c *Coroutine, yieldBP uintptr) {
 	ds := c.ext.defers
-	lo := yieldBP - uintptr(c.header().bpOff)
+	lo := yieldBP - yieldBPOff
 	g := arch.G()
 	head := (**rtDefer)(unsafe.Add(g, gDefer))
 	next := *head

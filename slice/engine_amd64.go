@@ -48,6 +48,9 @@ var (
 	// resumePC is the return address of Yield's call to suspend, where every
 	// resumed coroutine continues. Set by the first save.
 	resumePC uintptr
+	// yieldBPOff is the offset in every saved region of its innermost
+	// saved BP, Yield's. Set by the first save, with resumePC.
+	yieldBPOff uintptr
 )
 
 // Offsets into runtime.g (the same in go1.26 and go1.27; the self-test checks
@@ -92,10 +95,10 @@ func (c *Coroutine) resumeSlice() (done bool) {
 			Src:     h.stack(),
 			Len:     uintptr(h.size),
 			Relocs:  h.relocs(),
-			NReloc:  uintptr(h.nreloc &^ relocFlags),
+			NReloc:  uintptr(h.count()),
 			Wide:    uintptr(h.nreloc & relocWide),
 			BPChain: uintptr(h.nreloc & relocChain),
-			BPOff:   uintptr(h.bpOff),
+			BPOff:   yieldBPOff,
 			PC:      resumePC,
 		}
 	} else {
@@ -267,13 +270,13 @@ func suspend() {
 	pc := word(bp + 8)
 	region := unsafe.Slice((*byte)(blk.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
-	blk.bpOff = uint32(word(bp) - lo)
+	bpOff := word(bp) - lo
 	ds.fill(g, lo, size) // nosplit: lo still valid
 	stackLo, stackHi := gword(g, gStackLo), gword(g, gStackHi)
 
 	if resumePC == 0 {
-		resumePC = pc
-	} else if pc != resumePC {
+		resumePC, yieldBPOff = pc, bpOff
+	} else if pc != resumePC || bpOff != yieldBPOff {
 		panic("slice: internal error: suspend called from an unexpected place")
 	}
 	c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)

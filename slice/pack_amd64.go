@@ -24,8 +24,7 @@ import (
 // block again; it happens in resumeSlice, before the switch.
 type packedHeader struct {
 	size   uint32 // region bytes, as blockHeader.size
-	nreloc uint32 // as blockHeader.nreloc
-	bpOff  uint16 // as blockHeader.bpOff (Yield's frame: always small)
+	nreloc uint32 // as blockHeader.nreloc, but for the class bits
 	clen   uint16 // packed bytes
 }
 
@@ -74,7 +73,7 @@ func (c *Coroutine) pack(m Compression) bool {
 	}
 	buf := make([]byte, packedHeaderSize+uintptr(len(enc)))
 	ph := (*packedHeader)(unsafe.Pointer(unsafe.SliceData(buf)))
-	*ph = packedHeader{size: h.size, nreloc: h.nreloc, bpOff: uint16(h.bpOff), clen: uint16(len(enc))}
+	*ph = packedHeader{size: h.size, nreloc: h.nreloc &^ relocClassMask, clen: uint16(len(enc))}
 	copy(buf[packedHeaderSize:], enc)
 	c.blk = unsafe.Pointer(ph)
 	freeBlock(h)
@@ -82,7 +81,7 @@ func (c *Coroutine) pack(m Compression) bool {
 
 	stats.packed.Add(1)
 	stats.packedBytes.Add(int64(len(buf)))
-	stats.unpackedBytes.Add(int64(h.cap))
+	stats.unpackedBytes.Add(int64(h.capacity()))
 	sampleEnd(&stats.packNanos, start)
 	return true
 }
@@ -106,7 +105,8 @@ func (c *Coroutine) unpack() {
 	m := c.packedMode()
 	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
 	h := allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
-	h.size, h.nreloc, h.bpOff = ph.size, ph.nreloc, uint32(ph.bpOff)
+	h.size = ph.size
+	h.setRelocs(int(ph.nreloc&relocCountMask), ph.nreloc&relocFlags)
 	var t *template
 	var tdata []byte
 	if m == CompressTemplate {
@@ -123,7 +123,7 @@ func (c *Coroutine) unpack() {
 	}
 	stats.packed.Add(-1)
 	stats.packedBytes.Add(-int64(packedHeaderSize) - int64(ph.clen))
-	stats.unpackedBytes.Add(-int64(h.cap))
+	stats.unpackedBytes.Add(-int64(h.capacity()))
 	c.blk = unsafe.Pointer(h)
 	c.flags &^= flagPacked | flagModeMask
 	sampleEnd(&stats.unpackNanos, start)

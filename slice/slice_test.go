@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -420,3 +421,57 @@ func TestCallersOfSuspended(t *testing.T) {
 
 //go:noinline
 func callersHelper() { Yield() }
+
+// A coroutine whose saved region goes from small to past the size classes
+// and back keeps every value: blocks are reused while they fit, replaced
+// when they do not, and a large block records its size apart from the
+// classes. Run with each compression mode too (packing drops the class and
+// unpacking picks a new one).
+func TestBlockSizesAcrossYields(t *testing.T) {
+	for _, m := range []Compression{CompressNone, CompressS2, CompressTemplate} {
+		t.Run(m.String(), func(t *testing.T) {
+			withPolicy(t, Policy{Mode: m, After: 0})
+			var got []int
+			c := New(func() {
+				for _, n := range []int{1, 5000, 3, 300, 8000, 2} {
+					got = append(got, frameOf(n))
+				}
+			})
+			var sizes []int
+			for i := 0; !c.done(i); i++ {
+				sizes = append(sizes, c.Size())
+			}
+			if UsingEngine() && m == CompressNone && (slices.Max(sizes) < 64<<10 || slices.Min(sizes) > 1024) {
+				t.Fatalf("saved sizes %v: want some past the size classes and some small", sizes)
+			}
+			want := []int{1, 5000, 3, 300, 8000, 2}
+			for i := range want {
+				want[i] = want[i] * (want[i] - 1) / 2 * 2
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// frameOf recurses n deep, each frame holding its index live and a pointer
+// to its caller's (a word to relocate), yields twice at the bottom and sums
+// the indexes (times 2) on the way back.
+func frameOf(n int) int { return depthSum(0, n, nil) }
+
+//go:noinline
+func depthSum(i, n int, up *int) int {
+	v := i
+	s := 0
+	if i == n-1 {
+		Yield()
+		Yield()
+	} else {
+		s = depthSum(i+1, n, &v)
+	}
+	if up != nil && *up != i-1 {
+		panic(fmt.Sprintf("frame %d: caller's value %d through its pointer", i, *up))
+	}
+	return s + v*2
+}
