@@ -29,13 +29,20 @@ type Conn struct {
 	// The remote address of a TCP connection, if known when it was made:
 	// the raw parts of a unix.SockaddrInet4 or 6 (rfam 4 or 6), smaller
 	// than a netip.AddrPort; RemoteAddr builds the net.Addr on first use.
-	rip    [16]byte
-	rzone  uint32
-	rport  uint16
-	rfam   uint8
-	netw   uint8    // network: an index in networks
-	la, ra net.Addr // built on first use, under fd.mu
+	rip   [16]byte
+	rzone uint32
+	rport uint16
+	rfam  uint8
+	netw  uint8 // network: an index in networks
+	// addrs holds the addresses once built (on first use, under fd.mu).
+	// Connections accepted by one listener share its local address
+	// through one connAddrs until a remote address is built: a pointer
+	// costs an idle connection 8 bytes where two interfaces cost 32.
+	// Never written through: replaced whole.
+	addrs *connAddrs
 }
+
+type connAddrs struct{ la, ra net.Addr }
 
 var _ net.Conn = (*Conn)(nil)
 
@@ -56,8 +63,8 @@ func (c *Conn) network() string { return networks[c.netw&3] }
 
 // newConn wraps the connected socket s (ownership passes to the Conn, also
 // on failure). rsa is the peer's address if known.
-func newConn(p *poller, s int, network string, rsa unix.Sockaddr, la net.Addr) (*Conn, error) {
-	c := &Conn{netw: networkIndex(network), la: la}
+func newConn(p *poller, s int, network string, rsa unix.Sockaddr, addrs *connAddrs) (*Conn, error) {
+	c := &Conn{netw: networkIndex(network), addrs: addrs}
 	switch sa := rsa.(type) {
 	case *unix.SockaddrInet4:
 		copy(c.rip[:], sa.Addr[:])
@@ -67,7 +74,7 @@ func newConn(p *poller, s int, network string, rsa unix.Sockaddr, la net.Addr) (
 		c.rport, c.rfam = uint16(sa.Port), 6
 	case nil:
 	default:
-		c.ra = netAddr(network, rsa)
+		c.addrs = &connAddrs{la: c.addrs.local(), ra: netAddr(network, rsa)}
 	}
 	if network != "unix" {
 		unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as package net does
@@ -94,28 +101,48 @@ func (c *Conn) remoteSockaddr() unix.Sockaddr {
 func (c *Conn) LocalAddr() net.Addr {
 	c.fd.mu.Lock()
 	defer c.fd.mu.Unlock()
-	if c.la == nil && !c.fd.closing() {
+	la := c.addrs.local()
+	if la == nil && !c.fd.closing() {
 		if sa, err := unix.Getsockname(c.fd.sysfd); err == nil {
-			c.la = netAddr(c.network(), sa)
+			la = netAddr(c.network(), sa)
+			c.addrs = &connAddrs{la: la, ra: c.addrs.remote()}
 		}
 	}
-	return c.la
+	return la
 }
 
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.fd.mu.Lock()
 	defer c.fd.mu.Unlock()
-	if c.ra == nil {
+	ra := c.addrs.remote()
+	if ra == nil {
 		if c.rfam != 0 {
-			c.ra = netAddr(c.network(), c.remoteSockaddr())
+			ra = netAddr(c.network(), c.remoteSockaddr())
 		} else if !c.fd.closing() {
 			if sa, err := unix.Getpeername(c.fd.sysfd); err == nil {
-				c.ra = netAddr(c.network(), sa)
+				ra = netAddr(c.network(), sa)
 			}
 		}
+		if ra != nil {
+			c.addrs = &connAddrs{la: c.addrs.local(), ra: ra}
+		}
 	}
-	return c.ra
+	return ra
+}
+
+func (a *connAddrs) local() net.Addr {
+	if a == nil {
+		return nil
+	}
+	return a.la
+}
+
+func (a *connAddrs) remote() net.Addr {
+	if a == nil {
+		return nil
+	}
+	return a.ra
 }
 
 func (c *Conn) opError(op string, err error) error {

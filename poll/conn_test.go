@@ -659,3 +659,44 @@ func TestTLSEcho(t *testing.T) {
 		c.Close()
 	})
 }
+
+// Accepted connections share their listener's local address until one
+// builds its remote address: building it must not change the others'.
+func TestAcceptedAddrs(t *testing.T) {
+	e := goroutineEnv(t)
+	ln, err := e.listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var clients []net.Conn
+	var served []*Conn
+	for i := 0; i < 3; i++ {
+		nc, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c, err := ln.AcceptConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients, served = append(clients, nc), append(served, c)
+	}
+	for i, c := range served {
+		if got, want := c.RemoteAddr().String(), clients[i].LocalAddr().String(); got != want {
+			t.Errorf("conn %d: RemoteAddr %s, want %s", i, got, want)
+		}
+		for j, d := range served {
+			if got, want := d.LocalAddr().String(), ln.Addr().String(); got != want {
+				t.Errorf("after conn %d's RemoteAddr: conn %d LocalAddr %s, want %s", i, j, got, want)
+			}
+		}
+	}
+	for i, c := range served {
+		if got, want := c.RemoteAddr().String(), clients[i].LocalAddr().String(); got != want {
+			t.Errorf("conn %d again: RemoteAddr %s, want %s", i, got, want)
+		}
+	}
+}

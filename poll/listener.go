@@ -47,11 +47,11 @@ func Listen(s *sched.Scheduler, network, address string, opts ...Option) (*Liste
 // Listener is a stream listener served by a poller. It implements
 // net.Listener; AcceptConn returns the concrete *Conn.
 type Listener struct {
-	fd       netFD
-	network  string
-	addr     net.Addr
-	connAddr net.Addr // local address of accepted connections, if fixed
-	unlink   string   // unix socket path to remove on Close
+	fd        netFD
+	network   string
+	addr      net.Addr
+	connAddrs *connAddrs // local address of accepted connections, if fixed
+	unlink    string     // unix socket path to remove on Close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -131,7 +131,7 @@ func listenEndpoint(p *poller, network string, ep endpoint, o *options) (*Listen
 	}
 	l := &Listener{network: network, addr: netAddr(network, bound)}
 	if !dual && !ep.wild {
-		l.connAddr = l.addr // accepted connections share it
+		l.connAddrs = &connAddrs{la: l.addr} // accepted connections share it
 	}
 	if family == unix.AF_UNIX {
 		if name := sa.(*unix.SockaddrUnix).Name; name != "" && name[0] != '@' {
@@ -195,7 +195,7 @@ func (l *Listener) accept() (*Conn, error) {
 		ns, rsa, err := sysAccept(fd.sysfd)
 		switch err {
 		case nil:
-			return newConn(fd.p, ns, l.network, rsa, l.connAddr)
+			return newConn(fd.p, ns, l.network, rsa, l.connAddrs)
 		case unix.EAGAIN:
 			if err := fd.wait(background, &fd.r, seq, "poll: accept"); err != nil {
 				return nil, err
