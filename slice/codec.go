@@ -3,6 +3,7 @@ package slice
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -116,22 +117,32 @@ func encodeSparse(dst, raw, tmpl []byte) []byte {
 	return dst
 }
 
-// appendSparseWord appends the entry for a word of n bytes whose XOR is x.
+// appendSparseWord appends the entry for a word of n bytes whose XOR is x:
+// the gap, a mask of its nonzero bytes, then those bytes. dst has room
+// (sparseMaxLen), so the appends do not allocate.
 func appendSparseWord(dst []byte, gap, x uint64, n int) []byte {
 	dst = binary.AppendUvarint(dst, gap)
-	var mask byte
-	for i := 0; i < n; i++ {
-		if byte(x>>(8*i)) != 0 {
-			mask |= 1 << i
-		}
+	mask := nonzeroBytes(x)
+	if mask == 0xff {
+		dst = binary.LittleEndian.AppendUint64(append(dst, mask), x)
+		return dst
 	}
 	dst = append(dst, mask)
-	for i := 0; i < n; i++ {
-		if b := byte(x >> (8 * i)); b != 0 {
-			dst = append(dst, b)
-		}
+	for m := mask; m != 0; m &= m - 1 {
+		dst = append(dst, byte(x>>(8*bits.TrailingZeros8(m))))
 	}
+	_ = n // x has no bytes past n: they came from nothing
 	return dst
+}
+
+// nonzeroBytes returns a mask with bit i set where byte i of x is not zero.
+func nonzeroBytes(x uint64) byte {
+	const lows = 0x0101010101010101
+	x |= x >> 4
+	x |= x >> 2
+	x |= x >> 1
+	x &= lows // bit 0 of each byte: the byte was not zero
+	return byte(x * 0x0102040810204080 >> 56)
 }
 
 func decodeSparse(dst, packed, tmpl []byte) error {
@@ -152,14 +163,22 @@ func decodeSparse(dst, packed, tmpl []byte) error {
 		if mask == 0 || mask>>(end-off) != 0 {
 			return errCorrupt
 		}
-		for i := off; i < end; i++ {
-			if mask&(1<<(i-off)) != 0 {
-				if len(packed) == 0 {
-					return errCorrupt
-				}
-				dst[i] ^= packed[0]
-				packed = packed[1:]
+		if mask == 0xff { // a whole word: the common case for a changed pointer
+			if len(packed) < 8 {
+				return errCorrupt
 			}
+			x := binary.LittleEndian.Uint64(dst[off:]) ^ binary.LittleEndian.Uint64(packed)
+			binary.LittleEndian.PutUint64(dst[off:], x)
+			packed = packed[8:]
+			off += 8
+			continue
+		}
+		if len(packed) < bits.OnesCount8(mask) {
+			return errCorrupt
+		}
+		for m := mask; m != 0; m &= m - 1 {
+			dst[off+bits.TrailingZeros8(m)] ^= packed[0]
+			packed = packed[1:]
 		}
 		off += 8
 	}

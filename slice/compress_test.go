@@ -179,3 +179,21 @@ func FuzzCompress(f *testing.F) {
 		_ = decodeBlock(make([]byte, len(tmpl)), m, raw, tmpl) // garbage in: must not panic
 	})
 }
+
+// nonzeroBytes agrees with a byte-by-byte loop on every mask of nonzero
+// bytes, with varied byte values.
+func TestNonzeroBytes(t *testing.T) {
+	for m := 0; m < 256; m++ {
+		for _, v := range []byte{1, 0x80, 0xff, 0x10} {
+			var x uint64
+			for i := 0; i < 8; i++ {
+				if m&(1<<i) != 0 {
+					x |= uint64(v) << (8 * i)
+				}
+			}
+			if got := nonzeroBytes(x); got != byte(m) {
+				t.Fatalf("nonzeroBytes(%#x) = %#x, want %#x", x, got, m)
+			}
+		}
+	}
+}
