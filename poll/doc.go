@@ -28,6 +28,12 @@
 // connection works from ordinary goroutines (crypto/tls, net/http): Park
 // blocks them instead.
 //
+// Conn implements io.ReaderFrom and io.WriterTo, so io.Copy between two
+// Conns (a relay) moves the bytes with splice(2) through a pooled pipe on
+// Linux, never through user space, parking on EAGAIN like Read and Write;
+// other readers and writers, and other systems, copy with a pooled buffer
+// (copy.go, splice_linux.go).
+//
 // Because the scheduler polls only from an idle carrier, a helper goroutine
 // (helper.go) polls while somebody waits and the scheduler has not polled
 // for 10ms: before its carriers start, after they stop, or while they are
@@ -55,7 +61,8 @@
 //   - Spurious readiness is harmless: every waiter retries its system call.
 //   - An idle connection holds no buffer and no timer: WaitRead parks
 //     without one, ReadWith borrows a BufferPool buffer only while data is
-//     processed; deadline timers exist only once a deadline was set.
+//     processed; deadline timers exist only once a deadline was set. A
+//     splicing copy waiting for its source holds no pipe.
 //
 // # Errors
 //

@@ -1,0 +1,122 @@
+//go:build linux || darwin || freebsd
+
+package poll
+
+import "io"
+
+// ReadFrom implements io.ReaderFrom (io.Copy calls it): it copies from r
+// into the connection until r's end of stream (which is not an error) or
+// an error, and returns the bytes written.
+//
+// On Linux, when r is a *Conn (TCP or unix stream; of any scheduler), or an
+// *io.LimitedReader of one, the bytes go from socket to socket through a
+// pooled pipe with splice(2), never through user space, as *net.TCPConn's
+// ReadFrom does; the LimitedReader's N is decremented by the bytes copied.
+// The copy parks the calling coroutine (or blocks the calling goroutine)
+// whenever r has nothing to read or the connection's buffer is full, like
+// Read and Write: r's read deadline and c's write deadline apply, and
+// Close of either end, from anywhere, ends it with net.ErrClosed. It holds
+// r's read lock only while it reads and c's write lock only while it
+// writes, and holds no pipe while it waits for r. Between chunks it is a
+// preemption point (sched.Checkpoint), so a copy that never has to wait
+// does not keep its carrier.
+//
+// Other readers (and other systems) are copied with io.Copy's semantics
+// and a pooled 32 KiB buffer (or r's WriteTo, if it has one).
+//
+// Errors are *net.OpError with Op "readfrom" and c's addresses, whichever
+// side failed, as with *net.TCPConn.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	n, err, handled := spliceFrom(c, r)
+	if !handled {
+		var m int64
+		m, err = genericReadFrom(c, r)
+		n += m
+	}
+	return n, c.opError("readfrom", err)
+}
+
+// WriteTo implements io.WriterTo (io.Copy prefers it to ReadFrom): it
+// copies from the connection into w until the end of the stream (which is
+// not an error) or an error, and returns the bytes written.
+//
+// On Linux, when w is a *Conn, it is w.ReadFrom(c) (splice), except that
+// errors name c: they are *net.OpError with Op "writeto" and c's
+// addresses. Other writers get io.Copy's semantics with a pooled 32 KiB
+// buffer (or w's ReadFrom, if it has one).
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	var err error
+	handled := false
+	if dst, ok := w.(*Conn); ok {
+		var fallback bool
+		n, fallback, err = spliceCopy(dst, c, 1<<63-1)
+		handled = !fallback
+	}
+	if !handled {
+		var m int64
+		m, err = genericWriteTo(c, w)
+		n += m
+	}
+	return n, c.opError("writeto", err)
+}
+
+// spliceFrom is ReadFrom's splice path: handled reports that it did the
+// whole copy; otherwise the caller copies the rest (r, and the limit of a
+// LimitedReader, account for what spliceFrom wrote).
+func spliceFrom(c *Conn, r io.Reader) (written int64, err error, handled bool) {
+	remain := int64(1<<63 - 1)
+	lr, ok := r.(*io.LimitedReader)
+	if ok {
+		remain, r = lr.N, lr.R
+		if remain <= 0 {
+			return 0, nil, true
+		}
+	}
+	src, ok := r.(*Conn)
+	if !ok {
+		return 0, nil, false
+	}
+	written, fallback, err := spliceCopy(c, src, remain)
+	if lr != nil {
+		lr.N -= written
+	}
+	return written, err, !fallback
+}
+
+// copyPool lends the buffers of the generic copies (io.Copy's size).
+var copyPool = NewBufferPool(32 << 10)
+
+// writerOnly and readerOnly hide a Conn's ReadFrom and WriteTo from
+// io.Copy, so that the generic copies do not come back to them.
+type writerOnly struct{ io.Writer }
+
+type readerOnly struct{ io.Reader }
+
+// genericReadFrom is io.Copy(c, r) without c's ReadFrom (and, if r is a
+// Conn, without r's WriteTo: splicing was not possible).
+func genericReadFrom(c *Conn, r io.Reader) (int64, error) {
+	if src, ok := r.(*Conn); ok {
+		r = readerOnly{src}
+	} else if wt, ok := r.(io.WriterTo); ok {
+		return wt.WriteTo(writerOnly{c})
+	}
+	bp := copyPool.Get()
+	n, err := io.CopyBuffer(writerOnly{c}, r, *bp)
+	copyPool.Put(bp)
+	return n, err
+}
+
+// genericWriteTo is io.Copy(w, c) without c's WriteTo (and, if w is a
+// Conn, without w's ReadFrom: splicing was not possible).
+func genericWriteTo(c *Conn, w io.Writer) (int64, error) {
+	if dst, ok := w.(*Conn); ok {
+		w = writerOnly{dst}
+	} else if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(readerOnly{c})
+	}
+	bp := copyPool.Get()
+	n, err := io.CopyBuffer(w, readerOnly{c}, *bp)
+	copyPool.Put(bp)
+	return n, err
+}

@@ -1,0 +1,141 @@
+package poll
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// settleFDs collects garbage (pooled pipes are closed by a cleanup once the
+// pool drops them) until ok(open descriptors) or 10s, and returns the last
+// count.
+func settleFDs(t *testing.T, ok func(n int) bool) int {
+	t.Helper()
+	n := openFDs(t)
+	for end := time.Now().Add(10 * time.Second); !ok(n) && time.Now().Before(end); n = openFDs(t) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+// fdList describes the open descriptors, for failure messages.
+func fdList() string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var b strings.Builder
+	for _, e := range ents {
+		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fmt.Fprintf(&b, " %s=%s", e.Name(), l)
+	}
+	return b.String()
+}
+
+// TestSpliceNoFDLeak runs every splice case (successful copies, limits,
+// deadlines and Close while blocked, resets: the pipe returned empty to the
+// pool or closed with bytes in it) in both environments and checks that
+// every descriptor they opened, sockets and pipes, is closed afterwards.
+func TestSpliceNoFDLeak(t *testing.T) {
+	envs := []env{goroutineEnv(t), schedEnv(t)}
+	for _, e := range envs { // a scheduler's poller lives on: make it first
+		ln, err := e.listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+	}
+	before := openFDs(t)
+	for _, e := range envs {
+		for _, c := range spliceCases {
+			t.Run(e.name+"/"+c.name, func(t *testing.T) { c.fn(t, e) })
+		}
+	}
+	after := settleFDs(t, func(n int) bool { return n <= before })
+	t.Logf("open descriptors: %d before, %d after", before, after)
+	if after > before {
+		t.Errorf("descriptors leaked: %d open, %d before:%s", after, before, fdList())
+	}
+}
+
+// TestSpliceIdleHoldsNoPipe: copies waiting for their source hold no pipe
+// (so an idle relay costs no descriptors beyond its sockets).
+func TestSpliceIdleHoldsNoPipe(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e env) {
+		const k = 8
+		relays := make([]*relayConns, k)
+		for i := range relays {
+			relays[i] = newRelay(t, e, e, "tcp")
+		}
+		// The relays' sockets, and no pooled pipes: the count stops falling.
+		base, last, same := openFDs(t), -1, 0
+		for end := time.Now().Add(10 * time.Second); same < 3 && time.Now().Before(end); {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+			if base = openFDs(t); base == last {
+				same++
+			} else {
+				last, same = base, 0
+			}
+		}
+		done := make([]<-chan struct{}, k)
+		for i, r := range relays {
+			done[i] = e.spawn(func() { r.out.ReadFrom(r.in) })
+			// Some bytes through each: every copy has had a pipe.
+			r.client.Write([]byte("hello"))
+			readPrefix(t, r.sink, []byte("hello"), 5)
+		}
+		idle := settleFDs(t, func(n int) bool { return n <= base })
+		t.Logf("open descriptors: %d with the relays' sockets, %d with %d idle copies", base, idle, k)
+		if idle > base {
+			t.Errorf("%d idle copies hold %d descriptors:%s", k, idle-base, fdList())
+		}
+		for i, r := range relays {
+			r.in.Close()
+			wait(t, done[i], "copy after Close")
+		}
+	})
+}
+
+// TestSpliceNoPipeFallsBack: when no pipe can be made (no descriptors), a
+// Conn-to-Conn copy is done with a buffer instead.
+func TestSpliceNoPipeFallsBack(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e env) {
+		r := newRelay(t, e, e, "tcp")
+		payload := randomBytes(1<<20, 42)
+		sums := sumOf(r.sink)
+		go func() {
+			r.client.Write(payload)
+			closeWrite(r.client)
+		}()
+		// Empty the pool (two collections) and make it unable to make pipes;
+		// the copy starts after this (spawn), and the pool is restored after
+		// it ends (wait).
+		newPipe := pipePool.New
+		pipePool.New = func() any { return nil }
+		runtime.GC()
+		runtime.GC()
+		var n int64
+		var err error
+		var fellBack bool
+		done := e.spawn(func() {
+			if n, fellBack, err = spliceCopy(r.out, r.in, 1<<63-1); fellBack {
+				var m int64
+				m, err = r.out.ReadFrom(r.in)
+				n += m
+			}
+			r.out.CloseWrite()
+		})
+		wait(t, done, "copy without pipes")
+		pipePool.New = newPipe
+		got := recv(t, sums, "sink")
+		if !fellBack || err != nil || n != int64(len(payload)) {
+			t.Errorf("fell back %v; copied %d, %v", fellBack, n, err)
+		}
+		if got.err != nil || got.sum != sha256.Sum256(payload) {
+			t.Errorf("sink got %d bytes (%v), checksum match %v", got.n, got.err, got.sum == sha256.Sum256(payload))
+		}
+	})
+}
