@@ -21,3 +21,11 @@ type waker = sched.Waker
 func park(ctx context.Context, reason string, arm func(waker)) error {
 	return sched.Park(ctx, reason, arm)
 }
+
+// parkIO is park without a ctx (reads and writes end by deadline timers
+// and Close), through sched.ParkNoContext: its frame, and its caller's
+// (a smaller call), are smaller, and every idle connection's saved stack
+// holds both.
+func parkIO(reason string, arm func(waker)) error {
+	return sched.ParkNoContext(reason, arm)
+}

@@ -1,0 +1,38 @@
+package sched
+
+import (
+	"context"
+	"testing"
+)
+
+// ParkNoContext behaves as Park(nil, ...): readied, cancelled with the
+// task, and blocking a goroutine outside any task.
+func TestParkNoContext(t *testing.T) {
+	s := newSched(t)
+	wakers := make(chan Waker, 2)
+	ready := mustGo(t, s, func(ctx context.Context) {
+		if err := ParkNoContext("test: ready", func(w Waker) { wakers <- w }); err != nil {
+			t.Errorf("readied park: %v", err)
+		}
+	})
+	(<-wakers).Ready()
+	if err := ready.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	var got error
+	canceled := mustGo(t, s, func(ctx context.Context) {
+		got = ParkNoContext("test: cancel", func(w Waker) { wakers <- w })
+	})
+	<-wakers
+	canceled.Cancel()
+	canceled.Wait()
+	if got != context.Canceled {
+		t.Fatalf("cancelled park returned %v, want context.Canceled", got)
+	}
+
+	go func() { (<-wakers).Ready() }()
+	if err := ParkNoContext("test: goroutine", func(w Waker) { wakers <- w }); err != nil {
+		t.Fatalf("goroutine park: %v", err)
+	}
+}
