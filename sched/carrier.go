@@ -14,31 +14,41 @@ import (
 // coroutine on its own stack until the task yields, parks or returns.
 //
 // Its run queues are guarded by mu: one FIFO per priority for tasks others
-// may steal, one per priority for tasks pinned to it, and next, the task
-// readied by the running task, which runs next (as in the Go runtime, this
-// keeps a producer and its consumer on one carrier). mask has a bit per
+// may steal and one per priority for tasks pinned to it; mask has a bit per
 // non-empty queue so a look needs no lock.
+//
+// next is the task the running task readied last, which runs next (as in
+// the Go runtime, this keeps a producer and its consumer on one carrier,
+// and a task that readies another and parks hands its carrier straight to
+// it). Only code running on the carrier's own goroutine fills or empties
+// it, so it needs no lock: one atomic swap each way. The one other party is
+// the monitor, which may take it away (handoff) with a compare-and-swap;
+// whoever's atomic operation comes first has the task.
 type carrier struct {
 	s    *Scheduler
 	idx  int
 	mu   sync.Mutex
 	q    [numPrio]queue
 	pinq [numPrio]queue
-	next *Task
-	mask atomic.Uint32 // bit p: q[p]; bit 4+p: pinq[p]; bit 8+p: next at p
+	mask atomic.Uint32 // bit p: q[p]; bit 4+p: pinq[p]
 
-	cur      atomic.Pointer[Task] // the running task
-	ticks    atomic.Uint32        // incremented at every resume (for the monitor)
+	next     atomic.Pointer[Task] // see above
+	nextPrio int                  // next's priority when it was put there; owner only
+	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
+
+	cur      atomic.Pointer[Task] // the running task (or the last one: see run)
+	switches atomic.Uint64        // resumes; the monitor watches it move
 	preempt  atomic.Bool          // the monitor asks the running task to yield
-	switches atomic.Uint64
 	steals   atomic.Uint64
 	picks    uint32        // findWork calls, owner only
 	wake     chan struct{} // idle wake-up, buffered 1
 	timer    *time.Timer   // the watcher's timeout
 
 	// monitor state, touched only by the monitor
-	lastTicks uint32
+	lastTicks uint64
 	since     int64
+
+	_ cacheLinePad // the next carrier's fields start on a line of their own
 }
 
 func newCarrier(s *Scheduler, i int) *carrier {
@@ -47,7 +57,7 @@ func newCarrier(s *Scheduler, i int) *carrier {
 
 // allCarriers lists the carriers of every running scheduler, so that
 // currentTask can find the task a coroutine belongs to: the one whose
-// carrier is running it.
+// carrier is running it (or ran it last: see carrier.cur).
 var (
 	allCarriers   atomic.Pointer[[]*carrier]
 	allCarriersMu sync.Mutex
@@ -83,6 +93,10 @@ func removeCarriers(cs []*carrier) {
 // currentTask returns the task the caller runs in, or nil. A coroutine
 // nested inside a task (a slice.Pull iterator, say) is not the task: code
 // there blocks its carrier rather than parking.
+//
+// A carrier's cur may still name the task it ran last, which may run on
+// another carrier by now; the match is on the running coroutine, which is
+// the task's alone, so it finds the right task either way.
 func currentTask() *Task {
 	co := slice.Current()
 	if co == nil {
@@ -100,26 +114,18 @@ func currentTask() *Task {
 
 // currentCarrier returns the carrier of s the caller runs on as a task, or nil.
 func (s *Scheduler) currentCarrier() *carrier {
-	co := slice.Current()
-	if co == nil {
-		return nil
-	}
-	for _, c := range s.carriers {
-		if t := c.cur.Load(); t != nil && t.co == co {
-			return c
-		}
+	if t := currentTask(); t != nil && t.s == s {
+		return s.carriers[t.carrier]
 	}
 	return nil
 }
 
-// carrierOf returns the carrier running t, or nil.
+// carrierOf returns the carrier running t, which must be the calling task.
 func (s *Scheduler) carrierOf(t *Task) *carrier {
-	for _, c := range s.carriers {
-		if c.cur.Load() == t {
-			return c
-		}
+	if t == nil || t.s != s {
+		return nil
 	}
-	return nil
+	return s.carriers[t.carrier]
 }
 
 // loop is the carrier goroutine.
@@ -130,18 +136,27 @@ func (c *carrier) loop() {
 			c.run(t)
 			continue
 		}
+		if c.cur.Load() != nil {
+			c.cur.Store(nil) // see run
+		}
 		c.idle()
 	}
 }
 
 // run resumes t until it yields, parks or finishes.
+//
+// cur is set only when it changes and cleared only when the carrier goes
+// idle (each atomic store is a locked instruction): between tasks it still
+// names the last one. currentTask is right regardless (it matches the
+// running coroutine), and the monitor sees the switch counter move.
 func (c *carrier) run(t *Task) {
 	t.setRunning()
-	c.cur.Store(t)
-	c.ticks.Add(1)
-	done, err := c.resume(t)
-	c.cur.Store(nil)
+	if c.cur.Load() != t {
+		c.cur.Store(t)
+	}
+	t.carrier = int32(c.idx)
 	c.switches.Add(1)
+	done, err := c.resume(t)
 	if c.preempt.Load() && c.preempt.CompareAndSwap(true, false) {
 		preemptRequests.Add(-1)
 	}
@@ -149,8 +164,12 @@ func (c *carrier) run(t *Task) {
 		t.finish(err)
 		return
 	}
+	// An atomic store is a locked instruction on amd64: skip it when the
+	// size is unchanged, as it is for a task that parks at the same place.
 	sz := uint32(t.co.Size())
-	t.size.Store(sz)
+	if sz != t.size.Load() {
+		t.size.Store(sz)
+	}
 	if sz > t.peak.Load() {
 		t.peak.Store(sz)
 	}
@@ -232,15 +251,14 @@ func (c *carrier) afterSwitch(t *Task) {
 }
 
 // Queue bits in carrier.mask.
-func qbit(p int) uint32    { return 1 << p }
-func pinbit(p int) uint32  { return 1 << (4 + p) }
-func nextbit(p int) uint32 { return 1 << (8 + p) }
+func qbit(p int) uint32   { return 1 << p }
+func pinbit(p int) uint32 { return 1 << (4 + p) }
 
 // pushLocal queues t at the back of c's queue for its priority (its pinned
 // carrier's, if pinned).
 func (c *carrier) pushLocal(t *Task) {
-	if t.pin != 0 {
-		c.s.carriers[t.pin-1].pushPinned(t)
+	if t.pin() != 0 {
+		c.s.carriers[t.pin()-1].pushPinned(t)
 		return
 	}
 	p := t.prio()
@@ -252,36 +270,31 @@ func (c *carrier) pushLocal(t *Task) {
 }
 
 // pushNext makes t the next task c runs; a task it displaces goes to the
-// back of the queue.
+// back of the queue. Only the carrier's own goroutine calls it (from a task
+// running on c): see carrier.next.
 func (c *carrier) pushNext(t *Task) {
-	if t.pin != 0 && int(t.pin-1) != c.idx {
-		c.s.carriers[t.pin-1].pushPinned(t)
+	if t.pin() != 0 && t.pin()-1 != c.idx {
+		c.s.carriers[t.pin()-1].pushPinned(t)
 		return
 	}
 	p := t.prio()
+	oldPrio := c.nextPrio
+	c.nextPrio = p // read only by this goroutine (findWork)
+	old := c.next.Swap(t)
+	if old == nil {
+		return
+	}
 	c.mu.Lock()
-	old := c.next
-	c.next = t
-	m := c.mask.Load() &^ (0xf << 8)
-	m |= nextbit(p)
-	op := -1
-	if old != nil {
-		if old.pin != 0 {
-			op = old.prio()
-			c.pinq[op].push(old)
-			m |= pinbit(op)
-			op = -1
-		} else {
-			op = old.prio()
-			c.q[op].push(old)
-			m |= qbit(op)
-		}
+	if old.pin() != 0 { // pinned to c, or it would not have been in next
+		c.pinq[oldPrio].push(old)
+		c.mask.Or(pinbit(oldPrio))
+		c.mu.Unlock()
+		return
 	}
-	c.mask.Store(m)
+	c.q[oldPrio].push(old)
+	c.mask.Or(qbit(oldPrio))
 	c.mu.Unlock()
-	if op >= 0 {
-		c.s.queued(op)
-	}
+	c.s.queued(oldPrio)
 }
 
 func (c *carrier) pushPinned(t *Task) {
@@ -311,8 +324,13 @@ func (s *Scheduler) ready(t *Task) {
 		c.pushNext(t)
 		return
 	}
-	if t.pin != 0 {
-		s.carriers[t.pin-1].pushPinned(t)
+	s.readyOutside(t)
+}
+
+// readyOutside is ready called from outside the tasks of s.
+func (s *Scheduler) readyOutside(t *Task) {
+	if t.pin() != 0 {
+		s.carriers[t.pin()-1].pushPinned(t)
 		return
 	}
 	p := t.prio()
@@ -328,6 +346,7 @@ func (s *Scheduler) ready(t *Task) {
 func (c *carrier) findWork() *Task {
 	s := c.s
 	c.picks++
+	next := c.next.Load()
 	for p := 0; p < numPrio; p++ {
 		if c.picks%61 == 0 && s.nrun[p].Load() > 0 {
 			// Now and then the global queue first, so that a carrier
@@ -336,8 +355,22 @@ func (c *carrier) findWork() *Task {
 				return t
 			}
 		}
-		if c.mask.Load()&(qbit(p)|pinbit(p)|nextbit(p)) != 0 {
-			if t := c.popLocal(p); t != nil {
+		m := c.mask.Load()
+		if m&pinbit(p) != 0 {
+			if t := c.popPinned(p); t != nil {
+				return t
+			}
+		}
+		if next != nil && c.nextPrio == p {
+			// Only this goroutine fills next, so the swap returns the
+			// task loaded above, or nil if the monitor took it.
+			if t := c.next.Swap(nil); t != nil {
+				return t
+			}
+			next = nil
+		}
+		if m&qbit(p) != 0 {
+			if t := c.popQueue(p); t != nil {
 				return t
 			}
 		}
@@ -353,29 +386,27 @@ func (c *carrier) findWork() *Task {
 	return nil
 }
 
-func (c *carrier) popLocal(p int) *Task {
+func (c *carrier) popPinned(p int) *Task {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t := c.pinq[p].pop(); t != nil {
-		if c.pinq[p].len() == 0 {
-			c.mask.And(^pinbit(p))
-		}
-		return t
+	t := c.pinq[p].pop()
+	if c.pinq[p].len() == 0 {
+		c.mask.And(^pinbit(p))
 	}
-	if c.mask.Load()&nextbit(p) != 0 {
-		t := c.next
-		c.next = nil
-		c.mask.And(^nextbit(p))
-		return t
+	c.mu.Unlock()
+	return t
+}
+
+func (c *carrier) popQueue(p int) *Task {
+	c.mu.Lock()
+	t := c.q[p].pop()
+	if c.q[p].len() == 0 {
+		c.mask.And(^qbit(p))
 	}
-	if t := c.q[p].pop(); t != nil {
-		if c.q[p].len() == 0 {
-			c.mask.And(^qbit(p))
-		}
+	c.mu.Unlock()
+	if t != nil {
 		c.s.nrun[p].Add(-1)
-		return t
 	}
-	return nil
+	return t
 }
 
 func (s *Scheduler) popGlobal(p int) *Task {
@@ -441,13 +472,11 @@ func (c *carrier) handoff() int {
 		}
 		c.mask.And(^qbit(p))
 	}
-	var next *Task
-	if c.next != nil && c.next.pin == 0 {
-		next = c.next
-		c.next = nil
-		c.mask.And(^uint32(0xf << 8))
-	}
 	c.mu.Unlock()
+	var next *Task
+	if t := c.next.Load(); t != nil && t.pin() == 0 && c.next.CompareAndSwap(t, nil) {
+		next = t
+	}
 	if n == 0 && next == nil {
 		return 0
 	}
@@ -474,7 +503,7 @@ func (c *carrier) handoff() int {
 
 // runnable reports whether c could find work.
 func (c *carrier) runnable() bool {
-	if c.mask.Load() != 0 {
+	if c.mask.Load() != 0 || c.next.Load() != nil {
 		return true
 	}
 	for p := range c.s.nrun {

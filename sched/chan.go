@@ -24,10 +24,12 @@ var ErrChanClosed = errors.New("sched: Chan is closed")
 // undone by a cancellation that comes after it.
 //
 // Internally it is Go's channel algorithm: a ring buffer and queues of
-// waiters, one mutex. A waiter belongs to a selector; a counterpart must
-// win the selector's CAS before completing a waiter's operation, which is
-// what lets one task wait on several Chans (Select) and lets a cancelled
-// waiter leave without losing a value.
+// waiters, one mutex. A counterpart must claim a waiter before completing
+// its operation, and a cancelled waiter must claim itself (abandon) before
+// leaving, which lets it leave without losing a value. A select's waiter
+// belongs to the select's selector, claimed with a CAS, which is what lets
+// one task wait on several Chans (Select); a single operation's waiter
+// lives in one queue only, so its claim is a flag under the Chan's mutex.
 type Chan[T any] struct {
 	mu           sync.Mutex
 	buf          []T
@@ -139,16 +141,56 @@ func pairClaim(a *selector, ai int32, b *selector, bi int32) int {
 	return pairBoth
 }
 
-// waiter is one task or goroutine waiting in one Chan's queue.
+// pairSingle is pairClaim for their waiter of a single operation, whose
+// claim is its done flag (the caller holds the Chan's lock, which guards
+// it): our selector (nil for a single operation) as case ai, and theirs.
+func pairSingle(a *selector, ai int32, done *bool) int {
+	if *done {
+		return pairTheirs
+	}
+	if a != nil && !a.claim(ai) {
+		return pairOurs
+	}
+	*done = true
+	return pairBoth
+}
+
+// waiter is one task or goroutine waiting in one Chan's queue: a case of
+// a select (sel set), or a single operation (sel nil), which is readied
+// through wk and claimed by setting done.
 type waiter[T any] struct {
-	sel        *selector
+	sel        *selector // the select's; nil for a single operation
+	wk         Waker     // a single operation's
 	idx        int32
 	queued     bool
+	done       bool // single operation: claimed; guarded by the Chan's mutex
 	ok         bool // recv: a value was received (not closed)
 	closed     bool // send: the Chan was closed
 	v          T
 	next, prev *waiter[T]
-	own        selector // sel for a single operation
+}
+
+// claim claims w for its counterpart (or, with a select, for whoever
+// passes the select's claim: see selector); the Chan is locked.
+func (w *waiter[T]) claim() bool {
+	if w.sel == nil {
+		if w.done {
+			return false
+		}
+		w.done = true
+		return true
+	}
+	return w.sel.claim(w.idx)
+}
+
+// waker returns the Waker of w's task or goroutine. A counterpart copies it
+// before it unlocks the Chan: afterwards a finished single operation's
+// waiter may be reused (see takeWaiter).
+func (w *waiter[T]) waker() Waker {
+	if w.sel == nil {
+		return w.wk
+	}
+	return w.sel.w
 }
 
 type waitq[T any] struct{ head, tail *waiter[T] }
@@ -186,7 +228,7 @@ func (q *waitq[T]) remove(w *waiter[T]) {
 func (q *waitq[T]) claimFirst() *waiter[T] {
 	for w := q.head; w != nil; w = q.head {
 		q.remove(w)
-		if w.sel.claim(w.idx) {
+		if w.claim() {
 			return w
 		}
 	}
@@ -199,11 +241,17 @@ func (q *waitq[T]) claimFirst() *waiter[T] {
 func (q *waitq[T]) pair(sel *selector, idx int32) (w *waiter[T], lost bool) {
 	for w := q.head; w != nil; {
 		next := w.next
-		if w.sel == sel { // our own select's other case
+		var res int
+		switch {
+		case w.sel == nil:
+			res = pairSingle(sel, idx, &w.done)
+		case w.sel == sel: // our own select's other case
 			w = next
 			continue
+		default:
+			res = pairClaim(sel, idx, w.sel, w.idx)
 		}
-		switch pairClaim(sel, idx, w.sel, w.idx) {
+		switch res {
 		case pairBoth:
 			q.remove(w)
 			return w, false
@@ -235,17 +283,19 @@ func (c *Chan[T]) Close() {
 		panic("sched: close of a closed Chan")
 	}
 	c.closed = true
-	var woken []*waiter[T]
+	// The Wakers are copied under the lock: once it is released, a woken
+	// waiter may be reused (see takeWaiter).
+	var woken []Waker
 	for w := c.recvq.claimFirst(); w != nil; w = c.recvq.claimFirst() {
-		woken = append(woken, w)
+		woken = append(woken, w.waker())
 	}
 	for w := c.sendq.claimFirst(); w != nil; w = c.sendq.claimFirst() {
 		w.closed = true
-		woken = append(woken, w)
+		woken = append(woken, w.waker())
 	}
 	c.mu.Unlock()
 	for _, w := range woken {
-		w.sel.w.Ready()
+		w.Ready()
 	}
 }
 
@@ -268,18 +318,29 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return c.sendPark(ctx, v)
 	}
-	w := newWaiter[T]()
+	w := takeWaiter[T](t)
 	w.v = v
-	w.own.w = t.beginPark(reasonChanSend, flagInternal)
+	w.wk = t.beginPark(reasonChanSend, kindInternal)
 	c.sendq.push(w)
 	c.mu.Unlock()
 	if t.state.Load()&statusMask != stWoke {
 		slice.Yield()
 	}
 	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.sendq) {
+		putWaiter(t, w)
 		return t.cancelErr()
 	}
-	if w.closed {
+	return sendDone(t, w)
+}
+
+// sendDone returns the result of a completed send and recycles its waiter.
+// Out of line, like takeWaiter, so that send's frame stays as small.
+//
+//go:noinline
+func sendDone[T any](t *Task, w *waiter[T]) error {
+	closed := w.closed
+	putWaiter(t, w)
+	if closed {
 		return ErrChanClosed
 	}
 	return nil
@@ -290,13 +351,12 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 //
 //go:noinline
 func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
-	w := newWaiter[T]()
-	w.v = v
+	w := &waiter[T]{v: v}
 	err := park(currentTask(), ctx, reasonChanSend, func(wk Waker) {
-		w.own.w = wk
+		w.wk = wk
 		c.sendq.push(w)
 		c.mu.Unlock()
-	}, flagInternal)
+	}, kindInternal)
 	if !c.finish(w, err, &c.sendq) {
 		return err
 	}
@@ -306,12 +366,34 @@ func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 	return nil
 }
 
-// newWaiter returns a waiter for a single operation.
-func newWaiter[T any]() *waiter[T] {
-	w := &waiter[T]{}
-	w.own.fired.Store(selPending)
-	w.sel = &w.own
-	return w
+// takeWaiter returns a waiter for a single operation of task t: the spare
+// of t's carrier, or a new one. Like carrier.next, the spare is touched
+// only by code running on its carrier, so it needs no synchronization;
+// a task that parks on Chans of one element type over and over (a
+// producer and its consumer) allocates no waiter per operation. Out of
+// line, to keep the frames of send and recv (saved with every parked
+// task) small.
+//
+//go:noinline
+func takeWaiter[T any](t *Task) *waiter[T] {
+	c := t.s.carriers[t.carrier]
+	if w, ok := c.spare.(*waiter[T]); ok {
+		c.spare = nil
+		return w
+	}
+	return new(waiter[T])
+}
+
+// putWaiter makes the waiter of t's finished single operation the spare
+// of the carrier t runs on (see takeWaiter). Nobody else refers to the
+// waiter any more: it has left its queue (a counterpart dequeued it, or
+// abandon removed it, under the Chan's lock), and counterparts copy its
+// Waker before they unlock instead of reading it afterwards.
+//
+//go:noinline
+func putWaiter[T any](t *Task, w *waiter[T]) {
+	*w = waiter[T]{}
+	t.s.carriers[t.carrier].spare = w
 }
 
 // Results of the try functions.
@@ -337,8 +419,9 @@ func (c *Chan[T]) trySendLocked(v T, sel *selector, idx int32) (int, error) {
 	}
 	if r != nil {
 		r.v, r.ok = v, true
+		wk := r.waker() // r may be reused once c is unlocked
 		c.mu.Unlock()
-		r.sel.w.Ready()
+		wk.Ready()
 		return tryDone, nil
 	}
 	if c.n == len(c.buf) {
@@ -371,7 +454,7 @@ func (c *Chan[T]) finish(w *waiter[T], err error, q *waitq[T]) bool {
 func (c *Chan[T]) abandon(w *waiter[T], q *waitq[T]) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if w.own.claim(selAbandoned) {
+	if w.claim() {
 		q.remove(w)
 		return true
 	}
@@ -399,21 +482,32 @@ func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return c.recvPark(ctx)
 	}
-	w := newWaiter[T]()
-	w.own.w = t.beginPark(reasonChanRecv, flagInternal)
+	w := takeWaiter[T](t)
+	w.wk = t.beginPark(reasonChanRecv, kindInternal)
 	c.recvq.push(w)
 	c.mu.Unlock()
 	if t.state.Load()&statusMask != stWoke {
 		slice.Yield()
 	}
-	var zero T
 	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.recvq) {
+		putWaiter(t, w)
+		var zero T
 		return zero, t.cancelErr()
 	}
-	if !w.ok {
-		return zero, ErrChanClosed
+	return recvDone(t, w)
+}
+
+// recvDone returns the result of a completed receive and recycles its
+// waiter. Out of line, like takeWaiter.
+//
+//go:noinline
+func recvDone[T any](t *Task, w *waiter[T]) (T, error) {
+	v, ok := w.v, w.ok
+	putWaiter(t, w)
+	if !ok {
+		return v, ErrChanClosed
 	}
-	return w.v, nil
+	return v, nil
 }
 
 // recvPark is recv's parking for a goroutine or with a ctx to watch; c is
@@ -421,12 +515,12 @@ func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 //
 //go:noinline
 func (c *Chan[T]) recvPark(ctx context.Context) (T, error) {
-	w := newWaiter[T]()
+	w := new(waiter[T])
 	err := park(currentTask(), ctx, reasonChanRecv, func(wk Waker) {
-		w.own.w = wk
+		w.wk = wk
 		c.recvq.push(w)
 		c.mu.Unlock()
-	}, flagInternal)
+	}, kindInternal)
 	var zero T
 	if !c.finish(w, err, &c.recvq) {
 		return zero, err
@@ -455,8 +549,9 @@ func (c *Chan[T]) tryRecvLocked(sel *selector, idx int32) (v T, ok bool, res int
 			c.buf[(c.head+c.n)%len(c.buf)] = s.v
 			c.n++
 			s.v = zero
+			wk := s.waker() // s may be reused once c is unlocked
 			c.mu.Unlock()
-			s.sel.w.Ready()
+			wk.Ready()
 			return v, true, tryDone
 		}
 		c.mu.Unlock()
@@ -469,8 +564,9 @@ func (c *Chan[T]) tryRecvLocked(sel *selector, idx int32) (v T, ok bool, res int
 	if s != nil {
 		v = s.v
 		s.v = zero
+		wk := s.waker() // s may be reused once c is unlocked
 		c.mu.Unlock()
-		s.sel.w.Ready()
+		wk.Ready()
 		return v, true, tryDone
 	}
 	if c.closed {

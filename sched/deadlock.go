@@ -43,7 +43,7 @@ func (s *Scheduler) deadlock() error {
 	}
 	var infos []TaskInfo
 	for _, t := range s.tasks() {
-		if t.flags.Load()&flagInternal == 0 || t.state.Load()&statusMask != stParked {
+		if v := t.state.Load(); v&kindInternal == 0 || v&statusMask != stParked {
 			return nil
 		}
 		infos = append(infos, t.info(nanotime()))

@@ -21,9 +21,13 @@
 //
 // Each carrier has a FIFO per priority, a "next" slot for the task the
 // running task just readied (so a producer and its consumer stay on one
-// carrier), and a FIFO per priority of tasks pinned to it. There is also a
-// global FIFO per priority, for tasks readied from outside any task (timer
-// callbacks, goroutines, pollers). An idle carrier steals half of another
+// carrier), and a FIFO per priority of tasks pinned to it. Only the
+// carrier's own goroutine fills and empties its next slot (the monitor may
+// take the task away, with an atomic swap), so a task that readies another
+// and then parks hands its carrier straight over: no queue lock, no
+// counter, no wake-up of another carrier. There is also a global FIFO per
+// priority, for tasks readied from outside any task (timer callbacks,
+// goroutines, pollers). An idle carrier steals half of another
 // carrier's queue. A monitor goroutine, running while any carrier is busy,
 // runs due timers and notices a task that has held its carrier past the
 // time slice: it asks the task to yield at its next Checkpoint and moves
@@ -35,10 +39,11 @@
 //
 // # Invariants
 //
-//   - A task's state word (see task.go) holds its park generation, status
-//     and wake cause. Only the task moves itself from running to parking;
-//     exactly one waker wins the CAS that moves a parking or parked task on,
-//     and it advances the generation, so every older Waker is stale.
+//   - A task's state word (see task.go) holds its park generation, the
+//     kind of park, status and wake cause. Only the task moves itself from
+//     running to parking; exactly one waker wins the CAS that moves a
+//     parking or parked task on, and it advances the generation, so every
+//     older Waker is stale.
 //   - A waker that comes before the coroutine has switched out marks it
 //     woken; the carrier, when Resume returns, queues it instead of
 //     completing the park. No Ready is lost, none is doubled.
@@ -48,7 +53,12 @@
 //     producers raise the counters before they look for idle carriers.
 //   - Heap objects never point into a coroutine's stack: every waiter
 //     record (Chan, Mutex, ...) is on the heap, because a suspended stack
-//     is moved.
+//     is moved. A Chan operation's waiter is reused: a task takes it from
+//     a spare slot of the carrier it runs on and puts it back there when
+//     the operation is over (only that carrier's goroutine touches the
+//     slot). A counterpart copies a waiter's Waker under the Chan's lock
+//     and never touches the waiter after unlocking, so a finished waiter
+//     has no other user.
 //   - Nothing blocking runs in a deferred call: the engine cannot yield
 //     there.
 //

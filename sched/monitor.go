@@ -40,7 +40,7 @@ func (s *Scheduler) monitor() {
 
 // checkHog notices a task running past its slice on c.
 func (c *carrier) checkHog(now int64) {
-	ticks := c.ticks.Load()
+	ticks := c.switches.Load()
 	if c.cur.Load() == nil || ticks != c.lastTicks {
 		c.lastTicks, c.since = ticks, now
 		return

@@ -65,7 +65,7 @@ func parkInternal(ctx context.Context, reason reasonID, arm func(Waker)) error {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return parkInternalSlow(ctx, reason, arm)
 	}
-	arm(t.beginPark(reason, flagInternal))
+	arm(t.beginPark(reason, kindInternal))
 	if t.state.Load()&statusMask != stWoke {
 		slice.Yield()
 	}
@@ -74,12 +74,12 @@ func parkInternal(ctx context.Context, reason reasonID, arm func(Waker)) error {
 
 //go:noinline
 func parkInternalSlow(ctx context.Context, reason reasonID, arm func(Waker)) error {
-	return park(currentTask(), ctx, reason, arm, flagInternal)
+	return park(currentTask(), ctx, reason, arm, kindInternal)
 }
 
 // park is Park for this package, with the reason interned already (one of
-// the package's own: never reasonOther) and flags for the park.
-func park(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint32) error {
+// the package's own: never reasonOther) and the kind of park (kind* bits).
+func park(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint64) error {
 	if t == nil {
 		return parkGoroutine(ctx, reason, "", arm)
 	}
@@ -105,7 +105,7 @@ func ignoreCtx(t *Task, ctx context.Context) bool {
 // parkCtx is park with a context to watch besides the task's own.
 //
 //go:noinline
-func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint32) error {
+func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint64) error {
 	w := t.beginPark(reason, kind)
 	stop := context.AfterFunc(ctx, func() { w.wake(causeCtx) })
 	if ctx.Err() != nil {
@@ -140,24 +140,21 @@ func (t *Task) setOtherReason(reason string) {
 	t.mu.Unlock()
 }
 
-// beginPark publishes stParking with a new generation and returns the
-// Waker for it; if the task is cancelled (and kind allows), the park is
-// over at once. Only the task itself moves its state out of stRunning, so
-// a plain store is enough.
+// beginPark publishes stParking, with a new generation and the kind of
+// park (kind* bits), and returns the Waker for it; if the task is cancelled
+// (and kind allows), the park is over at once. Only the task itself moves
+// its state out of stRunning, so a plain store is enough.
 //
 //go:noinline
-func (t *Task) beginPark(reason reasonID, kind uint32) Waker {
+func (t *Task) beginPark(reason reasonID, kind uint64) Waker {
 	gen := t.state.Load()>>genShift + 1
 	t.reason = reason
 	t.parkedAt = uint32(t.s.coarse.Load() / int64(time.Millisecond))
-	if kind != 0 {
-		t.flags.Or(kind)
-	}
-	t.state.Store(gen<<genShift | stParking)
+	t.state.Store(gen<<genShift | kind | stParking)
 	w := Waker{t, gen}
 	// The flag is read after publishing stParking: a Cancel that comes
 	// later sees the state and wakes the park itself.
-	if t.canceled() && kind&flagNoCancel == 0 {
+	if t.canceled() && kind&kindNoCancel == 0 {
 		w.wake(causeCancel)
 	}
 	return w
@@ -165,13 +162,18 @@ func (t *Task) beginPark(reason reasonID, kind uint32) Waker {
 
 // endPark ends a park once the coroutine is back (or never switched out,
 // having been woken while parking), and returns the wake cause. The
-// carrier completes the switch-out (see carrier.afterYield).
+// carrier completes the switch-out (see carrier.afterSwitch). A task that
+// switched out is stRunning again already (its carrier set it, keeping the
+// cause and kind bits, which nobody reads in stRunning and the next
+// beginPark overwrites), so only a park that never switched out (stWoke)
+// needs a store here.
 //
 //go:noinline
 func (t *Task) endPark() uint64 {
 	v := t.state.Load()
-	t.state.Store(v &^ (causeMask | statusMask) /* stRunning */)
-	t.flags.And(^(flagInternal | flagNoCancel))
+	if v&statusMask != stRunning {
+		t.state.Store(v &^ (kindMask | causeMask | statusMask) /* stRunning */)
+	}
 	t.reason = reasonNone
 	return (v & causeMask) >> causeShift
 }

@@ -34,11 +34,20 @@ type Scheduler struct {
 	closeMu   sync.Mutex  // serializes Close
 	carrierWG sync.WaitGroup
 
+	// The groups of fields below are written by carriers and by goroutines
+	// that start or ready tasks, all the time: each has cache lines of its
+	// own, so that writes to one do not slow down the others, or the
+	// read-mostly fields above.
+	_ cacheLinePad
+
 	// nrun counts stealable queued tasks (local queues and the global
 	// queue) per priority; carriers look for work only where it is non-zero.
-	nrun   [numPrio]atomic.Int32
+	nrun [numPrio]atomic.Int32
+	_    cacheLinePad
+
 	gmu    sync.Mutex
 	global [numPrio]queue
+	_      cacheLinePad
 
 	// Idle carriers. One idle carrier is the watcher: it sleeps until the
 	// next timer, in the poller if there is one; the others sleep until
@@ -49,10 +58,14 @@ type Scheduler struct {
 	nidle    atomic.Int32
 	poller   atomic.Pointer[Poller]
 	timerRun atomic.Bool // one goroutine advances the wheel at a time
+	_        cacheLinePad
 
-	// Tasks.
+	// Tasks. nextID is written by whoever starts tasks, ntasks also by
+	// the carriers that finish them.
 	nextID atomic.Uint64
+	_      cacheLinePad
 	ntasks atomic.Int64
+	_      cacheLinePad
 	shards [nshards]shard
 	// event is closed and replaced (by poke) when the last task finishes
 	// or all carriers go idle, while Run or Close wait for that.
@@ -74,12 +87,15 @@ type Scheduler struct {
 
 const nshards = 16
 
+// cacheLinePad keeps the fields around it on separate cache lines.
+type cacheLinePad [64]byte
+
 // shard is one part of the registry of live tasks (for Close, Stats, Dump
 // and deadlock reports): an intrusive list, so registering allocates nothing.
 type shard struct {
 	mu   sync.Mutex
 	head *Task
-	_    [40]byte // keep shards on separate cache lines
+	_    [64 - 16]byte // keep shards on separate cache lines
 }
 
 // An Option configures New.
@@ -204,14 +220,14 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 		return nil, ErrClosed
 	}
 	o := goOpts{prio: Normal}
-	for _, f := range opts {
-		f(&o)
+	if len(opts) > 0 {
+		o = applyGoOpts(opts) // o would escape if its address went to the options
 	}
-	if o.pin < 0 || int(o.pin) > s.ncarriers {
+	if o.pin < 0 || int(o.pin) > s.ncarriers || o.pin >= 1<<(32-pinShift) {
 		panic(fmt.Sprintf("sched: Pin(%d) out of range: the scheduler has %d carriers", o.pin-1, s.ncarriers))
 	}
-	t := &Task{s: s, fn: fn, pin: o.pin}
-	t.flags.Store(uint32(o.prio) << prioShift)
+	t := &Task{s: s, fn: fn}
+	t.flags.Store(uint32(o.prio)<<prioShift | uint32(o.pin)<<pinShift)
 	t.co = slice.New(t.body)
 	if o.name != "" || o.parent != nil {
 		x := t.ext_()
@@ -231,12 +247,23 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 	}
 	s.start()
 	t.state.Store(stQueued)
-	if c := s.currentCarrier(); c != nil && t.pin == 0 {
+	if c := s.currentCarrier(); c == nil {
+		s.readyOutside(t)
+	} else if o.pin == 0 {
 		c.pushLocal(t)
 	} else {
-		s.ready(t)
+		c.pushNext(t) // as ready does
 	}
 	return t, nil
+}
+
+// applyGoOpts returns the options of a Go call that has some.
+func applyGoOpts(opts []GoOption) goOpts {
+	o := goOpts{prio: Normal}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
 }
 
 // body is the coroutine's function.

@@ -125,7 +125,7 @@ func SelectCtx(ctx context.Context, cases ...Case) (int, error) {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return selectPark(ctx, sel, cases)
 	}
-	sel.w = t.beginPark(reasonSelect, flagInternal)
+	sel.w = t.beginPark(reasonSelect, kindInternal)
 	if _, ok := pollCases(sel, cases, true); ok {
 		sel.w.Ready()
 	}

@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stackslice/stackslice/slice"
 )
@@ -52,9 +53,9 @@ func (l *syncList) remove(w *syncWaiter) {
 // little live across the yield.
 func (l *syncList) wait(mu *sync.Mutex, ctx context.Context, reason reasonID, n int64, cancelable bool) (bool, error) {
 	t := currentTask()
-	kind := flagInternal
+	kind := kindInternal
 	if !cancelable {
-		kind |= flagNoCancel
+		kind |= kindNoCancel
 		ctx = nil
 	}
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
@@ -87,7 +88,7 @@ func (l *syncList) waitSlow(mu *sync.Mutex, ctx context.Context, reason reasonID
 	if cancelable {
 		err = parkInternal(ctx, reason, arm)
 	} else {
-		err = park(currentTask(), nil, reason, arm, flagInternal|flagNoCancel)
+		err = park(currentTask(), nil, reason, arm, kindInternal|kindNoCancel)
 	}
 	if err == nil {
 		return true, nil
@@ -299,27 +300,49 @@ func (c *Cond) Broadcast() {
 }
 
 // A WaitGroup waits for a collection of tasks (or goroutines) to finish.
+//
+// Its counter and the number of its waiters share one atomic word. While
+// nobody waits, Add and Done are one compare-and-swap: spawning and
+// finishing tasks counted by one WaitGroup do not queue on its mutex.
+// Waiters are counted and queued under mu, and an Add that sees waiters
+// takes mu too, so with waiters everything is serialized as before. The
+// count is never below the number queued (a cancelled waiter uncounts
+// itself after it has left), so a count of zero means nobody to wake.
 type WaitGroup struct {
-	mu sync.Mutex
-	n  int64
-	q  syncList
+	mu    sync.Mutex
+	state atomic.Int64 // counter<<32 | waiters
+	q     syncList
 }
 
 // Add adds delta to the counter; when it reaches zero, waiters wake.
 func (wg *WaitGroup) Add(delta int) {
+	d := int64(delta) << 32
+	for {
+		v := wg.state.Load()
+		if uint32(v) != 0 {
+			break // waiters: under mu
+		}
+		if wg.state.CompareAndSwap(v, v+d) {
+			if (v+d)>>32 < 0 {
+				panic("sched: negative WaitGroup counter")
+			}
+			return
+		}
+	}
 	wg.mu.Lock()
-	wg.n += int64(delta)
-	if wg.n < 0 {
+	v := wg.state.Add(d)
+	if v>>32 < 0 {
 		wg.mu.Unlock()
 		panic("sched: negative WaitGroup counter")
 	}
 	var ws []*syncWaiter
-	if wg.n == 0 {
+	if v>>32 == 0 {
 		for w := wg.q.head; w != nil; w = wg.q.head {
 			wg.q.remove(w)
 			w.granted = true
 			ws = append(ws, w)
 		}
+		wg.state.Add(-int64(len(ws)))
 	}
 	wg.mu.Unlock()
 	readyAll(ws)
@@ -344,11 +367,23 @@ func (wg *WaitGroup) Go(s *Scheduler, f func(ctx context.Context)) error {
 // Wait parks until the counter is zero. It returns the task context's
 // error if the task is cancelled first.
 func (wg *WaitGroup) Wait() error {
-	wg.mu.Lock()
-	if wg.n == 0 {
-		wg.mu.Unlock()
+	if wg.state.Load()>>32 == 0 {
 		return nil
 	}
-	_, err := wg.q.wait(&wg.mu, nil, reasonWaitGroup, 0, true)
+	wg.mu.Lock()
+	for {
+		v := wg.state.Load()
+		if v>>32 == 0 {
+			wg.mu.Unlock()
+			return nil
+		}
+		if wg.state.CompareAndSwap(v, v+1) {
+			break
+		}
+	}
+	ok, err := wg.q.wait(&wg.mu, nil, reasonWaitGroup, 0, true)
+	if !ok {
+		wg.state.Add(-1) // it has left the queue
+	}
 	return err
 }

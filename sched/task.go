@@ -43,16 +43,21 @@ func (p Priority) valid() bool { return p >= High && p <= Idle }
 // scheduler replaces the carrier, and the task is finished.
 var ErrGoexit = errors.New("sched: task called runtime.Goexit")
 
-// The task state word packs a park generation, a wake cause and a status:
+// The task state word packs a park generation, the kind of park, a wake
+// cause and a status:
 //
-//	gen<<genShift | cause<<causeShift | inspectBit | status
+//	gen<<genShift | kind | cause<<causeShift | inspectBit | status
 //
 // Each Park takes a new generation; a Waker carries it, so a stale Waker
 // (an earlier park, or one whose park ended by cancellation) fails its
 // compare-and-swap. Whoever wakes a parked task moves the generation on in
 // the same CAS that records why, so there is exactly one winner.
 // inspectBit is held briefly by Dump while it reads a parked task's stack;
-// every other transition waits for it to clear.
+// every other transition waits for it to clear. The kind bits (kindInternal,
+// kindNoCancel) are set with the generation by the park that owns them, in
+// the same store, so whoever reads a parking or parked state reads them too
+// and no read-modify-write of another word is needed per park; they are
+// stale (and ignored) once the status is back to running.
 const (
 	stRunning uint64 = iota // on a carrier (or being created)
 	stParking               // in Park, not yet switched out
@@ -66,6 +71,10 @@ const (
 	causeShift = 4
 	causeMask  = 3 << causeShift
 	genShift   = 8
+
+	kindInternal uint64 = 1 << 6 // parked in a primitive of this package (see deadlock)
+	kindNoCancel uint64 = 1 << 7 // parked where cancellation must not interrupt
+	kindMask            = kindInternal | kindNoCancel
 )
 
 // Wake causes, recorded in the state word by the winning waker.
@@ -79,13 +88,13 @@ const (
 const (
 	flagCanceled  uint32 = 1 << iota
 	flagGoroutine        // a stand-in for a goroutine blocked in Park
-	flagInternal         // parked in a primitive of this package (see deadlock)
-	flagNoCancel         // parked where cancellation must not interrupt
 	flagPreempted        // yielded at a Checkpoint: requeue globally
 
-	// The priority is kept in the flags word too, so the Task stays small.
+	// The priority and the pinned carrier (its index + 1; 0: not pinned,
+	// fixed at Go) are kept in the flags word too, so the Task stays small.
 	prioShift = 8
 	prioMask  = 3
+	pinShift  = 16
 )
 
 // A Task is one coroutine run by a Scheduler. Its methods are safe for
@@ -95,8 +104,12 @@ const (
 // channel, waiters, a parent context, a panic) lives in ext.
 type Task struct {
 	state atomic.Uint64 // see the state word above
-	flags atomic.Uint32 // flag* bits, and the priority at prioShift
-	pin   int32         // carrier index + 1 (0: not pinned); fixed at Go
+	flags atomic.Uint32 // flag* bits, the priority and the pinned carrier
+	// carrier is the index of the carrier that runs the task: written by
+	// that carrier before it resumes the task, and read only by the task
+	// itself while it runs (see Scheduler.currentCarrier), which the
+	// resume orders after the write.
+	carrier int32
 	// size and peak are the bytes the coroutine held at its last and its
 	// largest switch-out, written by its carrier (for Stats).
 	size, peak atomic.Uint32
@@ -148,6 +161,9 @@ func (t *Task) Priority() Priority { return Priority(t.prio()) }
 // prio returns the task's priority as an index.
 func (t *Task) prio() int { return int(t.flags.Load() >> prioShift & prioMask) }
 
+// pin returns the index + 1 of the carrier the task is pinned to, or 0.
+func (t *Task) pin() int { return int(t.flags.Load() >> pinShift) }
+
 // SetPriority changes the task's priority. It takes effect the next time
 // the task is queued (when it yields, is readied or is preempted); a task
 // already in a run queue keeps its place.
@@ -198,7 +214,7 @@ func (t *Task) cancel(err error) {
 		go f() // as context.AfterFunc does
 	}
 	v := t.state.Load()
-	if s := v & statusMask; (s == stParking || s == stParked) && t.flags.Load()&flagNoCancel == 0 {
+	if s := v & statusMask; (s == stParking || s == stParked) && v&kindNoCancel == 0 {
 		Waker{t, v >> genShift}.wake(causeCancel)
 	}
 }
