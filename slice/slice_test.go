@@ -3,6 +3,7 @@ package slice
 import (
 	"errors"
 	"fmt"
+	"github.com/stackslice/stackslice/stackmap"
 	"reflect"
 	"runtime"
 	"slices"
@@ -474,4 +475,53 @@ func depthSum(i, n int, up *int) int {
 		panic(fmt.Sprintf("frame %d: caller's value %d through its pointer", i, *up))
 	}
 	return s + v*2
+}
+
+// Coroutines parked at different places with regions of the same length
+// share one plan cache set but not one plan: switching between them in
+// turn must not rebuild their plans every time.
+func TestPlansOfEqualSizeDoNotEvictEachOther(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("the fallback keeps no plans")
+	}
+	var a, b [4]int
+	ca := New(func() {
+		for {
+			parkHereA(&a)
+		}
+	})
+	cb := New(func() {
+		for {
+			parkHereB(&b)
+		}
+	})
+	ca.Resume()
+	cb.Resume()
+	before := stackmap.Builds()
+	for i := 0; i < 1000; i++ {
+		ca.Resume()
+		cb.Resume()
+	}
+	if n := stackmap.Builds() - before; n > 10 {
+		t.Fatalf("%d plans built for 2000 switches between two parking places", n)
+	}
+	if ca.Size() != cb.Size() {
+		t.Logf("note: the two regions differ in size (%d, %d): the test does not exercise a shared set", ca.Size(), cb.Size())
+	}
+}
+
+//go:noinline
+func parkHereA(p *[4]int) {
+	x := *p
+	Yield()
+	x[0]++
+	*p = x
+}
+
+//go:noinline
+func parkHereB(p *[4]int) {
+	x := *p
+	Yield()
+	x[1]++
+	*p = x
 }

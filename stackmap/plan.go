@@ -272,30 +272,80 @@ func (p *Plan) matches(region []byte, pc uintptr) bool {
 	return true
 }
 
-// The plan cache: direct-mapped, lock-free, plans immutable once published.
-const cacheSize = 1024
+// The plan cache: set-associative, lock-free, plans immutable once
+// published. Every save has the same PC (Yield's call into the engine), so
+// a set is chosen by the region's length and its first return address (the
+// frame that called Yield), and a set holds several plans: coroutines parked
+// at different places with regions of one length (two handlers of equal
+// frame size waiting in the same Chan.Recv) would otherwise evict each
+// other and rebuild their plans at every switch.
+const (
+	cacheWays = 4
+	cacheSets = 256
+)
 
-var cache [cacheSize]atomic.Pointer[Plan]
+var (
+	cache       [cacheSets * cacheWays]atomic.Pointer[Plan]
+	cacheVictim atomic.Uint32 // picks the way a miss replaces in a full set
+	builds      atomic.Int64
+)
 
-func cacheIndex(pc, size uintptr) uintptr {
-	h := (uint64(pc) ^ uint64(size)*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
-	return uintptr(h>>54) % cacheSize
+func cacheSet(pc, size, ret uintptr) uintptr {
+	h := (uint64(pc) ^ uint64(size)*0x9E3779B97F4A7C15 ^ uint64(ret)*0xD6E8FEB86659FD93) * 0xBF58476D1CE4E5B9
+	return uintptr(h>>56) % cacheSets * cacheWays
 }
+
+// firstReturn is the region's first return address (the innermost frame's),
+// or 0 if the region is too short to hold one. Its offset is the SP delta at
+// pc, remembered for the last pc (saves all have the same one).
+func firstReturn(region []byte, pc uintptr) uintptr {
+	m := lastDelta.Load()
+	if m == nil || m.pc != pc {
+		m = &pcDelta{pc: pc, delta: -1}
+		if f, ok := FindFunc(pc); ok {
+			m.delta = f.SPDelta(pc)
+		}
+		lastDelta.Store(m)
+	}
+	if m.delta < 0 || uintptr(m.delta)+8 > uintptr(len(region)) {
+		return 0
+	}
+	return *(*uintptr)(unsafe.Pointer(&region[m.delta]))
+}
+
+type pcDelta struct {
+	pc    uintptr
+	delta int32
+}
+
+var lastDelta atomic.Pointer[pcDelta]
 
 // Lookup returns the plan for region (see Build), from the cache when a plan
 // with the same PC, length and chain of return addresses is there.
 func Lookup(region []byte, lo, pc uintptr) (*Plan, error) {
-	slot := &cache[cacheIndex(pc, uintptr(len(region)))]
-	if p := slot.Load(); p != nil && p.matches(region, pc) {
-		return p, nil
+	set := cache[cacheSet(pc, uintptr(len(region)), firstReturn(region, pc)):][:cacheWays]
+	for i := range set {
+		if p := set[i].Load(); p != nil && p.matches(region, pc) {
+			return p, nil
+		}
 	}
 	p, err := Build(region, lo, pc)
 	if err != nil {
 		return nil, err
 	}
-	slot.Store(p)
+	builds.Add(1)
+	for i := range set {
+		if set[i].CompareAndSwap(nil, p) {
+			return p, nil
+		}
+	}
+	set[cacheVictim.Add(1)%cacheWays].Store(p)
 	return p, nil
 }
+
+// Builds returns how many plans have been built so far: cache misses of
+// the saves (for telemetry and tests; a steady program stops building).
+func Builds() int64 { return builds.Load() }
 
 // ReturnPCs returns the PCs of a region's frames, innermost first: pc, then
 // each return address found by walking the frames of the region copy (whose
