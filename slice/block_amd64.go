@@ -307,8 +307,26 @@ var sizeClasses = [...]uint32{
 	19072, 20480, 21760, 24576, 27264, 28672, 32768,
 }
 
+// smallClasses[(n+7)/8] is sizeClass(n) for n up to smallClassMax.
+var smallClasses [smallClassMax/8 + 1]uint8
+
+const smallClassMax = 1024
+
+func init() {
+	for i := range smallClasses {
+		smallClasses[i] = uint8(sizeClassSearch(uintptr(i) * 8))
+	}
+}
+
 // sizeClass returns the index of the smallest class holding n bytes, or -1.
 func sizeClass(n uintptr) int {
+	if n <= smallClassMax {
+		return int(smallClasses[(n+7)/8])
+	}
+	return sizeClassSearch(n)
+}
+
+func sizeClassSearch(n uintptr) int {
 	lo, hi := 0, len(sizeClasses)
 	for lo < hi {
 		m := (lo + hi) / 2
@@ -348,13 +366,25 @@ func allocBlock(n uintptr) *blockHeader {
 		*h = blockHeader{nreloc: classLarge << relocClassShift}
 		return h
 	}
-	p, _ := blockPools[i].Get().(unsafe.Pointer)
-	if p == nil {
-		p = unsafe.Pointer(unsafe.SliceData(make([]byte, size)))
-	}
-	h := (*blockHeader)(p)
+	return allocBlockClass(i)
+}
+
+// allocBlockClass returns a block of class i (not classLarge), from its
+// pool or new.
+func allocBlockClass(i int) *blockHeader {
+	h := (*blockHeader)(allocClass(i))
 	*h = blockHeader{nreloc: uint32(i) << relocClassShift}
 	return h
+}
+
+// allocClass returns a noscan allocation of sizeClasses[i] bytes from the
+// class's pool (shared by blocks and packed blocks), or new.
+func allocClass(i int) unsafe.Pointer {
+	p, _ := blockPools[i].Get().(unsafe.Pointer)
+	if p == nil {
+		p = unsafe.Pointer(unsafe.SliceData(make([]byte, sizeClasses[i])))
+	}
+	return p
 }
 
 // freeBlock returns h to its class's pool (a large block is left to the GC).

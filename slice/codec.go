@@ -94,44 +94,72 @@ func decodeBlock(dst []byte, m Compression, packed, tmpl []byte) error {
 func sparseMaxLen(n int) int { return n + 2*((n+7)/8) + binary.MaxVarintLen64 }
 
 func encodeSparse(dst, raw, tmpl []byte) []byte {
+	tmpl = tmpl[:len(raw)]
 	gap := uint64(0)
-	off := 0
-	for ; off+8 <= len(raw); off += 8 {
-		x := binary.LittleEndian.Uint64(raw[off:]) ^ binary.LittleEndian.Uint64(tmpl[off:])
+	r, t := raw, tmpl
+	// Four words at a time: blocks differ from their template in few
+	// words, so most groups are skipped whole.
+	for len(r) >= 32 && len(t) >= 32 {
+		x0 := binary.LittleEndian.Uint64(r[0:8]) ^ binary.LittleEndian.Uint64(t[0:8])
+		x1 := binary.LittleEndian.Uint64(r[8:16]) ^ binary.LittleEndian.Uint64(t[8:16])
+		x2 := binary.LittleEndian.Uint64(r[16:24]) ^ binary.LittleEndian.Uint64(t[16:24])
+		x3 := binary.LittleEndian.Uint64(r[24:32]) ^ binary.LittleEndian.Uint64(t[24:32])
+		r, t = r[32:], t[32:]
+		if x0|x1|x2|x3 == 0 {
+			gap += 4
+			continue
+		}
+		for _, x := range [4]uint64{x0, x1, x2, x3} {
+			if x == 0 {
+				gap++
+				continue
+			}
+			dst = appendSparseWord(dst, gap, x)
+			gap = 0
+		}
+	}
+	for len(r) >= 8 && len(t) >= 8 {
+		x := binary.LittleEndian.Uint64(r) ^ binary.LittleEndian.Uint64(t)
+		r, t = r[8:], t[8:]
 		if x == 0 {
 			gap++
 			continue
 		}
-		dst = appendSparseWord(dst, gap, x, 8)
+		dst = appendSparseWord(dst, gap, x)
 		gap = 0
 	}
-	if off < len(raw) { // a short last word
+	if len(r) > 0 { // a short last word
 		var x uint64
-		for i := off; i < len(raw); i++ {
-			x |= uint64(raw[i]^tmpl[i]) << (8 * (i - off))
+		for i := range r {
+			x |= uint64(r[i]^t[i]) << (8 * i)
 		}
 		if x != 0 {
-			dst = appendSparseWord(dst, gap, x, len(raw)-off)
+			dst = appendSparseWord(dst, gap, x)
 		}
 	}
 	return dst
 }
 
-// appendSparseWord appends the entry for a word of n bytes whose XOR is x:
-// the gap, a mask of its nonzero bytes, then those bytes. dst has room
-// (sparseMaxLen), so the appends do not allocate.
-func appendSparseWord(dst []byte, gap, x uint64, n int) []byte {
-	dst = binary.AppendUvarint(dst, gap)
+// appendSparseWord appends the entry for a word whose XOR is x (a short last
+// word has no bytes past its end in x: they came from nothing): the gap, a
+// mask of x's nonzero bytes, then those bytes. dst has room (sparseMaxLen),
+// so the appends do not allocate.
+func appendSparseWord(dst []byte, gap, x uint64) []byte {
+	if gap < 0x80 {
+		dst = append(dst, byte(gap))
+	} else {
+		dst = binary.AppendUvarint(dst, gap)
+	}
 	mask := nonzeroBytes(x)
-	if mask == 0xff {
-		dst = binary.LittleEndian.AppendUint64(append(dst, mask), x)
-		return dst
-	}
 	dst = append(dst, mask)
-	for m := mask; m != 0; m &= m - 1 {
-		dst = append(dst, byte(x>>(8*bits.TrailingZeros8(m))))
+	if mask == 0xff {
+		return binary.LittleEndian.AppendUint64(dst, x)
 	}
-	_ = n // x has no bytes past n: they came from nothing
+	for ; x != 0; x >>= 8 {
+		if b := byte(x); b != 0 {
+			dst = append(dst, b)
+		}
+	}
 	return dst
 }
 

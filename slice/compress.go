@@ -106,20 +106,24 @@ type CompressionStats struct {
 }
 
 var stats struct {
-	packed, packedBytes, unpackedBytes      atomic.Int64
-	templates, templateUsers, templateBytes atomic.Int64
-	packs, unpacks, packNanos, unpackNanos  atomic.Int64
-	suspendedBytes, compactorPending        atomic.Int64
+	packed, packedBytes, unpackedBytes     atomic.Int64
+	templateBytes                          atomic.Int64
+	packs, unpacks, packNanos, unpackNanos atomic.Int64
+	suspendedBytes, compactorPending       atomic.Int64
 }
 
 // ReadCompressionStats returns the current counters.
 func ReadCompressionStats() CompressionStats {
+	// Template-mode unpacks are counted under the template registry's
+	// lock; the other changes in stats. Read the registry first: a
+	// coroutine packed since then adds to stats, never the other way.
+	templates, templateUsers, unpacked, unpackedPacked, unpackedUnpacked := templateCounts()
 	return CompressionStats{
-		Packed:           stats.packed.Load(),
-		PackedBytes:      stats.packedBytes.Load(),
-		UnpackedBytes:    stats.unpackedBytes.Load(),
-		Templates:        stats.templates.Load(),
-		TemplateUsers:    stats.templateUsers.Load(),
+		Packed:           stats.packed.Load() - unpacked,
+		PackedBytes:      stats.packedBytes.Load() - unpackedPacked,
+		UnpackedBytes:    stats.unpackedBytes.Load() - unpackedUnpacked,
+		Templates:        templates,
+		TemplateUsers:    templateUsers,
 		TemplateBytes:    stats.templateBytes.Load(),
 		Packs:            stats.packs.Load(),
 		Unpacks:          stats.unpacks.Load(),

@@ -18,14 +18,19 @@ import (
 //
 //	packedHeader | packed bytes (clen)
 //
-// in one noscan allocation; its mode is in c.flags. For CompressTemplate the
-// template is kept alive by one extra shadow entry, at index c.nshadow (the
-// shadow is never packed, so the GC sees it). Unpacking makes an ordinary
-// block again; it happens in resumeSlice, before the switch.
+// in one noscan allocation, taken from the blocks' size-class pools (a
+// packed block past the classes is left to the GC); its mode is in c.flags.
+// For CompressTemplate the template is kept alive by one extra shadow entry,
+// at index c.nshadow (the shadow is never packed, so the GC sees it).
+// Unpacking makes an ordinary block again; it happens in resumeSlice, before
+// the switch.
 type packedHeader struct {
-	size   uint32 // region bytes, as blockHeader.size
-	nreloc uint32 // as blockHeader.nreloc, but for the class bits
+	size uint32 // region bytes, as blockHeader.size
+	// nreloc is as blockHeader.nreloc; its class bits are the class of
+	// the block unpack allocates (classLarge: sized from the payload).
+	nreloc uint32
 	clen   uint16 // packed bytes
+	class  uint8  // the packed allocation's class, or classLarge (not pooled)
 }
 
 const packedHeaderSize = unsafe.Sizeof(packedHeader{})
@@ -41,6 +46,11 @@ func (c *Coroutine) packedMode() Compression {
 	return Compression(c.flags & flagModeMask >> flagModeShift)
 }
 
+// packed returns the packed bytes after ph.
+func (ph *packedHeader) packed() []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
+}
+
 // pack packs c's block in mode m. The caller owns c (running, or busy for
 // the compactor). It reports whether the block was packed: a block that does
 // not shrink is left as it is.
@@ -52,38 +62,104 @@ func (c *Coroutine) pack(m Compression) bool {
 	h := c.header()
 	raw := h.payload()
 	var t *template
-	var tdata []byte
+	var ph *packedHeader
 	if m == CompressTemplate {
 		if t = templates.acquire(h, raw); t == nil {
 			return false
 		}
-		tdata = t.data
+		ph = packSparse(raw, t.data)
+	} else {
+		ph = packScratch(m, raw)
 	}
-	sc := codecScratches.Get().(*codecScratch)
-	defer codecScratches.Put(sc)
-	enc := encodeBlock(sc, m, raw, tdata)
-	if len(enc) >= len(raw) || len(enc) > 1<<16-1 {
+	if ph == nil {
 		if t != nil {
-			templates.release(t)
+			templates.release(t, 0, 0)
 		}
 		return false
 	}
 	if t != nil {
 		c.keepTemplate(t)
 	}
-	buf := make([]byte, packedHeaderSize+uintptr(len(enc)))
-	ph := (*packedHeader)(unsafe.Pointer(unsafe.SliceData(buf)))
-	*ph = packedHeader{size: h.size, nreloc: h.nreloc &^ relocClassMask, clen: uint16(len(enc))}
-	copy(buf[packedHeaderSize:], enc)
+	// unpack allocates the smallest block that holds the payload: record
+	// its class (usually h's own) and count its capacity, which is what
+	// unpack takes off again.
+	need := headerSize + payloadLen(h.size, h.nreloc)
+	cls := h.nreloc & relocClassMask >> relocClassShift
+	var ucap uintptr
+	if cls == classLarge || cls > 0 && uintptr(sizeClasses[cls-1]) >= need || uintptr(sizeClasses[cls]) < need {
+		if i := sizeClass(need); i >= 0 {
+			cls, ucap = uint32(i), uintptr(sizeClasses[i])
+		} else {
+			cls, ucap = classLarge, blockClassSize(need)
+		}
+	} else {
+		ucap = uintptr(sizeClasses[cls])
+	}
+	ph.size = h.size
+	ph.nreloc = h.nreloc&^relocClassMask | cls<<relocClassShift
 	c.blk = unsafe.Pointer(ph)
 	freeBlock(h)
 	c.flags = c.flags&^flagModeMask | flagPacked | uint32(m)<<flagModeShift
 
 	stats.packed.Add(1)
-	stats.packedBytes.Add(int64(len(buf)))
-	stats.unpackedBytes.Add(int64(h.capacity()))
+	stats.packedBytes.Add(int64(packedHeaderSize) + int64(ph.clen))
+	stats.unpackedBytes.Add(int64(ucap))
 	sampleEnd(&stats.packNanos, start)
 	return true
+}
+
+// sparseStackMax is the largest template encoding packSparse builds on its
+// stack rather than in a pooled scratch buffer.
+const sparseStackMax = 512
+
+// packSparse returns a new packed block holding raw's encoding against the
+// template tmpl (header fields other than clen and class left for the
+// caller), or nil if it would not shrink raw.
+func packSparse(raw, tmpl []byte) *packedHeader {
+	if len(tmpl) != len(raw) {
+		panic("slice: internal error: template and block differ in length")
+	}
+	if n := sparseMaxLen(len(raw)); n > sparseStackMax {
+		sc := codecScratches.Get().(*codecScratch)
+		defer codecScratches.Put(sc)
+		return newPacked(encodeSparse(sc.out(n)[:0], raw, tmpl), len(raw))
+	}
+	var buf [sparseStackMax]byte
+	return newPacked(encodeSparse(buf[:0], raw, tmpl), len(raw))
+}
+
+// packScratch is packSparse for the other modes.
+func packScratch(m Compression, raw []byte) *packedHeader {
+	sc := codecScratches.Get().(*codecScratch)
+	defer codecScratches.Put(sc)
+	return newPacked(encodeBlock(sc, m, raw, nil), len(raw))
+}
+
+// newPacked copies enc into a new packed block, or returns nil if enc is not
+// smaller than the n bytes it packs (or too long for clen).
+func newPacked(enc []byte, n int) *packedHeader {
+	if len(enc) >= n || len(enc) > 1<<16-1 {
+		return nil
+	}
+	size := packedHeaderSize + uintptr(len(enc))
+	var p unsafe.Pointer
+	cls := uint8(classLarge)
+	if i := sizeClass(size); i >= 0 {
+		p, cls = allocClass(i), uint8(i)
+	} else {
+		p = unsafe.Pointer(unsafe.SliceData(make([]byte, size)))
+	}
+	ph := (*packedHeader)(p)
+	*ph = packedHeader{clen: uint16(len(enc)), class: cls}
+	copy(ph.packed(), enc)
+	return ph
+}
+
+// freePacked returns a packed block to its class's pool.
+func freePacked(ph *packedHeader) {
+	if ph.class != classLarge {
+		blockPools[ph.class].Put(unsafe.Pointer(ph))
+	}
 }
 
 // keepTemplate stores t in the shadow slot after the live entries.
@@ -103,28 +179,35 @@ func (c *Coroutine) unpack() {
 	start := sampleStart(&stats.unpacks)
 	ph := c.packedHeader()
 	m := c.packedMode()
-	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
-	h := allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
+	var h *blockHeader
+	if cls := ph.nreloc & relocClassMask >> relocClassShift; cls != classLarge {
+		h = allocBlockClass(int(cls))
+	} else {
+		h = allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
+	}
 	h.size = ph.size
 	h.setRelocs(int(ph.nreloc&relocCountMask), ph.nreloc&relocFlags)
-	var t *template
-	var tdata []byte
+	packedBytes := int64(packedHeaderSize) + int64(ph.clen)
 	if m == CompressTemplate {
 		slot := &unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]
-		t = (*template)(*slot)
+		t := (*template)(*slot)
 		*slot = nil
-		tdata = t.data
+		if err := decodeSparse(h.payload(), ph.packed(), t.data); err != nil {
+			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+		}
+		// The registry's lock is taken anyway: count the unpack
+		// there rather than with three more atomic operations.
+		templates.release(t, packedBytes, int64(h.capacity()))
+	} else {
+		if err := decodeBlock(h.payload(), m, ph.packed(), nil); err != nil {
+			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+		}
+		stats.packed.Add(-1)
+		stats.packedBytes.Add(-packedBytes)
+		stats.unpackedBytes.Add(-int64(h.capacity()))
 	}
-	if err := decodeBlock(h.payload(), m, packed, tdata); err != nil {
-		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
-	}
-	if t != nil {
-		templates.release(t)
-	}
-	stats.packed.Add(-1)
-	stats.packedBytes.Add(-int64(packedHeaderSize) - int64(ph.clen))
-	stats.unpackedBytes.Add(-int64(h.capacity()))
 	c.blk = unsafe.Pointer(h)
+	freePacked(ph)
 	c.flags &^= flagPacked | flagModeMask
 	sampleEnd(&stats.unpackNanos, start)
 }
@@ -137,8 +220,7 @@ func (c *Coroutine) packedCallers() []uintptr {
 	if c.packedMode() == CompressTemplate {
 		tdata = (*template)(unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]).data
 	}
-	packed := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
-	if decodeBlock(raw, c.packedMode(), packed, tdata) != nil {
+	if decodeBlock(raw, c.packedMode(), ph.packed(), tdata) != nil {
 		return nil
 	}
 	return stackmap.ReturnPCs(raw[:ph.size], resumePC)
@@ -156,6 +238,9 @@ type template struct {
 	data  []byte
 	key   templateKey
 	users int // under templates.mu
+	// prev and next link the registry's idle list while users is 0
+	// (under templates.mu).
+	prev, next *template
 }
 
 type templateKey struct {
@@ -168,11 +253,28 @@ var templates = templateRegistry{m: map[templateKey]*template{}}
 type templateRegistry struct {
 	mu sync.Mutex
 	m  map[templateKey]*template
-	// idle lists templates without users, oldest first: they are kept
-	// for reuse (a coroutine packed at every yield would otherwise make
-	// a template at each pack), at most maxIdleTemplates of them.
-	idle []*template
+	// The idle list holds templates without users, oldest first: they
+	// are kept for reuse (a coroutine packed at every yield would
+	// otherwise make a template at each pack), at most maxIdleTemplates
+	// of them. It is doubly linked, so a template leaves it in constant
+	// time when it is used again.
+	idleHead, idleTail *template
+	nidle              int
+	// users counts the users of all templates: TemplateUsers. Templates
+	// in use are those in m but not idle. (Counted under mu rather than
+	// in stats, saving atomic operations on every pack and unpack.)
+	users int
+	// unpacked counts the template-mode unpacks, and the packed and
+	// unpacked bytes they took off: ReadCompressionStats subtracts them
+	// from stats' packed, packedBytes and unpackedBytes.
+	unpacked, unpackedPacked, unpackedUnpacked int64
+	// recent caches m's entries by plan, so that a coroutine packed
+	// again at the same place usually finds its template without
+	// hashing the key. An entry is cleared when its template leaves m.
+	recent [64]*template
 }
+
+func recentSlot(key templateKey) int { return int(uintptr(unsafe.Pointer(key.plan)) >> 4 & 63) }
 
 const maxIdleTemplates = 64
 
@@ -191,39 +293,88 @@ func (r *templateRegistry) acquire(h *blockHeader, raw []byte) *template {
 	key := templateKey{plan, len(raw)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t := r.m[key]; t != nil {
+	slot := &r.recent[recentSlot(key)]
+	t := *slot
+	if t == nil || t.key != key {
+		if t = r.m[key]; t != nil {
+			*slot = t
+		}
+	}
+	if t != nil {
 		if t.users == 0 {
-			r.idle = slices.DeleteFunc(r.idle, func(x *template) bool { return x == t })
-			stats.templates.Add(1)
+			r.unlinkIdle(t)
 		}
 		t.users++
-		stats.templateUsers.Add(1)
+		r.users++
 		return t
 	}
-	t := &template{data: slices.Clone(raw), key: key, users: 1}
+	t = &template{data: slices.Clone(raw), key: key, users: 1}
 	r.m[key] = t
-	stats.templates.Add(1)
-	stats.templateUsers.Add(1)
+	*slot = t
+	r.users++
 	stats.templateBytes.Add(int64(len(t.data)))
 	return t
 }
 
-// release drops one user of t, and t itself with its last user.
-func (r *templateRegistry) release(t *template) {
+// release drops one user of t, and t itself with its last user. If the user
+// was a packed block now unpacked, packedBytes and unpackedBytes are its
+// figures, counted off here (else zero).
+func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	stats.templateUsers.Add(-1)
+	r.users--
+	if unpackedBytes != 0 {
+		r.unpacked++
+		r.unpackedPacked += packedBytes
+		r.unpackedUnpacked += unpackedBytes
+	}
 	if t.users--; t.users > 0 {
 		return
 	}
-	stats.templates.Add(-1)
-	r.idle = append(r.idle, t)
-	if len(r.idle) > maxIdleTemplates {
-		old := r.idle[0]
-		r.idle = slices.Delete(r.idle, 0, 1)
+	// Append t to the idle list.
+	t.prev, t.next = r.idleTail, nil
+	if r.idleTail != nil {
+		r.idleTail.next = t
+	} else {
+		r.idleHead = t
+	}
+	r.idleTail = t
+	r.nidle++
+	if r.nidle > maxIdleTemplates {
+		old := r.idleHead
+		r.unlinkIdle(old)
 		delete(r.m, old.key)
+		if slot := &r.recent[recentSlot(old.key)]; *slot == old {
+			*slot = nil
+		}
 		stats.templateBytes.Add(-int64(len(old.data)))
 	}
+}
+
+// templateCounts returns the templates in use and their users, and the
+// template-mode unpacks' share of the packed counters, for
+// ReadCompressionStats.
+func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes int64) {
+	r := &templates
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int64(len(r.m) - r.nidle), int64(r.users), r.unpacked, r.unpackedPacked, r.unpackedUnpacked
+}
+
+// unlinkIdle takes t off the idle list.
+func (r *templateRegistry) unlinkIdle(t *template) {
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		r.idleHead = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	} else {
+		r.idleTail = t.prev
+	}
+	t.prev, t.next = nil, nil
+	r.nidle--
 }
 
 // Pack and unpack times are sampled: reading the clock costs as much as a

@@ -1,0 +1,51 @@
+//go:build amd64 && !race && !purego
+
+package slice
+
+import "testing"
+
+// TestCompressStatsBalance packs and unpacks coroutines at every yield, at
+// varying depths (so a block is sometimes larger than its payload needs), in
+// every mode, and checks that the counters of packed blocks come back to
+// where they were once every coroutine has finished, and are right while one
+// is packed.
+func TestCompressStatsBalance(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	for _, m := range packModes {
+		t.Run(m.String(), func(t *testing.T) {
+			before := ReadCompressionStats()
+			sum := 0
+			c := New(func() {
+				for i := 0; i < 40; i++ {
+					sum += suspendedAt([]int{30, 2, 9, 1}[i%4], i)
+				}
+			})
+			c.SetCompression(Policy{Mode: m, After: 0})
+			for !c.Resume() {
+				mid := ReadCompressionStats()
+				if c.flags&flagPacked == 0 {
+					continue
+				}
+				if d := mid.Packed - before.Packed; d != 1 {
+					t.Fatalf("Packed went up by %d with one packed coroutine", d)
+				}
+				if d := mid.PackedBytes - before.PackedBytes; d != int64(packedHeaderSize)+int64(c.packedHeader().clen) {
+					t.Fatalf("PackedBytes went up by %d, packed block holds %d", d, int64(packedHeaderSize)+int64(c.packedHeader().clen))
+				}
+				if m == CompressTemplate && (mid.TemplateUsers-before.TemplateUsers != 1 || mid.Templates-before.Templates != 1) {
+					t.Fatalf("%d templates, %d users for one packed coroutine", mid.Templates-before.Templates, mid.TemplateUsers-before.TemplateUsers)
+				}
+			}
+			after := ReadCompressionStats()
+			if after.Packed != before.Packed || after.PackedBytes != before.PackedBytes || after.UnpackedBytes != before.UnpackedBytes ||
+				after.Templates != before.Templates || after.TemplateUsers != before.TemplateUsers {
+				t.Fatalf("counters did not come back:\nbefore %+v\nafter  %+v", before, after)
+			}
+			if after.Unpacks == before.Unpacks {
+				t.Fatal("nothing was unpacked")
+			}
+		})
+	}
+}
