@@ -127,7 +127,9 @@ func TestCancelEveryBlockingCall(t *testing.T) {
 		"wg":     func() error { return wg.Wait() },
 		"await":  func() error { return Await(func() { <-block }) },
 		"wait": func() error {
-			tk, _ := s.Go(func(ctx context.Context) { <-ctx.Done() })
+			// The inner task parks until cancelled (blocking its carrier
+			// on <-ctx.Done() would hang a one-carrier scheduler).
+			tk, _ := s.Go(func(ctx context.Context) { Park(nil, "test: until cancelled", func(Waker) {}) })
 			defer tk.Cancel()
 			return tk.Wait()
 		},
