@@ -8,11 +8,12 @@
 //
 // -bench runs, in this process and over loopback only, an echo backend
 // (std net), the relay under test and a load client (-conns connections,
-// each streaming data and reading back its echo), first through this
-// relay and then through the relay people write with goroutines (two
-// io.Copy per pair, which splices on Linux too), with the same
-// connections, write size and duration, and prints MB/s for both and their
-// ratio.
+// each streaming data and reading back its echo), through this relay and
+// through the relay people write with goroutines (two io.Copy per pair,
+// which splices on Linux too), with the same connections, write size and
+// duration, and prints MB/s for both and their ratio. The time is split
+// into -rounds rounds that alternate which relay goes first, so that
+// warm-up and drift on a shared machine do not favour either.
 package main
 
 import (
@@ -48,6 +49,7 @@ func run(args []string, out io.Writer) error {
 	bench := fs.Bool("bench", false, "measure relay throughput against a goroutine io.Copy relay, in-process over loopback")
 	conns := fs.Int("conns", 32, "with -bench: load connections")
 	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
+	rounds := fs.Int("rounds", 4, "with -bench: alternating rounds the time is split into")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +57,10 @@ func run(args []string, out io.Writer) error {
 		if *dur == 0 {
 			*dur = 3 * time.Second
 		}
-		return runBench(out, *conns, *chunk, *dur)
+		if *rounds < 1 {
+			return fmt.Errorf("proxy: -rounds %d: want at least 1", *rounds)
+		}
+		return runBench(out, *conns, *chunk, *rounds, *dur)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -147,7 +152,7 @@ func goRelay(ln net.Listener, backend string) {
 	}
 }
 
-func runBench(out io.Writer, conns, chunk int, dur time.Duration) error {
+func runBench(out io.Writer, conns, chunk, rounds int, dur time.Duration) error {
 	// Echo backend (std net), shared by both runs.
 	bln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -175,26 +180,40 @@ func runBench(out io.Writer, conns, chunk int, dur time.Duration) error {
 	if err != nil {
 		return err
 	}
+	defer pln.Close()
 	var pairs atomic.Int64
 	startRelay(s, pln, backend, &pairs)
-	ours, err := load(pln.Addr().String(), conns, chunk, dur)
-	pln.Close()
-	if err != nil {
-		return fmt.Errorf("stackslice relay: %w", err)
-	}
 
 	// Comparison: goroutines with io.Copy.
 	gln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	defer gln.Close()
 	go goRelay(gln, backend)
-	theirs, err := load(gln.Addr().String(), conns, chunk, dur)
-	gln.Close()
-	if err != nil {
-		return fmt.Errorf("goroutine relay: %w", err)
+
+	// Equal rounds, alternating which relay goes first: the mean of the
+	// rounds' MB/s is each relay's throughput over its whole time.
+	var ours, theirs float64
+	each := dur / time.Duration(rounds)
+	for r := 0; r < rounds; r++ {
+		for i := 0; i < 2; i++ {
+			if (r+i)%2 == 0 {
+				mbs, err := load(pln.Addr().String(), conns, chunk, each)
+				if err != nil {
+					return fmt.Errorf("stackslice relay: %w", err)
+				}
+				ours += mbs / float64(rounds)
+			} else {
+				mbs, err := load(gln.Addr().String(), conns, chunk, each)
+				if err != nil {
+					return fmt.Errorf("goroutine relay: %w", err)
+				}
+				theirs += mbs / float64(rounds)
+			}
+		}
 	}
-	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each, loopback echo backend:\n", conns, chunk, dur)
+	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each in %d alternating rounds, loopback echo backend:\n", conns, chunk, dur, rounds)
 	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", ours)
 	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", theirs)
 	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", ours/theirs)
