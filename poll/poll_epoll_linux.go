@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stackslice/stackslice/sched"
 )
 
 // pollImpl is the Linux readiness queue: an epoll instance in which every
@@ -102,15 +104,54 @@ func (p *poller) poll(timeout time.Duration, helper bool) {
 		return // EINTR; anything else means a closed poller: return, the caller loops
 	}
 	for i := range n {
-		ev := &evs[i]
-		fd := int(ev.Fd)
-		if fd == p.evfd {
-			p.consumeWake(helper)
-			continue
+		p.event(&evs[i], helper)
+	}
+}
+
+// event handles one event of a poll: the wake-up, or readiness of a fd.
+func (p *poller) event(ev *unix.EpollEvent, helper bool) {
+	fd := int(ev.Fd)
+	if fd == p.evfd {
+		p.consumeWake(helper)
+		return
+	}
+	e := ev.Events
+	p.readyFD(fd, uint32(ev.Pad),
+		e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0,
+		e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0)
+}
+
+// busyPollAfter is how long readiness may go unlooked-for while every
+// carrier is busy before one of them looks (PollBusy).
+const busyPollAfter = 20 * time.Microsecond
+
+var _ sched.BusyPoller = (*poller)(nil)
+
+// PollBusy looks for readiness without waiting, for a carrier that has
+// work (sched calls it between tasks; see sched.BusyPoller). It looks only
+// while something waits for I/O, no carrier waits in Poll (that one sees
+// events as they come) and nobody has looked for busyPollAfter; otherwise
+// it is a few loads. It leaves the wake-up event alone: the eventfd is
+// level-triggered, so a carrier that waits in Poll, now or later, still
+// sees it.
+func (p *poller) PollBusy() {
+	if p.waiters.Load() == 0 || p.inPoll.Load() > 0 {
+		return
+	}
+	now := nanotime()
+	last := p.lastPoll.Load()
+	if now-last < int64(busyPollAfter) || !p.lastPoll.CompareAndSwap(last, now) {
+		return
+	}
+	p.busyPolls.Add(1)
+	var evs [pollBatch]unix.EpollEvent
+	n, err := unix.EpollWait(p.epfd, evs[:], 0)
+	if err != nil {
+		return
+	}
+	for i := range n {
+		if int(evs[i].Fd) != p.evfd {
+			p.event(&evs[i], false)
 		}
-		e := ev.Events
-		p.readyFD(fd, uint32(ev.Pad),
-			e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0,
-			e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 	}
 }

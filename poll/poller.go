@@ -33,6 +33,7 @@ type poller struct {
 	fds            atomic.Int64
 	helperRuns     atomic.Uint64
 	polls          atomic.Uint64
+	busyPolls      atomic.Uint64
 	wakes          atomic.Uint64
 	events         atomic.Uint64
 	readied        atomic.Uint64
@@ -140,6 +141,7 @@ func pollerFor(s *sched.Scheduler) (*poller, error) {
 type Stats struct {
 	FDs            int64  // descriptors registered now (listeners and connections)
 	Polls          uint64 // calls of Poll
+	BusyPolls      uint64 // looks for readiness by busy carriers (Linux)
 	Wakes          uint64 // Wake calls that signalled the poller
 	Events         uint64 // readiness events for registered descriptors
 	Readied        uint64 // waiters readied by those events
@@ -163,6 +165,7 @@ func (p *poller) stats() Stats {
 	return Stats{
 		FDs:            p.fds.Load(),
 		Polls:          p.polls.Load(),
+		BusyPolls:      p.busyPolls.Load(),
 		Wakes:          p.wakes.Load(),
 		Events:         p.events.Load(),
 		Readied:        p.readied.Load(),

@@ -132,6 +132,9 @@ func (s *Scheduler) carrierOf(t *Task) *carrier {
 func (c *carrier) loop() {
 	defer c.s.carrierWG.Done()
 	for !c.s.stopping.Load() {
+		if c.picks%8 == 0 {
+			c.s.pollBusy()
+		}
 		if t := c.findWork(); t != nil {
 			c.run(t)
 			continue

@@ -304,6 +304,26 @@ type Poller interface {
 	Wake()
 }
 
+// A BusyPoller is a Poller that can also look for readiness without
+// waiting, cheaply when there is nothing to do: busy carriers call PollBusy
+// between tasks now and then, so that I/O readiness is noticed while no
+// carrier is idle to wait in Poll. PollBusy must not block and must pass
+// on any Wake it consumes.
+type BusyPoller interface {
+	Poller
+	PollBusy()
+}
+
+// pollBusy lets the poller look for readiness from a busy carrier, if it
+// can (see BusyPoller).
+func (s *Scheduler) pollBusy() {
+	if p := s.poller.Load(); p != nil {
+		if bp, ok := (*p).(BusyPoller); ok {
+			bp.PollBusy()
+		}
+	}
+}
+
 // ErrPollerSet is returned by SetPoller when the scheduler has one.
 var ErrPollerSet = errors.New("sched: the scheduler already has a poller")
 
