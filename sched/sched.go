@@ -228,7 +228,7 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 	}
 	t := &Task{s: s, fn: fn}
 	t.flags.Store(uint32(o.prio)<<prioShift | uint32(o.pin)<<pinShift)
-	t.co = slice.New(t.body)
+	t.co = slice.New(taskMain)
 	if o.name != "" || o.parent != nil {
 		x := t.ext_()
 		x.name = o.name
@@ -266,8 +266,14 @@ func applyGoOpts(opts []GoOption) goOpts {
 	return o
 }
 
-// body is the coroutine's function.
-func (t *Task) body() { t.fn((*taskCtx)(t)) }
+// taskMain is every task's coroutine function. It is a top-level
+// function, so slice.New needs no closure for it (a method value t.body
+// would cost every task 16 bytes): it finds its task as the one whose
+// coroutine its carrier runs, which the carrier records before resuming.
+func taskMain() {
+	t := currentTask()
+	t.fn((*taskCtx)(t))
+}
 
 func (s *Scheduler) register(t *Task) {
 	t.id = s.nextID.Add(1)
