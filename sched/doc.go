@@ -35,7 +35,14 @@
 //
 // Idle carriers: the first becomes the watcher, which runs due timers and
 // sleeps until the next one, in the Poller's Poll if one is set; the others
-// sleep until a task is queued for them.
+// sleep until a task is queued for them. Busy carriers let a BusyPoller
+// look for readiness between tasks (every few picks), so I/O is noticed
+// while no carrier is idle.
+//
+// Every task's coroutine runs taskMain, which finds its Task through its
+// carrier: no closure per task. Library code that parks without a context
+// uses ParkNoContext, whose frame (saved with every parked task) is
+// smaller than Park's.
 //
 // # Invariants
 //
