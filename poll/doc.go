@@ -34,10 +34,12 @@
 // other readers and writers, and other systems, copy with a pooled buffer
 // (copy.go, splice_linux.go).
 //
-// Because the scheduler polls only from an idle carrier, a helper goroutine
-// (helper.go) polls while somebody waits and the scheduler has not polled
-// for 10ms: before its carriers start, after they stop, or while they are
-// all busy.
+// The scheduler waits in Poll only from an idle carrier; while all its
+// carriers are busy, on Linux they look for readiness between tasks
+// (PollBusy, at most every 20us and only while somebody waits). A helper
+// goroutine (helper.go) polls while somebody waits and the scheduler has
+// not polled for 10ms: before its carriers start, after they stop, or
+// while they are all busy elsewhere (kqueue, or one long task per carrier).
 //
 // # Invariants
 //
