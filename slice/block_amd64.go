@@ -57,9 +57,12 @@ func (h *blockHeader) setRelocs(n int, flags uint32) {
 	h.nreloc = h.nreloc&relocClassMask | uint32(n) | flags
 }
 
+// class is the block's size-class index, or classLarge.
+func (h *blockHeader) class() uint32 { return h.nreloc & relocClassMask >> relocClassShift }
+
 // capacity is the bytes allocated for the block, header included.
 func (h *blockHeader) capacity() uintptr {
-	i := h.nreloc & relocClassMask >> relocClassShift
+	i := h.class()
 	if i == classLarge {
 		return uintptr(*(*uint64)(unsafe.Add(unsafe.Pointer(h), -largePrefix)))
 	}
@@ -357,23 +360,17 @@ var scans = sync.Pool{New: func() any { return new(stackmap.Scan) }}
 // allocBlock returns a block with room for n bytes, header included, from
 // its class's pool or new.
 func allocBlock(n uintptr) *blockHeader {
-	size := blockClassSize(n)
-	i := sizeClass(size)
-	if i < 0 { // large: the allocation's size goes in a prefix
-		p := unsafe.Pointer(unsafe.SliceData(make([]byte, largePrefix+size)))
-		*(*uint64)(p) = uint64(size)
-		h := (*blockHeader)(unsafe.Add(p, largePrefix))
-		*h = blockHeader{nreloc: classLarge << relocClassShift}
+	if i := sizeClass(n); i >= 0 {
+		h := (*blockHeader)(allocClass(i))
+		*h = blockHeader{nreloc: uint32(i) << relocClassShift}
 		return h
 	}
-	return allocBlockClass(i)
-}
-
-// allocBlockClass returns a block of class i (not classLarge), from its
-// pool or new.
-func allocBlockClass(i int) *blockHeader {
-	h := (*blockHeader)(allocClass(i))
-	*h = blockHeader{nreloc: uint32(i) << relocClassShift}
+	// Large: the allocation's size goes in a prefix.
+	size := blockClassSize(n)
+	p := unsafe.Pointer(unsafe.SliceData(make([]byte, largePrefix+size)))
+	*(*uint64)(p) = uint64(size)
+	h := (*blockHeader)(unsafe.Add(p, largePrefix))
+	*h = blockHeader{nreloc: classLarge << relocClassShift}
 	return h
 }
 
@@ -389,7 +386,7 @@ func allocClass(i int) unsafe.Pointer {
 
 // freeBlock returns h to its class's pool (a large block is left to the GC).
 func freeBlock(h *blockHeader) {
-	if i := h.nreloc & relocClassMask >> relocClassShift; i != classLarge {
+	if i := h.class(); i != classLarge {
 		blockPools[i].Put(unsafe.Pointer(h))
 	}
 }

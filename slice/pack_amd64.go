@@ -25,10 +25,8 @@ import (
 // Unpacking makes an ordinary block again; it happens in resumeSlice, before
 // the switch.
 type packedHeader struct {
-	size uint32 // region bytes, as blockHeader.size
-	// nreloc is as blockHeader.nreloc; its class bits are the class of
-	// the block unpack allocates (classLarge: sized from the payload).
-	nreloc uint32
+	size   uint32 // region bytes, as blockHeader.size
+	nreloc uint32 // as blockHeader.nreloc, without the class bits
 	clen   uint16 // packed bytes
 	class  uint8  // the packed allocation's class, or classLarge (not pooled)
 }
@@ -80,23 +78,11 @@ func (c *Coroutine) pack(m Compression) bool {
 	if t != nil {
 		c.keepTemplate(t)
 	}
-	// unpack allocates the smallest block that holds the payload: record
-	// its class (usually h's own) and count its capacity, which is what
-	// unpack takes off again.
-	need := headerSize + payloadLen(h.size, h.nreloc)
-	cls := h.nreloc & relocClassMask >> relocClassShift
-	var ucap uintptr
-	if cls == classLarge || cls > 0 && uintptr(sizeClasses[cls-1]) >= need || uintptr(sizeClasses[cls]) < need {
-		if i := sizeClass(need); i >= 0 {
-			cls, ucap = uint32(i), uintptr(sizeClasses[i])
-		} else {
-			cls, ucap = classLarge, blockClassSize(need)
-		}
-	} else {
-		ucap = uintptr(sizeClasses[cls])
-	}
+	// unpack allocates the smallest block that holds the payload: count
+	// its capacity, which is what unpack takes off again.
+	ucap := blockClassSize(headerSize + payloadLen(h.size, h.nreloc))
 	ph.size = h.size
-	ph.nreloc = h.nreloc&^relocClassMask | cls<<relocClassShift
+	ph.nreloc = h.nreloc &^ relocClassMask
 	c.blk = unsafe.Pointer(ph)
 	freeBlock(h)
 	c.flags = c.flags&^flagModeMask | flagPacked | uint32(m)<<flagModeShift
@@ -179,12 +165,7 @@ func (c *Coroutine) unpack() {
 	start := sampleStart(&stats.unpacks)
 	ph := c.packedHeader()
 	m := c.packedMode()
-	var h *blockHeader
-	if cls := ph.nreloc & relocClassMask >> relocClassShift; cls != classLarge {
-		h = allocBlockClass(int(cls))
-	} else {
-		h = allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
-	}
+	h := allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
 	h.size = ph.size
 	h.setRelocs(int(ph.nreloc&relocCountMask), ph.nreloc&relocFlags)
 	packedBytes := int64(packedHeaderSize) + int64(ph.clen)
