@@ -101,10 +101,7 @@ func genericReadFrom(c *Conn, r io.Reader) (int64, error) {
 	} else if wt, ok := r.(io.WriterTo); ok {
 		return wt.WriteTo(writerOnly{c})
 	}
-	bp := copyPool.Get()
-	n, err := io.CopyBuffer(writerOnly{c}, r, *bp)
-	copyPool.Put(bp)
-	return n, err
+	return bufferedCopy(writerOnly{c}, r)
 }
 
 // genericWriteTo is io.Copy(w, c) without c's WriteTo (and, if w is a
@@ -115,8 +112,15 @@ func genericWriteTo(c *Conn, w io.Writer) (int64, error) {
 	} else if rf, ok := w.(io.ReaderFrom); ok {
 		return rf.ReadFrom(readerOnly{c})
 	}
+	return bufferedCopy(w, readerOnly{c})
+}
+
+// bufferedCopy copies with a buffer borrowed from copyPool for the copy's
+// duration. Its callers hand WriterTo and ReaderFrom copies over before
+// calling it, so that such a copy, which may wait long, holds no buffer.
+func bufferedCopy(w io.Writer, r io.Reader) (int64, error) {
 	bp := copyPool.Get()
-	n, err := io.CopyBuffer(w, readerOnly{c}, *bp)
+	n, err := io.CopyBuffer(w, r, *bp)
 	copyPool.Put(bp)
 	return n, err
 }
