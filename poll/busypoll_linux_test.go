@@ -2,7 +2,6 @@ package poll
 
 import (
 	"context"
-	"net"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -17,21 +16,7 @@ import (
 func TestBusyCarrierNoticesReadiness(t *testing.T) {
 	s := sched.New(sched.WithCarriers(1))
 	defer s.Close()
-	ln, err := Listen(s, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := ln.AcceptConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, client := pair(t, schedEnvOn(s))
 
 	var stop atomic.Bool
 	spinner, _ := s.Go(func(ctx context.Context) {

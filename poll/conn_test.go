@@ -58,6 +58,11 @@ func goroutineEnv(t testing.TB) env {
 func schedEnv(t testing.TB) env {
 	s := sched.New()
 	t.Cleanup(func() { s.Close() })
+	return schedEnvOn(s)
+}
+
+// schedEnvOn is schedEnv on the scheduler s.
+func schedEnvOn(s *sched.Scheduler) env {
 	return env{
 		name:   "coroutine",
 		listen: func(n, a string) (*Listener, error) { return Listen(s, n, a) },
