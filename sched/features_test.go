@@ -558,7 +558,7 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 		runtime.Gosched()
 	}
 	st := s.Stats()
-	if st.Compression.Packed < 1 || st.Compression.Templates < 1 || st.Compression.PackedBytes <= 0 {
+	if st.Compression.Packed < 1 || st.Compression.Templates < 1 || st.Compression.UnpackedBytes <= 0 {
 		t.Fatalf("compression stats %+v", st.Compression)
 	}
 	var b strings.Builder

@@ -25,10 +25,11 @@ const (
 	// CompressZstd packs each block on its own with zstd (slower, better
 	// ratio than S2 on its own).
 	CompressZstd
-	// CompressTemplate packs a block as its difference (XOR) from a
-	// template shared by all blocks saved at the same chain of return
-	// addresses, then S2: coroutines parked at the same place cost only
-	// what differs between them. Templates are reference-counted.
+	// CompressTemplate packs a block as its difference from a template
+	// shared by all blocks saved at the same chain of return addresses,
+	// with its pointers named by their place in the shadow: coroutines
+	// parked at the same place cost only the scalars that differ between
+	// them (nothing, if none does). Templates are reference-counted.
 	CompressTemplate
 )
 

@@ -31,8 +31,8 @@ func TestCompressStatsBalance(t *testing.T) {
 				if d := mid.Packed - before.Packed; d != 1 {
 					t.Fatalf("Packed went up by %d with one packed coroutine", d)
 				}
-				if d := mid.PackedBytes - before.PackedBytes; d != int64(packedHeaderSize)+int64(c.packedHeader().clen) {
-					t.Fatalf("PackedBytes went up by %d, packed block holds %d", d, int64(packedHeaderSize)+int64(c.packedHeader().clen))
+				if d := mid.PackedBytes - before.PackedBytes; d != c.packedBytes() {
+					t.Fatalf("PackedBytes went up by %d, packed block holds %d", d, c.packedBytes())
 				}
 				if m == CompressTemplate && (mid.TemplateUsers-before.TemplateUsers != 1 || mid.Templates-before.Templates != 1) {
 					t.Fatalf("%d templates, %d users for one packed coroutine", mid.Templates-before.Templates, mid.TemplateUsers-before.TemplateUsers)

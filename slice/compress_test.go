@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/stackslice/stackslice/stackmap"
 )
 
 var packModes = []Compression{CompressS2, CompressZstd, CompressTemplate}
@@ -103,6 +109,108 @@ func TestTemplatesShared(t *testing.T) {
 	}
 }
 
+// pointerPair is what swizzledAt's frames point to.
+type pointerPair struct{ a, b int }
+
+// swizzledAt parks depth calls deep holding only pointers (p, q, out) that
+// differ between coroutines, then writes p.a+q.b to out.
+//
+//go:noinline
+func swizzledAt(depth int, p, q *pointerPair, out *int) {
+	if depth > 0 {
+		swizzledAt(depth-1, q, p, out)
+		return
+	}
+	Yield()
+	*out = p.a + q.b
+}
+
+// templateRoundTrip parks n coroutines at one place, each with its own
+// objects, packs them against a template, collects garbage, resumes them
+// and checks what each computed. It returns how many were packed without a
+// diff (bare), and the first wrong result as an error.
+func templateRoundTrip(n int) (bare int, err error) {
+	pairs := make([]*pointerPair, n)
+	outs := make([]*int, n)
+	cs := make([]*Coroutine, n)
+	for i := range cs {
+		pairs[i], outs[i] = &pointerPair{a: i, b: 1000 * i}, new(int)
+		p, out := pairs[i], outs[i]
+		q := &pointerPair{a: -1, b: 7 * i} // held only by the coroutine
+		cs[i] = New(func() { swizzledAt(3, p, q, out) })
+		cs[i].Resume()
+		if !cs[i].Compress(CompressTemplate) {
+			return bare, fmt.Errorf("coroutine %d was not packed", i)
+		}
+		if cs[i].flags&flagBare != 0 {
+			bare++
+		}
+	}
+	runtime.GC()
+	for i, c := range cs {
+		if !c.Resume() {
+			return bare, fmt.Errorf("coroutine %d yielded again", i)
+		}
+		// depth 3 is odd: the innermost frame has p and q swapped.
+		if want := -1 + 1000*i; *outs[i] != want {
+			return bare, fmt.Errorf("coroutine %d computed %d, want %d", i, *outs[i], want)
+		}
+	}
+	return bare, nil
+}
+
+// Coroutines parked at one place that differ only in the objects they point
+// to pack to no diff at all: their pointer words hold the same tokens.
+func TestTemplateSwizzle(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	const n = 200
+	bare, err := templateRoundTrip(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d packed without a diff", bare, n)
+	if optimizationsOff() {
+		// Unoptimized code leaves dead copies of its pointers in
+		// frames: no stack map names them, so they stay in the diff.
+		return
+	}
+	// The first one is the template; another may differ from it where
+	// the template's maker differed (a word that happened to hold a
+	// shadowed pointer), but not the rest.
+	if bare < n-2 {
+		t.Fatalf("%d of %d coroutines packed without a diff, want all but the first few", bare, n)
+	}
+}
+
+// optimizationsOff reports whether the test binary was built with -N.
+func optimizationsOff() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-gcflags" && strings.Contains(s.Value, "-N") {
+			return true
+		}
+	}
+	return false
+}
+
+// The negative control: with unswizzle putting back the wrong pointers, the
+// coroutines must compute wrong results.
+func TestTemplateSwizzleControl(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	unswizzleMixForTest = true
+	defer func() { unswizzleMixForTest = false }()
+	if _, err := templateRoundTrip(50); err == nil {
+		t.Fatal("coroutines computed right results with their pointers mixed up: the swizzle test cannot fail")
+	}
+}
+
 func TestCompactorPacksIdle(t *testing.T) {
 	if !UsingEngine() {
 		t.Skip("no blocks on the fallback")
@@ -177,7 +285,57 @@ func FuzzCompress(f *testing.F) {
 			t.Fatalf("%v: round trip of %d bytes failed: %v", m, len(raw), err)
 		}
 		_ = decodeBlock(make([]byte, len(tmpl)), m, raw, tmpl) // garbage in: must not panic
+		if m == CompressTemplate {
+			swizzleRoundTrip(t, raw, tmpl)
+		}
 	})
+}
+
+// swizzleRoundTrip makes a region of raw's whole words, with real pointers
+// written into some of them, swizzles it, packs it against tmpl, and checks
+// that unpacking and unswizzling give the region back (or that swizzle
+// refused it and left it as it was). raw's bytes choose which words are
+// live pointer slots and which pointers go where; the other slots keep
+// raw's words (nil, a token's value, anything).
+func swizzleRoundTrip(t *testing.T, raw, tmpl []byte) {
+	n := len(raw) / 8 * 8
+	region := slices.Clone(raw[:n])
+	objs := make([]*pointerPair, 6)
+	for i := range objs {
+		objs[i] = &pointerPair{a: i}
+	}
+	// Objects 0-3 are in the shadow (3 twice), 4 and 5 are alive.
+	shadow := []unsafe.Pointer{unsafe.Pointer(objs[0]), unsafe.Pointer(objs[1]), unsafe.Pointer(objs[2]), unsafe.Pointer(objs[3]), unsafe.Pointer(objs[3])}
+	alive := stackmap.Alive{uintptr(unsafe.Pointer(objs[4])), uintptr(unsafe.Pointer(objs[5]))}
+	var slots []uint32
+	for off := 0; off < n; off += 8 {
+		b := raw[off]
+		if b&1 == 0 {
+			continue
+		}
+		slots = append(slots, uint32(off))
+		if b&2 != 0 {
+			*(*uintptr)(unsafe.Pointer(&region[off])) = uintptr(unsafe.Pointer(objs[int(b>>2)%len(objs)]))
+		}
+	}
+	orig := slices.Clone(region)
+	if !swizzle(region, slots, shadow, alive) {
+		if !bytes.Equal(region, orig) {
+			t.Fatal("swizzle refused a region but changed it")
+		}
+		return
+	}
+	tm := append(slices.Clone(tmpl), make([]byte, n)...)[:n]
+	packed := encodeSparse(nil, region, tm)
+	out := make([]byte, n)
+	if err := decodeSparse(out, packed, tm); err != nil {
+		t.Fatal(err)
+	}
+	unswizzle(out, slots, shadow, alive)
+	if !bytes.Equal(out, orig) {
+		t.Fatalf("swizzled round trip of %d bytes changed them:\n got %x\nwant %x", n, out, orig)
+	}
+	runtime.KeepAlive(objs)
 }
 
 // nonzeroBytes agrees with a byte-by-byte loop on every mask of nonzero

@@ -50,6 +50,7 @@ const (
 	flagPacked                     // engine: the block is packed (mode in flagModeMask)
 	flagQueued                     // engine: the compactor has this coroutine's one entry
 	flagCounted                    // engine: counted in stats.suspendedBytes
+	flagBare                       // engine: packed against a template with no diff: blk is the template
 
 	flagModeShift  = 6
 	flagModeMask   = 7 << flagModeShift // the Compression of a packed block

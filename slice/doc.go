@@ -52,6 +52,14 @@
 // addresses, which suits servers that park many connections at the same
 // Read. Resume unpacks transparently; the shadow is never packed.
 //
+// Before a template-mode pack, every live pointer word that holds a shadow
+// entry is replaced by a token naming the entry (swizzle.go): coroutines
+// that differ only in the objects they point to then have equal blocks, and
+// such a block is packed as nothing at all (c.blk is the template itself).
+// Tokens lie in the kernel half of the address space, where no Go pointer
+// can; a block already holding such a value in a live pointer word is not
+// packed this way.
+//
 // # Implementations
 //
 // The engine runs on linux and other amd64 systems with Go 1.26 and 1.27. It

@@ -14,16 +14,17 @@ import (
 	"github.com/stackslice/stackslice/stackmap"
 )
 
-// Packed blocks. A packed coroutine's c.blk points at
+// Packed blocks. A packed coroutine's c.blk points at one of
 //
-//	packedHeader | packed bytes (clen)
+//	s2, zstd:           packedHeader | packed bytes (clen)
+//	template:           templateHeader | diff bytes (clen)
+//	template, no diff:  the template itself (flagBare)
 //
-// in one noscan allocation, taken from the blocks' size-class pools (a
-// packed block past the classes is left to the GC); its mode is in c.flags.
-// For CompressTemplate the template is kept alive by one extra shadow entry,
-// at index c.nshadow (the shadow is never packed, so the GC sees it).
-// Unpacking makes an ordinary block again; it happens in resumeSlice, before
-// the switch.
+// The first two are one noscan allocation, taken from the blocks' size-class
+// pools (a packed block past the classes is left to the GC); the mode is in
+// c.flags. A template-mode block's pointer words hold tokens (see swizzle),
+// and its size and relocation count are the template's. Unpacking makes an
+// ordinary block again; it happens in resumeSlice, before the switch.
 type packedHeader struct {
 	size   uint32 // region bytes, as blockHeader.size
 	nreloc uint32 // as blockHeader.nreloc, without the class bits
@@ -31,7 +32,23 @@ type packedHeader struct {
 	class  uint8  // the packed allocation's class, or classLarge (not pooled)
 }
 
-const packedHeaderSize = unsafe.Sizeof(packedHeader{})
+// templateHeader starts a template-mode packed block. Its diff starts right
+// after class, at templateHeaderSize, not at the struct's padded size: the
+// few bytes matter when a diff is a dozen bytes.
+type templateHeader struct {
+	// t is the template's address. The block is noscan, so the GC does
+	// not see it: the registry keeps t alive while it has users. (Not a
+	// typed pointer: a write barrier would read the pooled block's old
+	// bytes at this place as a pointer.)
+	t     uintptr
+	clen  uint16
+	class uint8
+}
+
+const (
+	packedHeaderSize   = unsafe.Sizeof(packedHeader{})
+	templateHeaderSize = unsafe.Offsetof(templateHeader{}.class) + 1
+)
 
 // payload returns the block's region and relocation table as one slice.
 func (h *blockHeader) payload() []byte {
@@ -49,6 +66,27 @@ func (ph *packedHeader) packed() []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(ph), packedHeaderSize)), ph.clen)
 }
 
+// templatePacked returns a template-mode packed coroutine's template and
+// diff, and its packed allocation (nil if bare).
+func (c *Coroutine) templatePacked() (t *template, diff []byte, th *templateHeader) {
+	if c.flags&flagBare != 0 {
+		return (*template)(c.blk), nil, nil
+	}
+	th = (*templateHeader)(c.blk)
+	return *(**template)(unsafe.Pointer(&th.t)), unsafe.Slice((*byte)(unsafe.Add(c.blk, templateHeaderSize)), th.clen), th
+}
+
+// packedBytes is what c's packed block holds, for the stats.
+func (c *Coroutine) packedBytes() int64 {
+	if c.packedMode() != CompressTemplate {
+		return int64(packedHeaderSize) + int64(c.packedHeader().clen)
+	}
+	if _, diff, th := c.templatePacked(); th != nil {
+		return int64(templateHeaderSize) + int64(len(diff))
+	}
+	return 0
+}
+
 // pack packs c's block in mode m. The caller owns c (running, or busy for
 // the compactor). It reports whether the block was packed: a block that does
 // not shrink is left as it is.
@@ -58,76 +96,126 @@ func (c *Coroutine) pack(m Compression) bool {
 	}
 	start := sampleStart(&stats.packs)
 	h := c.header()
-	raw := h.payload()
-	var t *template
-	var ph *packedHeader
-	if m == CompressTemplate {
-		if t = templates.acquire(h, raw); t == nil {
-			return false
-		}
-		ph = packSparse(raw, t.data)
-	} else {
-		ph = packScratch(m, raw)
-	}
-	if ph == nil {
-		if t != nil {
-			templates.release(t, 0, 0)
-		}
-		return false
-	}
-	if t != nil {
-		c.keepTemplate(t)
-	}
 	// unpack allocates the smallest block that holds the payload: count
 	// its capacity, which is what unpack takes off again.
 	ucap := blockClassSize(headerSize + payloadLen(h.size, h.nreloc))
-	ph.size = h.size
-	ph.nreloc = h.nreloc &^ relocClassMask
-	c.blk = unsafe.Pointer(ph)
+	var blk unsafe.Pointer
+	flags := flagPacked | uint32(m)<<flagModeShift
+	if m == CompressTemplate {
+		var bare bool
+		if blk, bare = c.packTemplate(h); bare {
+			flags |= flagBare
+		}
+	} else if ph := packScratch(m, h.payload()); ph != nil {
+		ph.size = h.size
+		ph.nreloc = h.nreloc &^ relocClassMask
+		blk = unsafe.Pointer(ph)
+	}
+	if blk == nil {
+		return false
+	}
+	c.blk = blk
 	freeBlock(h)
-	c.flags = c.flags&^flagModeMask | flagPacked | uint32(m)<<flagModeShift
+	c.flags = c.flags&^(flagModeMask|flagBare) | flags
 
 	stats.packed.Add(1)
-	stats.packedBytes.Add(int64(packedHeaderSize) + int64(ph.clen))
+	stats.packedBytes.Add(c.packedBytes())
 	stats.unpackedBytes.Add(int64(ucap))
 	sampleEnd(&stats.packNanos, start)
 	return true
+}
+
+// packTemplate swizzles h's pointer words and encodes h against the
+// template for its place: it returns the new packed block, or the template
+// itself (bare) when nothing differs, or nil (with h as it was) if h cannot
+// be packed this way or would not shrink.
+func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool) {
+	region := unsafe.Slice((*byte)(h.stack()), h.size)
+	// The region's words may be offsets now, but its return addresses
+	// are intact, and they are all the plan lookup reads. lo only scales
+	// addresses inside a newly built plan.
+	plan, err := stackmap.Lookup(region, 0, resumePC)
+	if err != nil {
+		return nil, false
+	}
+	shadow := c.liveShadow()
+	if !swizzle(region, plan.Slots, shadow, c.alive()) {
+		return nil, false
+	}
+	raw := h.payload()
+	t := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw)
+	if blk = packSparse(raw, t); blk == nil {
+		templates.release(t, 0, 0)
+		unswizzle(region, plan.Slots, shadow, c.alive())
+		return nil, false
+	}
+	return blk, blk == unsafe.Pointer(t)
+}
+
+// liveShadow returns the shadow's live entries.
+func (c *Coroutine) liveShadow() []unsafe.Pointer {
+	if c.shadow == nil {
+		return nil
+	}
+	return unsafe.Slice(c.shadow, c.nshadow)
 }
 
 // sparseStackMax is the largest template encoding packSparse builds on its
 // stack rather than in a pooled scratch buffer.
 const sparseStackMax = 512
 
-// packSparse returns a new packed block holding raw's encoding against the
-// template tmpl (header fields other than clen and class left for the
-// caller), or nil if it would not shrink raw.
-func packSparse(raw, tmpl []byte) *packedHeader {
-	if len(tmpl) != len(raw) {
+// packSparse returns a new template-mode packed block holding raw's
+// encoding against t, or t itself if raw equals its data, or nil if the
+// encoding would not shrink raw.
+func packSparse(raw []byte, t *template) unsafe.Pointer {
+	if len(t.data) != len(raw) {
 		panic("slice: internal error: template and block differ in length")
 	}
+	var enc []byte
 	if n := sparseMaxLen(len(raw)); n > sparseStackMax {
 		sc := codecScratches.Get().(*codecScratch)
 		defer codecScratches.Put(sc)
-		return newPacked(encodeSparse(sc.out(n)[:0], raw, tmpl), len(raw))
+		enc = encodeSparse(sc.out(n)[:0], raw, t.data)
+	} else {
+		var buf [sparseStackMax]byte
+		enc = encodeSparse(buf[:0], raw, t.data)
 	}
-	var buf [sparseStackMax]byte
-	return newPacked(encodeSparse(buf[:0], raw, tmpl), len(raw))
+	if len(enc) == 0 {
+		return unsafe.Pointer(t)
+	}
+	p, cls := newPacked(enc, len(raw), templateHeaderSize)
+	if p != nil {
+		th := (*templateHeader)(p)
+		th.t, th.clen, th.class = uintptr(unsafe.Pointer(t)), uint16(len(enc)), cls
+	}
+	return p
 }
 
-// packScratch is packSparse for the other modes.
+// packScratch packs raw on its own in mode m (s2 or zstd), or returns nil if
+// that would not shrink it (header fields other than clen and class are
+// left for the caller).
 func packScratch(m Compression, raw []byte) *packedHeader {
 	sc := codecScratches.Get().(*codecScratch)
 	defer codecScratches.Put(sc)
-	return newPacked(encodeBlock(sc, m, raw, nil), len(raw))
-}
-
-// newPacked copies enc into a new packed block, or returns nil if enc is not
-// smaller than the n bytes it packs (or too long for clen).
-func newPacked(enc []byte, n int) *packedHeader {
-	if len(enc) >= n || len(enc) > 1<<16-1 {
+	enc := encodeBlock(sc, m, raw, nil)
+	p, cls := newPacked(enc, len(raw), packedHeaderSize)
+	if p == nil {
 		return nil
 	}
-	size := packedHeaderSize + uintptr(len(enc))
+	ph := (*packedHeader)(p)
+	*ph = packedHeader{clen: uint16(len(enc)), class: cls}
+	return ph
+}
+
+// newPacked allocates a packed block of a hdr-byte header and enc, copies
+// enc after the header and returns the block and its class; or nil if enc
+// is not smaller than the n bytes it packs (or too long for clen). The
+// allocation is at least 16 bytes, so a header struct fits whole.
+func newPacked(enc []byte, n int, hdr uintptr) (unsafe.Pointer, uint8) {
+	if len(enc) >= n || len(enc) > 1<<16-1 {
+		return nil, 0
+	}
+	size := max(hdr+uintptr(len(enc)), 16)
 	var p unsafe.Pointer
 	cls := uint8(classLarge)
 	if i := sizeClass(size); i >= 0 {
@@ -135,98 +223,108 @@ func newPacked(enc []byte, n int) *packedHeader {
 	} else {
 		p = unsafe.Pointer(unsafe.SliceData(make([]byte, size)))
 	}
-	ph := (*packedHeader)(p)
-	*ph = packedHeader{clen: uint16(len(enc)), class: cls}
-	copy(ph.packed(), enc)
-	return ph
+	copy(unsafe.Slice((*byte)(unsafe.Add(p, hdr)), len(enc)), enc)
+	return p, cls
 }
 
-// freePacked returns a packed block to its class's pool.
-func freePacked(ph *packedHeader) {
-	if ph.class != classLarge {
-		blockPools[ph.class].Put(unsafe.Pointer(ph))
+// freePacked returns a packed allocation of class cls to its class's pool.
+func freePacked(p unsafe.Pointer, cls uint8) {
+	if cls != classLarge {
+		blockPools[cls].Put(p)
 	}
-}
-
-// keepTemplate stores t in the shadow slot after the live entries.
-func (c *Coroutine) keepTemplate(t *template) {
-	if c.shadow == nil || c.nshadow+1 > c.shadowCap {
-		var live []unsafe.Pointer
-		if c.shadow != nil {
-			live = unsafe.Slice(c.shadow, c.nshadow)
-		}
-		c.growShadow(int(c.nshadow)+1, live)
-	}
-	unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow] = unsafe.Pointer(t)
 }
 
 // unpack turns c's packed block back into an ordinary one.
 func (c *Coroutine) unpack() {
 	start := sampleStart(&stats.unpacks)
-	ph := c.packedHeader()
-	m := c.packedMode()
-	h := allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
-	h.size = ph.size
-	h.setRelocs(int(ph.nreloc&relocCountMask), ph.nreloc&relocFlags)
-	packedBytes := int64(packedHeaderSize) + int64(ph.clen)
-	if m == CompressTemplate {
-		slot := &unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]
-		t := (*template)(*slot)
-		*slot = nil
-		if err := decodeSparse(h.payload(), ph.packed(), t.data); err != nil {
-			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
-		}
-		// The registry's lock is taken anyway: count the unpack
-		// there rather than with three more atomic operations.
-		templates.release(t, packedBytes, int64(h.capacity()))
+	packedBytes := c.packedBytes()
+	var h *blockHeader
+	if c.packedMode() == CompressTemplate {
+		h = c.unpackTemplate(packedBytes)
 	} else {
-		if err := decodeBlock(h.payload(), m, ph.packed(), nil); err != nil {
+		ph := c.packedHeader()
+		h = allocBlock(headerSize + payloadLen(ph.size, ph.nreloc))
+		h.size = ph.size
+		h.setRelocs(int(ph.nreloc&relocCountMask), ph.nreloc&relocFlags)
+		if err := decodeBlock(h.payload(), c.packedMode(), ph.packed(), nil); err != nil {
 			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
 		}
+		freePacked(unsafe.Pointer(ph), ph.class)
 		stats.packed.Add(-1)
 		stats.packedBytes.Add(-packedBytes)
 		stats.unpackedBytes.Add(-int64(h.capacity()))
 	}
 	c.blk = unsafe.Pointer(h)
-	freePacked(ph)
-	c.flags &^= flagPacked | flagModeMask
+	c.flags &^= flagPacked | flagModeMask | flagBare
 	sampleEnd(&stats.unpackNanos, start)
+}
+
+// unpackTemplate rebuilds a template-mode packed block from its template,
+// diff and shadow, and drops its use of the template.
+func (c *Coroutine) unpackTemplate(packedBytes int64) *blockHeader {
+	t, diff, th := c.templatePacked()
+	h := allocBlock(headerSize + uintptr(len(t.data)))
+	h.size = t.size
+	h.setRelocs(int(t.key.nreloc&relocCountMask), t.key.nreloc&relocFlags)
+	if err := decodeSparse(h.payload(), diff, t.data); err != nil {
+		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+	}
+	unswizzle(unsafe.Slice((*byte)(h.stack()), h.size), t.key.plan.Slots, c.liveShadow(), c.alive())
+	if th != nil {
+		freePacked(unsafe.Pointer(th), th.class)
+	}
+	// The registry's lock is taken anyway: count the unpack there
+	// rather than with three more atomic operations.
+	templates.release(t, packedBytes, int64(h.capacity()))
+	return h
 }
 
 // packedCallers walks a packed block's frames from a temporary unpacked copy.
 func (c *Coroutine) packedCallers() []uintptr {
-	ph := c.packedHeader()
-	raw := make([]byte, payloadLen(ph.size, ph.nreloc))
-	var tdata []byte
+	var raw []byte
+	var err error
+	var size uint32
 	if c.packedMode() == CompressTemplate {
-		tdata = (*template)(unsafe.Slice(c.shadow, c.shadowCap)[c.nshadow]).data
+		t, diff, _ := c.templatePacked()
+		raw, size = make([]byte, len(t.data)), t.size
+		err = decodeSparse(raw, diff, t.data)
+	} else {
+		ph := c.packedHeader()
+		raw, size = make([]byte, payloadLen(ph.size, ph.nreloc)), ph.size
+		err = decodeBlock(raw, c.packedMode(), ph.packed(), nil)
 	}
-	if decodeBlock(raw, c.packedMode(), ph.packed(), tdata) != nil {
+	if err != nil {
 		return nil
 	}
-	return stackmap.ReturnPCs(raw[:ph.size], resumePC)
+	return stackmap.ReturnPCs(raw[:size], resumePC)
 }
 
+// packedSize is the bytes c's packed block takes (none if bare).
 func (c *Coroutine) packedSize() int {
-	ph := c.packedHeader()
-	return int(blockClassSize(packedHeaderSize + uintptr(ph.clen)))
+	if n := c.packedBytes(); n > 0 {
+		return int(blockClassSize(max(uintptr(n), 16)))
+	}
+	return 0
 }
 
 // Templates: the first payload saved at a given place (same stack-map plan,
-// that is same chain of return PCs and region length, and same payload
-// length), shared by every block packed against it.
+// that is same chain of return PCs and region length, and same relocation
+// count and flags, hence same payload length), swizzled, shared by every
+// block packed against it.
 type template struct {
 	data  []byte
 	key   templateKey
-	users int // under templates.mu
+	size  uint32 // region bytes
+	users int    // under templates.mu
 	// prev and next link the registry's idle list while users is 0
 	// (under templates.mu).
 	prev, next *template
 }
 
 type templateKey struct {
-	plan *stackmap.Plan
-	n    int
+	plan   *stackmap.Plan
+	n      int    // payload bytes
+	nreloc uint32 // as blockHeader.nreloc, without the class bits
 }
 
 var templates = templateRegistry{m: map[templateKey]*template{}}
@@ -259,19 +357,9 @@ func recentSlot(key templateKey) int { return int(uintptr(unsafe.Pointer(key.pla
 
 const maxIdleTemplates = 64
 
-// acquire returns the template for the block h (whose payload is raw),
-// making raw the template if there is none yet; nil if the block's frames
-// cannot be identified (never for a block the engine saved).
-func (r *templateRegistry) acquire(h *blockHeader, raw []byte) *template {
-	// The region's words may be offsets now, but its return addresses
-	// are intact, and they are all the plan lookup reads. lo only scales
-	// addresses inside a newly built plan.
-	region := unsafe.Slice((*byte)(h.stack()), h.size)
-	plan, err := stackmap.Lookup(region, 0, resumePC)
-	if err != nil {
-		return nil
-	}
-	key := templateKey{plan, len(raw)}
+// acquire returns the template for key, making raw (a swizzled payload
+// saved at key's place) the template if there is none yet.
+func (r *templateRegistry) acquire(key templateKey, raw []byte) *template {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := &r.recent[recentSlot(key)]
@@ -289,7 +377,8 @@ func (r *templateRegistry) acquire(h *blockHeader, raw []byte) *template {
 		r.users++
 		return t
 	}
-	t = &template{data: slices.Clone(raw), key: key, users: 1}
+	size := uint32(len(raw)) - uint32(payloadLen(0, key.nreloc))
+	t = &template{data: slices.Clone(raw), key: key, size: size, users: 1}
 	r.m[key] = t
 	*slot = t
 	r.users++
