@@ -146,7 +146,7 @@ func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool)
 	t := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw)
 	if blk = packSparse(raw, t); blk == nil {
 		templates.release(t, 0, 0)
-		unswizzle(region, plan.Slots, shadow, c.alive())
+		unswizzle(region, shadow, c.alive())
 		return nil, false
 	}
 	return blk, blk == unsafe.Pointer(t)
@@ -269,7 +269,7 @@ func (c *Coroutine) unpackTemplate(packedBytes int64) *blockHeader {
 	if err := decodeSparse(h.payload(), diff, t.data); err != nil {
 		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
 	}
-	unswizzle(unsafe.Slice((*byte)(h.stack()), h.size), t.key.plan.Slots, c.liveShadow(), c.alive())
+	unswizzle(unsafe.Slice((*byte)(h.stack()), h.size), c.liveShadow(), c.alive())
 	if th != nil {
 		freePacked(unsafe.Pointer(th), th.class)
 	}
@@ -487,17 +487,21 @@ var compactor struct {
 	started bool
 }
 
+// pending is a compactor queue entry: 32 bytes, as a queue of idle
+// connections can hold one per connection. p is the policy the coroutine
+// had when queued (policies are never changed in place: setting one stores
+// a new pointer); due is a nanotime.
 type pending struct {
 	c     *Coroutine
-	due   time.Time
+	p     *Policy
+	due   int64
 	epoch uint32
-	p     Policy
 }
 
 type pendingHeap []pending
 
 func (h pendingHeap) Len() int           { return len(h) }
-func (h pendingHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h pendingHeap) Less(i, j int) bool { return h[i].due < h[j].due }
 func (h pendingHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *pendingHeap) Push(x any)        { *h = append(*h, x.(pending)) }
 func (h *pendingHeap) Pop() any {
@@ -525,7 +529,7 @@ func (c *Coroutine) suspendedWithPolicy() {
 	c.flags |= flagCounted
 	if c.flags&flagQueued == 0 {
 		c.flags |= flagQueued
-		enqueue(pending{c: c, due: time.Now().Add(p.After), epoch: c.flags >> flagEpochShift, p: *p})
+		enqueue(pending{c: c, p: p, due: nanotime() + int64(p.After), epoch: c.flags >> flagEpochShift})
 	}
 	if p.Budget > 0 && stats.suspendedBytes.Load() > p.Budget {
 		select {
@@ -558,7 +562,7 @@ func enqueue(e pending) {
 
 func runCompactor() {
 	for {
-		batch, wait := dueEntries(time.Now())
+		batch, wait := dueEntries(nanotime())
 		for _, e := range batch {
 			e.c.compactOnce(e)
 		}
@@ -576,14 +580,15 @@ func runCompactor() {
 
 // dueEntries pops the entries due at now (all of them while over a budget)
 // and says how long to wait for the next.
-func dueEntries(now time.Time) (batch []pending, wait time.Duration) {
+func dueEntries(now int64) (batch []pending, wait time.Duration) {
 	compactor.mu.Lock()
 	defer compactor.mu.Unlock()
+	defer shrinkQueue()
 	for compactor.q.Len() > 0 && len(batch) < 1024 {
 		e := compactor.q[0]
 		over := e.p.Budget > 0 && stats.suspendedBytes.Load() > e.p.Budget
-		if e.due.After(now) && !over {
-			return batch, e.due.Sub(now)
+		if e.due > now && !over {
+			return batch, time.Duration(e.due - now)
 		}
 		batch = append(batch, heap.Pop(&compactor.q).(pending))
 		stats.compactorPending.Add(-1)
@@ -591,18 +596,29 @@ func dueEntries(now time.Time) (batch []pending, wait time.Duration) {
 	return batch, DefaultAfter
 }
 
+// shrinkQueue gives the queue a smaller array once it holds under a quarter
+// of its capacity: after a wave of connections went idle and were packed,
+// the array it grew to would otherwise stay, 32 bytes per connection.
+// Called with compactor.mu held.
+func shrinkQueue() {
+	q := compactor.q
+	if cap(q) > 256 && len(q) < cap(q)/4 {
+		compactor.q = append(make(pendingHeap, 0, 2*len(q)), q...)
+	}
+}
+
 // compactOnce packs c if it stayed suspended since e was queued; otherwise
 // it queues c again (or forgets it, once it is done).
 func (c *Coroutine) compactOnce(e pending) {
 	if !c.state.CompareAndSwap(stateSuspended, stateBusy) {
 		if c.state.Load() != stateDone {
-			e.due = time.Now().Add(e.p.After)
+			e.due = nanotime() + int64(e.p.After)
 			enqueue(e) // running or being resumed: look again later
 		}
 		return
 	}
 	if epoch := c.flags >> flagEpochShift; epoch != e.epoch {
-		e.epoch, e.due = epoch, time.Now().Add(e.p.After)
+		e.epoch, e.due = epoch, nanotime()+int64(e.p.After)
 		enqueue(e) // resumed and suspended again since: wait After again
 	} else {
 		c.flags &^= flagQueued

@@ -8,77 +8,116 @@ import (
 
 // Pointer tokens. Coroutines parked at the same place hold the same words
 // but for their pointers, which point at each one's own objects. Before a
-// block is packed against a template, swizzle replaces every live pointer
-// word that holds one of the coroutine's shadow entries (or one of the two
+// block is packed against a template, swizzle replaces every word of the
+// region that holds one of the coroutine's shadow entries (or one of the two
 // pointers the coroutine keeps alive itself) with a token naming that entry:
 // the same token in every coroutine whose scan met its pointers in the same
 // order, so the template diff leaves those words out. unswizzle puts the
 // pointers back from the shadow, which is never packed.
 //
-// A token lies in the kernel half of the address space, where no user-space
-// pointer can be: tokenTag | i for shadow entry i, tokenTag | tokenAlive | j
-// for alive[j]. A block whose live pointer words already hold such a value
-// is not swizzled, so no word is ever mistaken for a token.
+// Not only live pointer words are swizzled: frames also hold dead copies of
+// their pointers (spilled arguments, registers saved around a call), which
+// no stack map names but which differ between coroutines just the same. A
+// word that is not a pointer at all but happens to equal one is swizzled
+// too, and comes back as it was. unswizzle therefore restores every word
+// that looks like a token, so swizzle refuses a region in which some word
+// already does: the magic value makes that rare (no pointer, and few
+// scalars, look like it), and a refused region is packed without swizzling
+// or not at all, never wrongly.
 const (
-	tokenTag   = uintptr(0xffff) << 48
-	tokenAlive = uintptr(1) << 32
+	tokenMagic = uintptr(0xa5a55a5a) << 32 // the high half of every token
+	tokenAlive = uintptr(1) << 31          // tokenMagic | tokenAlive | j names alive[j]
 )
 
-func isToken(v uintptr) bool { return v&tokenTag == tokenTag }
+func isToken(v uintptr) bool { return v&^(1<<32-1) == tokenMagic }
 
-// swizzleSearchMax is the largest shadow searched whole for a pointer that
-// is neither the next entry nor a recent one (a repeat the scan's window
-// missed, or no heap pointer at all): past it, such words are left as they
-// are, which costs diff bytes but is never wrong.
-const swizzleSearchMax = 16
+// swizzleSearchMax is the largest shadow matched against every word of a
+// region (a compare per entry per word). Past it, only the live pointer
+// words are swizzled, matched by the order in which the scan met them.
+const swizzleSearchMax = 32
 
-// swizzle replaces the shadow's pointers in region's live pointer words
-// (slots) with tokens. It reports false, with region unchanged, if a live
-// pointer word already holds a token's value.
+// swizzle replaces the shadow's pointers in region with tokens; slots are
+// the region's live pointer words. It reports false, with region unchanged,
+// if a word already holds a token's value.
 func swizzle(region []byte, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) bool {
-	next := 0 // the scan appended new heap pointers in slot order
-	for i, off := range slots {
-		w := slotWord(region, off)
-		v := *w
-		switch {
-		case v == 0:
-		case isToken(v):
-			unswizzle(region, slots[:i], shadow, alive)
+	words := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(region))), len(region)/8)
+	for _, v := range words {
+		if isToken(v) {
 			return false
-		case next < len(shadow) && uintptr(shadow[next]) == v:
-			*w = tokenTag | uintptr(next)
-			next++
-		case v == alive[0]:
-			*w = tokenTag | tokenAlive
-		case v == alive[1]:
-			*w = tokenTag | tokenAlive | 1
-		default:
-			if k := shadowIndex(shadow, next, v); k >= 0 {
-				*w = tokenTag | uintptr(k)
-			}
+		}
+	}
+	if len(shadow) > swizzleSearchMax {
+		swizzleSlots(region, slots, shadow, alive)
+		return true
+	}
+	lo, hi := pointerRange(shadow, alive)
+	for i, v := range words {
+		if v == 0 || v-lo > hi-lo { // v < lo or v > hi: most words
+			continue
+		}
+		if k := shadowIndex(shadow, v); k >= 0 {
+			words[i] = tokenMagic | uintptr(k)
+		} else if v == alive[0] {
+			words[i] = tokenMagic | tokenAlive
+		} else if v == alive[1] {
+			words[i] = tokenMagic | tokenAlive | 1
 		}
 	}
 	return true
 }
 
-// shadowIndex finds v among the shadow's entries: first the few before next
-// (the scan drops repeats within a window of recent pointers), then, in a
-// small shadow, all of them. It returns -1 if v is not there.
-func shadowIndex(shadow []unsafe.Pointer, next int, v uintptr) int {
-	for k := next - 1; k >= 0 && k >= next-4; k-- {
-		if uintptr(shadow[k]) == v {
-			return k
+// pointerRange returns the least and greatest non-nil pointer among shadow
+// and alive (lo > hi if there is none).
+func pointerRange(shadow []unsafe.Pointer, alive stackmap.Alive) (lo, hi uintptr) {
+	lo, hi = ^uintptr(0), 1
+	for _, v := range alive {
+		if v != 0 {
+			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
-	if len(shadow) > swizzleSearchMax {
-		return -1
+	for _, p := range shadow {
+		if v := uintptr(p); v != 0 {
+			lo, hi = min(lo, v), max(hi, v)
+		}
 	}
+	return lo, hi
+}
+
+func shadowIndex(shadow []unsafe.Pointer, v uintptr) int {
 	for k, p := range shadow {
 		if uintptr(p) == v {
 			return k
 		}
 	}
 	return -1
+}
+
+// swizzleSlots swizzles the live pointer words of a region with a large
+// shadow: the scan appended new heap pointers to the shadow in slot order,
+// and dropped repeats of the last few, so each is the next entry, one of
+// the few before it, or alive (anything else is left as it is).
+func swizzleSlots(region []byte, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) {
+	next := 0
+	for _, off := range slots {
+		w := slotWord(region, off)
+		switch v := *w; {
+		case v == 0:
+		case next < len(shadow) && uintptr(shadow[next]) == v:
+			*w = tokenMagic | uintptr(next)
+			next++
+		case v == alive[0]:
+			*w = tokenMagic | tokenAlive
+		case v == alive[1]:
+			*w = tokenMagic | tokenAlive | 1
+		default:
+			for k := next - 1; k >= 0 && k >= next-4; k-- {
+				if uintptr(shadow[k]) == v {
+					*w = tokenMagic | uintptr(k)
+					break
+				}
+			}
+		}
+	}
 }
 
 // slotWord returns the word at offset off of region (bounds checked: a slot
@@ -92,24 +131,23 @@ func slotWord(region []byte, off uint32) *uintptr {
 // entry (the next one): the negative control of the template tests.
 var unswizzleMixForTest bool
 
-// unswizzle puts the pointers named by tokens in region's live pointer words
-// back. A token naming no entry means the block was corrupted: it panics.
-func unswizzle(region []byte, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) {
-	for _, off := range slots {
-		w := slotWord(region, off)
-		v := *w
+// unswizzle puts back the pointers named by the tokens in region. A token
+// naming no entry means the block was corrupted: it panics.
+func unswizzle(region []byte, shadow []unsafe.Pointer, alive stackmap.Alive) {
+	words := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(region))), len(region)/8)
+	for i, v := range words {
 		if !isToken(v) {
 			continue
 		}
-		i := v &^ tokenTag
+		k := v &^ tokenMagic
 		switch {
-		case i&tokenAlive != 0 && i&^tokenAlive < 2:
-			*w = alive[i&1]
-		case i < uintptr(len(shadow)):
+		case k&tokenAlive != 0 && k&^tokenAlive < 2:
+			words[i] = alive[k&1]
+		case k < uintptr(len(shadow)):
 			if unswizzleMixForTest {
-				i = (i + 1) % uintptr(len(shadow))
+				k = (k + 1) % uintptr(len(shadow))
 			}
-			*w = uintptr(shadow[i])
+			words[i] = uintptr(shadow[k])
 		default:
 			panic("slice: internal error: a packed block names a pointer its coroutine does not hold")
 		}
