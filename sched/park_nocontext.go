@@ -11,22 +11,43 @@ import "github.com/stackslice/stackslice/slice"
 // It exists for memory: a parked task's frames are saved with it, and each
 // argument word of a call costs the caller a spill slot in its frame. With
 // three words to pass instead of five, this frame and its caller's are 16
-// bytes smaller each, which every idle connection pays; and it does not
-// keep the task pointer live while parked.
+// bytes smaller each, which every idle connection pays. It also holds no
+// task pointer while parked, live or dead: the park begins in a callee
+// whose frame is gone by the yield, and the task is looked up again after
+// it. So the saved stack needs no shadow entry for the task, and tasks
+// parked at the same place have the same bytes there (templates, package
+// slice's CompressTemplate, then store nothing for them).
 func ParkNoContext(reason string, arm func(Waker)) error {
+	switch beginParkNoContext(reason, arm) {
+	case parkOutside:
+		return parkNoContextSlow(reason, arm)
+	case parkYield:
+		slice.Yield()
+	}
+	t := currentTask()
+	return t.parkErr(t.endPark())
+}
+
+// What beginParkNoContext found.
+const (
+	parkYield   = iota // the park began: yield
+	parkWoke           // the park began and was woken already: do not yield
+	parkOutside        // not in a task
+)
+
+// beginParkNoContext begins ParkNoContext's park and arms its Waker.
+//
+//go:noinline
+func beginParkNoContext(reason string, arm func(Waker)) int {
 	t := currentTask()
 	if t == nil {
-		return parkNoContextSlow(reason, arm)
+		return parkOutside
 	}
 	arm(t.beginParkNamed(reason))
-	if t.state.Load()&statusMask != stWoke {
-		slice.Yield()
-		// Looking the task up again keeps t dead across the yield, so
-		// the saved stack needs no pointer-shadow entry for it (8 bytes
-		// per idle connection, for a lookup per wake-up).
-		t = currentTask()
+	if t.state.Load()&statusMask == stWoke {
+		return parkWoke
 	}
-	return t.parkErr(t.endPark())
+	return parkYield
 }
 
 // parkNoContextSlow is ParkNoContext outside a task: it keeps
