@@ -322,8 +322,8 @@ func swizzleRoundTrip(t *testing.T, raw, tmpl []byte) {
 		case b&1 != 0: // a live pointer word
 			slots = append(slots, uint32(off))
 			fallthrough
-		case b&2 != 0: // (or a dead copy of one)
-			*w = uintptr(unsafe.Pointer(objs[int(b>>2)%len(objs)]))
+		case b&2 != 0: // (or a dead copy of one), maybe into the object
+			*w = uintptr(unsafe.Pointer(objs[int(b>>2)%len(objs)])) + uintptr(raw[off+1]&^7)
 		}
 	}
 	orig := slices.Clone(region)

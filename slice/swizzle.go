@@ -9,9 +9,10 @@ import (
 // Pointer tokens. Coroutines parked at the same place hold the same words
 // but for their pointers, which point at each one's own objects. Before a
 // block is packed against a template, swizzle replaces every word of the
-// region that holds one of the coroutine's shadow entries (or one of the two
-// pointers the coroutine keeps alive itself) with a token naming that entry:
-// the same token in every coroutine whose scan met its pointers in the same
+// region that points at (or up to tokenDeltaMax bytes into) one of the
+// coroutine's shadow entries, or one of the two pointers the coroutine
+// keeps alive itself, with a token naming that entry and the offset: the
+// same token in every coroutine whose scan met its pointers in the same
 // order, so the template diff leaves those words out. unswizzle puts the
 // pointers back from the shadow, which is never packed.
 //
@@ -24,12 +25,19 @@ import (
 // already does: the magic value makes that rare (no pointer, and few
 // scalars, look like it), and a refused region is packed without swizzling
 // or not at all, never wrongly.
+//
+// A token is tokenMagic | a<<31 | k<<8 | d: d bytes past shadow entry k, or
+// past alive[k] if a is 1.
 const (
-	tokenMagic = uintptr(0xa5a55a5a) << 32 // the high half of every token
-	tokenAlive = uintptr(1) << 31          // tokenMagic | tokenAlive | j names alive[j]
+	tokenMagic    = uintptr(0xa5a55a5a) << 32 // the high half of every token
+	tokenAlive    = uintptr(1) << 31
+	tokenDeltaMax = 255       // the most bytes past its entry a token can name
+	tokenIndexMax = 1<<23 - 1 // the largest entry index a token can name
 )
 
 func isToken(v uintptr) bool { return v&^(1<<32-1) == tokenMagic }
+
+func token(k, delta uintptr) uintptr { return tokenMagic | k<<8 | delta }
 
 // swizzleSearchMax is the largest shadow matched against every word of a
 // region (a compare per entry per word). Past it, only the live pointer
@@ -51,16 +59,17 @@ func swizzle(region []byte, slots []uint32, shadow []unsafe.Pointer, alive stack
 		return true
 	}
 	lo, hi := pointerRange(shadow, alive)
+	hi += tokenDeltaMax
 	for i, v := range words {
 		if v == 0 || v-lo > hi-lo { // v < lo or v > hi: most words
 			continue
 		}
-		if k := shadowIndex(shadow, v); k >= 0 {
-			words[i] = tokenMagic | uintptr(k)
-		} else if v == alive[0] {
-			words[i] = tokenMagic | tokenAlive
-		} else if v == alive[1] {
-			words[i] = tokenMagic | tokenAlive | 1
+		if k, d := nearEntry(shadow, v); k >= 0 {
+			words[i] = token(uintptr(k), d)
+		} else if d := v - alive[0]; d <= tokenDeltaMax {
+			words[i] = token(0, d) | tokenAlive
+		} else if d := v - alive[1]; d <= tokenDeltaMax {
+			words[i] = token(1, d) | tokenAlive
 		}
 	}
 	return true
@@ -83,13 +92,15 @@ func pointerRange(shadow []unsafe.Pointer, alive stackmap.Alive) (lo, hi uintptr
 	return lo, hi
 }
 
-func shadowIndex(shadow []unsafe.Pointer, v uintptr) int {
-	for k, p := range shadow {
-		if uintptr(p) == v {
-			return k
+// nearEntry returns the first shadow entry that v points at or up to
+// tokenDeltaMax bytes into, and v's offset from it; k is -1 if none.
+func nearEntry(shadow []unsafe.Pointer, v uintptr) (k int, delta uintptr) {
+	for k, p := range shadow[:min(len(shadow), tokenIndexMax+1)] {
+		if d := v - uintptr(p); d <= tokenDeltaMax {
+			return k, d
 		}
 	}
-	return -1
+	return -1, 0
 }
 
 // swizzleSlots swizzles the live pointer words of a region with a large
@@ -102,17 +113,17 @@ func swizzleSlots(region []byte, slots []uint32, shadow []unsafe.Pointer, alive 
 		w := slotWord(region, off)
 		switch v := *w; {
 		case v == 0:
-		case next < len(shadow) && uintptr(shadow[next]) == v:
-			*w = tokenMagic | uintptr(next)
+		case next < len(shadow) && next <= tokenIndexMax && uintptr(shadow[next]) == v:
+			*w = token(uintptr(next), 0)
 			next++
 		case v == alive[0]:
-			*w = tokenMagic | tokenAlive
+			*w = token(0, 0) | tokenAlive
 		case v == alive[1]:
-			*w = tokenMagic | tokenAlive | 1
+			*w = token(1, 0) | tokenAlive
 		default:
 			for k := next - 1; k >= 0 && k >= next-4; k-- {
 				if uintptr(shadow[k]) == v {
-					*w = tokenMagic | uintptr(k)
+					*w = token(uintptr(k), 0)
 					break
 				}
 			}
@@ -139,15 +150,15 @@ func unswizzle(region []byte, shadow []unsafe.Pointer, alive stackmap.Alive) {
 		if !isToken(v) {
 			continue
 		}
-		k := v &^ tokenMagic
+		k, d := v>>8&tokenIndexMax, v&tokenDeltaMax
 		switch {
-		case k&tokenAlive != 0 && k&^tokenAlive < 2:
-			words[i] = alive[k&1]
-		case k < uintptr(len(shadow)):
+		case v&tokenAlive != 0 && k < 2:
+			words[i] = alive[k] + d
+		case v&tokenAlive == 0 && k < uintptr(len(shadow)):
 			if unswizzleMixForTest {
 				k = (k + 1) % uintptr(len(shadow))
 			}
-			words[i] = uintptr(shadow[k])
+			words[i] = uintptr(shadow[k]) + d
 		default:
 			panic("slice: internal error: a packed block names a pointer its coroutine does not hold")
 		}
