@@ -49,19 +49,25 @@ const swizzleSearchMax = 32
 // if a word already holds a token's value.
 func swizzle(region []byte, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) bool {
 	words := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(region))), len(region)/8)
-	for _, v := range words {
-		if isToken(v) {
-			return false
-		}
-	}
 	if len(shadow) > swizzleSearchMax {
+		for _, v := range words {
+			if isToken(v) {
+				return false
+			}
+		}
 		swizzleSlots(region, slots, shadow, alive)
 		return true
 	}
 	lo, hi := pointerRange(shadow, alive)
 	hi += tokenDeltaMax
 	for i, v := range words {
-		if v == 0 || v-lo > hi-lo { // v < lo or v > hi: most words
+		if v-lo > hi-lo || v == 0 { // v < lo or v > hi: most words
+			if isToken(v) {
+				// Put back what was swizzled (the words before i
+				// hold no token of their own).
+				unswizzle(region[:i*8], shadow, alive)
+				return false
+			}
 			continue
 		}
 		if k, d := nearEntry(shadow, v); k >= 0 {
