@@ -91,6 +91,47 @@ func SetCompression(p Policy) Policy {
 
 func globalPolicy() *Policy { return policyState.p.Load() }
 
+// Per-coroutine policies are interned: a coroutine keeps its policy's index
+// in spare bits of its flags (flagPolicyMask) rather than a pointer in its
+// extra part, which would cost it 48 bytes; so a scheduler can give each of
+// its tasks a policy for nothing. Past maxPolicies distinct policies, the
+// extra part holds them.
+const maxPolicies = flagPolicyMask >> flagPolicyShift
+
+var interned struct {
+	mu sync.Mutex
+	n  atomic.Uint32
+	p  [maxPolicies + 1]atomic.Pointer[Policy] // 1..n; 0 is none
+}
+
+// internPolicy returns p's index among the interned policies, interning it
+// if need be; 0 if the table is full.
+func internPolicy(p Policy) uint32 {
+	if i := findPolicy(p, interned.n.Load()); i != 0 {
+		return i
+	}
+	interned.mu.Lock()
+	defer interned.mu.Unlock()
+	n := interned.n.Load()
+	if i := findPolicy(p, n); i != 0 || n == maxPolicies {
+		return i
+	}
+	n++
+	np := p // p itself does not escape: callers on a fast path pass it
+	interned.p[n].Store(&np)
+	interned.n.Store(n)
+	return n
+}
+
+func findPolicy(p Policy, n uint32) uint32 {
+	for i := uint32(1); i <= n; i++ {
+		if *interned.p[i].Load() == p {
+			return i
+		}
+	}
+	return 0
+}
+
 // CompressionStats are process-wide counters of compression.
 type CompressionStats struct {
 	Packed           int64         // coroutines currently packed
@@ -102,7 +143,7 @@ type CompressionStats struct {
 	Packs, Unpacks   int64         // operations so far
 	PackTime         time.Duration // total time spent packing (estimated from one pack in 16)
 	UnpackTime       time.Duration // total time spent unpacking (likewise)
-	SuspendedBytes   int64         // bytes held by unpacked suspended coroutines with a policy
+	SuspendedBytes   int64         // bytes held by unpacked suspended coroutines whose policy has a Budget
 	CompactorPending int64         // suspended coroutines waiting for the compactor
 }
 

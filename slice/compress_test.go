@@ -211,6 +211,39 @@ func TestTemplateSwizzleControl(t *testing.T) {
 	}
 }
 
+// Per-coroutine policies are interned in the coroutine's flags; past the
+// table's size they go in its extra part. Either way they override the
+// global policy (none here).
+func TestPerCoroutinePolicies(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	for i := 0; i < maxPolicies+3; i++ {
+		// Distinct policies (by Budget) that pack at every yield.
+		p := Policy{Mode: CompressS2, After: 0, Budget: int64(1<<40 + i)}
+		var got []int
+		c := New(func() { bigFrameYield(&got) })
+		c.SetCompression(p)
+		if c.Resume() {
+			t.Fatal("finished early")
+		}
+		if c.flags&flagPacked == 0 {
+			t.Fatalf("policy %d (interned: %v) did not pack at the yield", i, c.flags&flagPolicyMask != 0)
+		}
+		if *c.policy() != p {
+			t.Fatalf("policy %d reads back as %+v", i, *c.policy())
+		}
+		for !c.Resume() {
+		}
+		if fmt.Sprint(got) != "[3 1 3 1 3 1]" {
+			t.Fatalf("policy %d: got %v", i, got)
+		}
+	}
+	if interned.n.Load() != maxPolicies {
+		t.Fatalf("%d policies interned, want the table full (%d)", interned.n.Load(), maxPolicies)
+	}
+}
+
 func TestCompactorPacksIdle(t *testing.T) {
 	if !UsingEngine() {
 		t.Skip("no blocks on the fallback")

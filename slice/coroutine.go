@@ -52,9 +52,11 @@ const (
 	flagCounted                    // engine: counted in stats.suspendedBytes
 	flagBare                       // engine: packed against a template with no diff: blk is the template
 
-	flagModeShift  = 6
-	flagModeMask   = 7 << flagModeShift // the Compression of a packed block
-	flagEpochShift = 16                 // the upper bits count suspensions (for the compactor)
+	flagModeShift   = 6
+	flagModeMask    = 7 << flagModeShift // the Compression of a packed block
+	flagPolicyShift = 9
+	flagPolicyMask  = 127 << flagPolicyShift // the coroutine's interned policy, if any
+	flagEpochShift  = 16                     // the upper bits count suspensions (for the compactor)
 )
 
 // extra is the rarely needed part of a Coroutine.
@@ -130,7 +132,8 @@ func (c *Coroutine) acquire() {
 
 // SetCompression gives c a compression policy of its own, overriding the
 // global one (SetCompression). It has no effect on the goroutine-backed
-// fallback.
+// fallback. Call it before c starts, from inside c, or while c is
+// suspended; not while another goroutine resumes it.
 func (c *Coroutine) SetCompression(p Policy) {
 	if p.Mode > CompressTemplate {
 		panic("slice: SetCompression with an unknown Compression mode")
@@ -138,10 +141,43 @@ func (c *Coroutine) SetCompression(p Policy) {
 	if p.After < 0 {
 		p.After = DefaultAfter
 	}
-	c.ext_().policy = &p
+	// Hold c still: the compactor writes c.flags while it has c busy.
+	if s := c.state.Load(); s != stateRunning && s != stateDone {
+		defer c.state.Store(c.hold())
+	}
+	i := internPolicy(p)
+	c.flags = c.flags&^flagPolicyMask | i<<flagPolicyShift
+	if i != 0 {
+		if c.ext != nil {
+			c.ext.policy = nil
+		}
+		return
+	}
+	own := p // p itself does not escape: sched calls this for every task
+	c.ext_().policy = &own
+}
+
+// hold moves a new or suspended c to busy, waiting out the compactor, and
+// returns the state to put back.
+func (c *Coroutine) hold() uint32 {
+	for {
+		if c.state.CompareAndSwap(stateSuspended, stateBusy) {
+			return stateSuspended
+		}
+		if c.state.CompareAndSwap(stateNew, stateBusy) {
+			return stateNew
+		}
+		if c.state.Load() != stateBusy {
+			panic("slice: SetCompression while another goroutine resumes the coroutine; set its policy before it starts, from inside it, or while it is suspended")
+		}
+		runtime.Gosched()
+	}
 }
 
 func (c *Coroutine) policy() *Policy {
+	if i := c.flags & flagPolicyMask; i != 0 {
+		return interned.p[i>>flagPolicyShift].Load()
+	}
 	if c.ext != nil && c.ext.policy != nil {
 		return c.ext.policy
 	}

@@ -3,7 +3,6 @@
 package slice
 
 import (
-	"container/heap"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -498,18 +497,46 @@ type pending struct {
 	epoch uint32
 }
 
+// pendingHeap is a min-heap of entries by due time. (Not container/heap:
+// its Push boxes each entry in an interface, an allocation per enqueue.)
 type pendingHeap []pending
 
-func (h pendingHeap) Len() int           { return len(h) }
-func (h pendingHeap) Less(i, j int) bool { return h[i].due < h[j].due }
-func (h pendingHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *pendingHeap) Push(x any)        { *h = append(*h, x.(pending)) }
-func (h *pendingHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = pending{}
-	*h = old[:len(old)-1]
-	return x
+func (h *pendingHeap) push(e pending) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if q[parent].due <= q[i].due {
+			break
+		}
+		q[parent], q[i] = q[i], q[parent]
+		i = parent
+	}
+}
+
+func (h *pendingHeap) pop() pending {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = pending{}
+	q = q[:n]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < n && q[l].due < q[least].due {
+			least = l
+		}
+		if r < n && q[r].due < q[least].due {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		q[least], q[i] = q[i], q[least]
+		i = least
+	}
+	*h = q
+	return top
 }
 
 // suspendedWithPolicy runs in Resume after c yielded, while Resume still
@@ -525,8 +552,10 @@ func (c *Coroutine) suspendedWithPolicy() {
 		c.pack(p.Mode)
 		return
 	}
-	stats.suspendedBytes.Add(int64(c.savedSize()))
-	c.flags |= flagCounted
+	if p.Budget > 0 {
+		stats.suspendedBytes.Add(int64(c.savedSize()))
+		c.flags |= flagCounted
+	}
 	if c.flags&flagQueued == 0 {
 		c.flags |= flagQueued
 		enqueue(pending{c: c, p: p, due: nanotime() + int64(p.After), epoch: c.flags >> flagEpochShift})
@@ -551,12 +580,21 @@ func (c *Coroutine) resumedWithPolicy() {
 func enqueue(e pending) {
 	compactor.mu.Lock()
 	defer compactor.mu.Unlock()
-	heap.Push(&compactor.q, e)
+	compactor.q.push(e)
 	stats.compactorPending.Add(1)
 	if !compactor.started {
 		compactor.started = true
 		compactor.wake = make(chan struct{}, 1)
 		go runCompactor()
+		return
+	}
+	if compactor.q[0].c == e.c && compactor.q[0].due == e.due {
+		// Due before everything else: the compactor may be asleep
+		// until a later entry is due (policies differ in After).
+		select {
+		case compactor.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -584,13 +622,13 @@ func dueEntries(now int64) (batch []pending, wait time.Duration) {
 	compactor.mu.Lock()
 	defer compactor.mu.Unlock()
 	defer shrinkQueue()
-	for compactor.q.Len() > 0 && len(batch) < 1024 {
+	for len(compactor.q) > 0 && len(batch) < 1024 {
 		e := compactor.q[0]
 		over := e.p.Budget > 0 && stats.suspendedBytes.Load() > e.p.Budget
 		if e.due > now && !over {
 			return batch, time.Duration(e.due - now)
 		}
-		batch = append(batch, heap.Pop(&compactor.q).(pending))
+		batch = append(batch, compactor.q.pop())
 		stats.compactorPending.Add(-1)
 	}
 	return batch, DefaultAfter
