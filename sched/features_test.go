@@ -550,8 +550,7 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 	if !slice.UsingEngine() {
 		t.Skip("no blocks to pack on the fallback: " + slice.Engine())
 	}
-	defer slice.SetCompression(slice.SetCompression(slice.Policy{Mode: slice.CompressTemplate, After: 0}))
-	s := newSched(t)
+	s := newSched(t, WithCompression(slice.Policy{Mode: slice.CompressTemplate, After: 0}))
 	ch := NewChan[int](0)
 	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
 	for tk.state.Load()&statusMask != stParked {
@@ -569,6 +568,42 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 	}
 	ch.Close()
 	tk.Wait()
+}
+
+// Tasks get the scheduler's compression policy, DefaultCompression unless
+// WithCompression says otherwise; with CompressNone they follow slice's
+// global policy.
+func TestTaskCompressionPolicy(t *testing.T) {
+	if !slice.UsingEngine() {
+		t.Skip("no blocks to pack on the fallback: " + slice.Engine())
+	}
+	parkedPacked := func(s *Scheduler) bool {
+		before := slice.ReadCompressionStats().Packed
+		ch := NewChan[int](0)
+		tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
+		for tk.state.Load()&statusMask != stParked {
+			runtime.Gosched()
+		}
+		time.Sleep(20 * time.Millisecond) // the compactor is asynchronous
+		packed := slice.ReadCompressionStats().Packed > before
+		ch.Close()
+		tk.Wait()
+		return packed
+	}
+	fast := slice.Policy{Mode: slice.CompressTemplate, After: time.Millisecond}
+	if !parkedPacked(newSched(t, WithCompression(fast))) {
+		t.Fatal("a task parked for 20ms under After: 1ms was not packed")
+	}
+	if parkedPacked(newSched(t)) {
+		t.Fatal("a task parked for 20ms was packed under DefaultCompression (After: 1s)")
+	}
+	defer slice.SetCompression(slice.SetCompression(fast))
+	if parkedPacked(newSched(t)) {
+		t.Fatal("the global policy overrode the scheduler's")
+	}
+	if !parkedPacked(newSched(t, WithCompression(slice.Policy{}))) {
+		t.Fatal("a task of a scheduler without a policy did not follow the global one")
+	}
 }
 
 // Checkpoint is a preemption point for Go's GC too: with async preemption

@@ -20,9 +20,12 @@ var ErrClosed = errors.New("sched: scheduler is closed")
 // Create one with New; it starts its carriers with the first Go and stops
 // them in Close. All methods are safe for concurrent use.
 type Scheduler struct {
-	name      string
-	slice     time.Duration // time slice
-	awaitMax  int           // Await pool size
+	name     string
+	slice    time.Duration // time slice
+	awaitMax int           // Await pool size
+	// policy is every task's compression policy (WithCompression); with
+	// Mode CompressNone tasks follow slice's global policy.
+	policy    slice.Policy
 	ncarriers int
 	carriers  []*carrier // fixed once started
 	wheel     *timers.Wheel
@@ -133,6 +136,32 @@ func WithAwaitPool(n int) Option {
 	}
 }
 
+// DefaultCompression is the compression policy of a scheduler's tasks
+// unless WithCompression says otherwise: a task suspended (parked, say at
+// a connection's Read) for a second is packed against a template shared by
+// the tasks suspended at the same place (see package slice).
+//
+// Why this mode: of slice's modes it packs smallest, to nothing at all for
+// a task that differs from its template only in the objects it points to
+// (an idle connection's buffers and state are on the heap, not its stack),
+// and it is the cheapest to pack and unpack. Why a second: a connection
+// idle that long tends to stay idle (keep-alive, long polls), and the
+// unpack on its next wake-up (a few hundred nanoseconds) is nothing beside
+// a second; a task busier than that is never packed, and costs one queue
+// entry a second with the compactor.
+var DefaultCompression = slice.Policy{Mode: slice.CompressTemplate, After: slice.DefaultAfter}
+
+// WithCompression sets the compression policy of the scheduler's tasks
+// (default DefaultCompression). With Mode slice.CompressNone tasks have no
+// policy of their own and follow slice's global one (slice.SetCompression),
+// which is off unless set.
+func WithCompression(p slice.Policy) Option {
+	if p.Mode > slice.CompressTemplate {
+		panic("sched: WithCompression with an unknown slice.Compression mode")
+	}
+	return func(s *Scheduler) { s.policy = p }
+}
+
 // WithName names the scheduler in expvar (default "sched<N>").
 func WithName(name string) Option { return func(s *Scheduler) { s.name = name } }
 
@@ -143,6 +172,7 @@ func New(opts ...Option) *Scheduler {
 	s := &Scheduler{
 		slice:     10 * time.Millisecond,
 		awaitMax:  64,
+		policy:    DefaultCompression,
 		ncarriers: runtime.GOMAXPROCS(0),
 		wheel:     timers.New(),
 		monWake:   make(chan struct{}, 1),
@@ -229,6 +259,9 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 	t := &Task{s: s, fn: fn}
 	t.flags.Store(uint32(o.prio)<<prioShift | uint32(o.pin)<<pinShift)
 	t.co = slice.New(taskMain)
+	if s.policy.Mode != slice.CompressNone {
+		t.co.SetCompression(s.policy)
+	}
 	if o.name != "" || o.parent != nil {
 		x := t.ext_()
 		x.name = o.name

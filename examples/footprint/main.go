@@ -1,5 +1,5 @@
 // Command footprint measures what an idle TCP connection costs a server:
-// the same echo server written four ways, each holding N connections, each
+// the same echo server written in several ways, each holding N connections, each
 // connection having exchanged one message and then gone idle.
 //
 //	go run ./examples/footprint                      # N=10,000, every variant
@@ -10,7 +10,13 @@
 // Variants:
 //
 //	stackslice  one coroutine per connection on packages sched and poll, in
-//	            plain blocking style: Read, Write the echo, Read again
+//	            plain blocking style: Read, Write the echo, Read again; with
+//	            compression turned off (sched.WithCompression)
+//	stackslice-compressed
+//	            the same with the scheduler's default compression policy
+//	            (sched.DefaultCompression): a connection idle for a second
+//	            is packed against a template shared by every connection
+//	            parked at the same Read
 //	net         one goroutine per connection with the standard library and a
 //	            4 KiB bufio.Reader (the common style)
 //	nbio, gnet  github.com/lesismal/nbio and github.com/panjf2000/gnet/v2 echo

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
-	"time"
 
 	"github.com/stackslice/stackslice/poll"
 	"github.com/stackslice/stackslice/sched"
@@ -29,14 +28,16 @@ var echoPool = poll.NewBufferPool(4096)
 // read, write the echo, read again. While it waits to read, the coroutine
 // is parked (its stack sliced away) and holds no buffer.
 //
-// With compressed, idle coroutines are packed against templates shared by
-// every coroutine parked at the same Read (slice.CompressTemplate) once they
-// have been suspended for a second.
+// With compressed, the scheduler keeps its default compression policy
+// (sched.DefaultCompression): coroutines idle for a second are packed
+// against templates shared by every coroutine parked at the same Read.
+// Without, compression is turned off.
 func serveStackslice(addr string, compressed bool) error {
-	if compressed {
-		slice.SetCompression(slice.Policy{Mode: slice.CompressTemplate, After: time.Second})
+	var opts []sched.Option
+	if !compressed {
+		opts = append(opts, sched.WithCompression(slice.Policy{Mode: slice.CompressNone}))
 	}
-	s := sched.New()
+	s := sched.New(opts...)
 	ln, err := poll.Listen(s, "tcp4", addr)
 	if err != nil {
 		return err
