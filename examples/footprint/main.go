@@ -30,8 +30,10 @@
 // 127.0.0.3, ... One run of a variant:
 //
 //  1. The server starts; footprint makes one warm-up connection, exchanges
-//     one message and closes it, so that code and fixed buffers touched by
-//     the first connection are not counted per connection.
+//     one message, leaves it idle for -idle seconds, exchanges another and
+//     closes it, so that code and fixed structures touched by the first
+//     connection (in every phase, packing an idle one included) are not
+//     counted per connection.
 //  2. base: the server collects garbage, returns free memory to the OS
 //     (debug.FreeOSMemory) and reports VmRSS (/proc/self/status) and Go
 //     heap+stack in use (runtime.MemStats HeapInuse+StackInuse); footprint
