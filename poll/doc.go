@@ -29,7 +29,7 @@
 // blocks them instead.
 //
 // Conn implements io.ReaderFrom and io.WriterTo, so io.Copy between two
-// Conns (a relay) moves the bytes with splice(2) through a pooled pipe on
+// Conns (a relay) moves the bytes with splice(2) through a cached pipe on
 // Linux, never through user space, parking on EAGAIN like Read and Write;
 // other readers and writers, and other systems, copy with a pooled buffer
 // (copy.go, splice_linux.go).
@@ -73,7 +73,9 @@
 // (a timeout) or io.EOF (unwrapped, as net does). Accept never fails for
 // EMFILE, ENFILE, ENOBUFS or ENOMEM: it backs off (5ms doubling to 1s,
 // counted in Stats.AcceptBackoffs) and retries until a descriptor frees or
-// the listener closes.
+// the listener closes. Out of descriptors, it first closes the idle splice
+// pipes kept for reuse (at most a few per carrier, never left for the
+// garbage collector to close).
 //
 // # Limits
 //

@@ -168,6 +168,8 @@ const (
 // or system is out of descriptors (or socket memory) it does not fail: it
 // sleeps (5 ms, doubling up to 1 s) and tries again, counting each sleep in
 // Stats.AcceptBackoffs, until a descriptor is free or the listener closes.
+// Out of descriptors, it first closes the idle pipes that splicing copies
+// keep for reuse, and tries again at once if there were any.
 func (l *Listener) AcceptConn() (*Conn, error) {
 	c, err := l.accept()
 	if err != nil {
@@ -203,6 +205,9 @@ func (l *Listener) accept() (*Conn, error) {
 		case unix.EINTR, unix.ECONNABORTED, unix.EPROTO:
 			fd.p.acceptRetries.Add(1)
 		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			if (err == unix.EMFILE || err == unix.ENFILE) && releaseIdlePipes() > 0 {
+				continue // descriptors were freed: no need to wait
+			}
 			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 			fd.p.acceptBackoffs.Add(1)
 			if err := l.sleep(backoff); err != nil {

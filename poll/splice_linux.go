@@ -21,11 +21,21 @@ import (
 // before more is read from the source, so a source splice that fails with
 // EAGAIN found the socket empty, not the pipe full.
 //
-// Pipes come from a pool. A copy gives its pipe back whenever the pipe is
-// empty and it must wait for the source, so an idle relay holds none (as an
-// idle connection holds no buffer); a pipe with bytes left in it (the copy
-// failed while writing) is closed, not pooled. Pooled pipes are closed when
-// the pool drops them (a cleanup on the garbage-collected pipe).
+// Pipes come from a small cache of idle ones. A copy gives its pipe back
+// whenever the pipe is empty and it must wait for the source, so an idle
+// relay holds none (as an idle connection holds no buffer); a pipe with
+// bytes left in it (the copy failed while writing) is closed, not cached.
+//
+// The cache is not a sync.Pool: a Pool may drop an item at any time (one
+// Put in four under the race detector, and everything it holds after two
+// collections), and a dropped pipe keeps its two descriptors until a
+// garbage collection runs its cleanup. A server at its descriptor limit
+// allocates little while it waits, so that collection may never come, and
+// Accept would back off forever while idle pipes hold the descriptors it
+// needs. The cache instead holds at most maxIdlePipes and closes every pipe
+// it does not keep at once, and Accept empties it (releaseIdlePipes) when
+// the process or system is out of descriptors. A pipe's cleanup only
+// covers a copy abandoned without finishing.
 
 const (
 	// spliceFlags: never block on the pipe; move pages rather than copy
@@ -52,11 +62,28 @@ func (f pipeFDs) close() {
 	unix.Close(f.wfd)
 }
 
-var pipePool = sync.Pool{New: newPoolPipe}
+// destroy closes p's descriptors now.
+func (p *splicePipe) destroy() {
+	p.cleanup.Stop()
+	p.close()
+}
 
-// newPoolPipe makes a pipe for pipePool, or returns nil if it cannot (no
-// descriptors): the copy then falls back to a buffer.
-func newPoolPipe() any {
+// maxIdlePipes bounds the idle pipes cached (two descriptors each): two
+// per GOMAXPROCS, at least 8, since every running carrier may want one.
+var maxIdlePipes = max(8, 2*runtime.GOMAXPROCS(0))
+
+// pipeCache holds the idle pipes, all empty, for getPipe.
+var pipeCache struct {
+	mu   sync.Mutex
+	idle []*splicePipe
+}
+
+// newPipe makes a pipe (tests replace it).
+var newPipe = makePipe
+
+// makePipe makes a pipe, or returns nil if it cannot (no descriptors): the
+// copy then falls back to a buffer.
+func makePipe() *splicePipe {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil
@@ -67,21 +94,47 @@ func newPoolPipe() any {
 	return p
 }
 
-// getPipe borrows a pipe, or returns nil if none can be made.
+// getPipe borrows a pipe, a cached one if any, or returns nil if none can
+// be made.
 func getPipe() *splicePipe {
-	p, _ := pipePool.Get().(*splicePipe)
-	return p
+	pipeCache.mu.Lock()
+	if n := len(pipeCache.idle); n > 0 {
+		p := pipeCache.idle[n-1]
+		pipeCache.idle[n-1] = nil
+		pipeCache.idle = pipeCache.idle[:n-1]
+		pipeCache.mu.Unlock()
+		return p
+	}
+	pipeCache.mu.Unlock()
+	return newPipe()
 }
 
-// putPipe returns p to the pool if it is empty (inPipe is the number of
-// bytes still in it) and closes it otherwise.
+// putPipe caches p if it is empty (inPipe is the number of bytes still in
+// it) and the cache has room, and closes it otherwise.
 func putPipe(p *splicePipe, inPipe int) {
-	if inPipe != 0 {
-		p.cleanup.Stop()
-		p.close()
-		return
+	if inPipe == 0 {
+		pipeCache.mu.Lock()
+		if len(pipeCache.idle) < maxIdlePipes {
+			pipeCache.idle = append(pipeCache.idle, p)
+			pipeCache.mu.Unlock()
+			return
+		}
+		pipeCache.mu.Unlock()
 	}
-	pipePool.Put(p)
+	p.destroy()
+}
+
+// releaseIdlePipes closes the cached idle pipes, giving their descriptors
+// back, and returns how many it closed.
+func releaseIdlePipes() int {
+	pipeCache.mu.Lock()
+	idle := pipeCache.idle
+	pipeCache.idle = nil
+	pipeCache.mu.Unlock()
+	for _, p := range idle {
+		p.destroy()
+	}
+	return len(idle)
 }
 
 // splicer is the state of one splice copy from src to dst. It lives in the

@@ -10,13 +10,15 @@ import (
 	"time"
 )
 
-// settleFDs collects garbage (pooled pipes are closed by a cleanup once the
-// pool drops them) until ok(open descriptors) or 10s, and returns the last
-// count.
+// settleFDs closes the cached idle pipes (which no copy holds) and collects
+// garbage (a pipe's cleanup closes it if its copy was abandoned) until
+// ok(open descriptors) or 10s, and returns the last count.
 func settleFDs(t *testing.T, ok func(n int) bool) int {
 	t.Helper()
+	releaseIdlePipes()
 	n := openFDs(t)
 	for end := time.Now().Add(10 * time.Second); !ok(n) && time.Now().Before(end); n = openFDs(t) {
+		releaseIdlePipes()
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -36,7 +38,7 @@ func fdList() string {
 
 // TestSpliceNoFDLeak runs every splice case (successful copies, limits,
 // deadlines and Close while blocked, resets: the pipe returned empty to the
-// pool or closed with bytes in it) in both environments and checks that
+// cache or closed with bytes in it) in both environments and checks that
 // every descriptor they opened, sockets and pipes, is closed afterwards.
 func TestSpliceNoFDLeak(t *testing.T) {
 	envs := []env{goroutineEnv(t), schedEnv(t)}
@@ -69,9 +71,10 @@ func TestSpliceIdleHoldsNoPipe(t *testing.T) {
 		for i := range relays {
 			relays[i] = newRelay(t, e, e, "tcp")
 		}
-		// The relays' sockets, and no pooled pipes: the count stops falling.
+		// The relays' sockets, and no cached pipes: the count stops falling.
 		base, last, same := openFDs(t), -1, 0
 		for end := time.Now().Add(10 * time.Second); same < 3 && time.Now().Before(end); {
+			releaseIdlePipes()
 			runtime.GC()
 			time.Sleep(10 * time.Millisecond)
 			if base = openFDs(t); base == last {
@@ -110,13 +113,12 @@ func TestSpliceNoPipeFallsBack(t *testing.T) {
 			r.client.Write(payload)
 			closeWrite(r.client)
 		}()
-		// Empty the pool (two collections) and make it unable to make pipes;
-		// the copy starts after this (spawn), and the pool is restored after
-		// it ends (wait).
-		newPipe := pipePool.New
-		pipePool.New = func() any { return nil }
-		runtime.GC()
-		runtime.GC()
+		// Empty the cache and make getPipe unable to make pipes; the copy
+		// starts after this (spawn), and newPipe is restored after it ends
+		// (wait).
+		saved := newPipe
+		newPipe = func() *splicePipe { return nil }
+		releaseIdlePipes()
 		var n int64
 		var err error
 		var fellBack bool
@@ -129,7 +131,7 @@ func TestSpliceNoPipeFallsBack(t *testing.T) {
 			r.out.CloseWrite()
 		})
 		wait(t, done, "copy without pipes")
-		pipePool.New = newPipe
+		newPipe = saved
 		got := recv(t, sums, "sink")
 		if !fellBack || err != nil || n != int64(len(payload)) {
 			t.Errorf("fell back %v; copied %d, %v", fellBack, n, err)
