@@ -59,6 +59,9 @@ type Policy struct {
 	Budget int64
 }
 
+// maxVariants is the most templates kept for one place (see template).
+const maxVariants = 4
+
 // DefaultAfter is the idle time after which a block is packed when a
 // Policy's After is negative.
 const DefaultAfter = time.Second

@@ -91,8 +91,8 @@ func TestTemplatesShared(t *testing.T) {
 		}
 	}
 	mid := ReadCompressionStats()
-	if d := mid.Templates - before.Templates; d != 1 {
-		t.Fatalf("%d templates for coroutines parked at one place, want 1", d)
+	if d := mid.Templates - before.Templates; d < 1 || d > maxVariants {
+		t.Fatalf("%d templates for coroutines parked at one place, want 1 to %d", d, maxVariants)
 	}
 	if d := mid.TemplateUsers - before.TemplateUsers; d != n {
 		t.Fatalf("%d template users, want %d", d, n)
@@ -181,6 +181,58 @@ func TestTemplateSwizzle(t *testing.T) {
 	// shadowed pointer), but not the rest.
 	if bare < n-2 {
 		t.Fatalf("%d of %d coroutines packed without a diff, want all but the first few", bare, n)
+	}
+}
+
+// kindAt parks holding k in its frame.
+//
+//go:noinline
+func kindAt(k int, out *int) {
+	local := [2]int{k, -k}
+	Yield()
+	*out = local[0] - local[1]
+}
+
+// Coroutines parked at one place in a few kinds (here, a scalar in the
+// frame) get a template per kind, up to maxVariants, and pack to nothing;
+// kinds past that pack against the first template.
+func TestTemplateVariants(t *testing.T) {
+	if !UsingEngine() {
+		t.Skip("no blocks on the fallback")
+	}
+	const n = 60
+	for _, kinds := range []int{maxVariants, maxVariants + 3} {
+		before := ReadCompressionStats()
+		outs := make([]int, n)
+		cs := make([]*Coroutine, n)
+		bare := 0
+		for i := range cs {
+			cs[i] = New(func() { kindAt(i%kinds, &outs[i]) })
+			cs[i].Resume()
+			if !cs[i].Compress(CompressTemplate) {
+				t.Fatalf("coroutine %d was not packed", i)
+			}
+			if cs[i].flags&flagBare != 0 {
+				bare++
+			}
+		}
+		if d := ReadCompressionStats().Templates - before.Templates; d != maxVariants {
+			t.Fatalf("%d kinds: %d templates, want %d", kinds, d, maxVariants)
+		}
+		wantBare := 0 // those of the first maxVariants kinds
+		for i := range n {
+			if i%kinds < maxVariants {
+				wantBare++
+			}
+		}
+		if !optimizationsOff() && bare != wantBare {
+			t.Fatalf("%d kinds: %d of %d coroutines packed bare, want %d", kinds, bare, n, wantBare)
+		}
+		for i, c := range cs {
+			if !c.Resume() || outs[i] != 2*(i%kinds) {
+				t.Fatalf("%d kinds: coroutine %d computed %d, want %d", kinds, i, outs[i], 2*(i%kinds))
+			}
+		}
 	}
 }
 

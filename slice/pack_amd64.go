@@ -142,7 +142,10 @@ func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool)
 		return nil, false
 	}
 	raw := h.payload()
-	t := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw)
+	t, equal := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw)
+	if equal {
+		return unsafe.Pointer(t), true
+	}
 	if blk = packSparse(raw, t); blk == nil {
 		templates.release(t, 0, 0)
 		unswizzle(region, shadow, c.alive())
@@ -306,10 +309,17 @@ func (c *Coroutine) packedSize() int {
 	return 0
 }
 
-// Templates: the first payload saved at a given place (same stack-map plan,
-// that is same chain of return PCs and region length, and same relocation
-// count and flags, hence same payload length), swizzled, shared by every
-// block packed against it.
+// Templates: the first payloads saved at a given place (same stack-map
+// plan, that is same chain of return PCs and region length, and same
+// relocation count and flags, hence same payload length), swizzled, shared
+// by every block packed against them.
+//
+// A place has up to maxVariants templates, chained by variant: a block
+// equal to none of them becomes a new one while there is room (an unused
+// one makes room), and is packed against the first otherwise. Coroutines parked at one place
+// often come in a few kinds whose bytes differ in a word or two (say, a
+// dead pointer to the carrier that last ran them, one per carrier): each
+// kind then packs to nothing.
 type template struct {
 	data  []byte
 	key   templateKey
@@ -318,7 +328,10 @@ type template struct {
 	// prev and next link the registry's idle list while users is 0
 	// (under templates.mu).
 	prev, next *template
+	// variant is the place's next template (under templates.mu).
+	variant *template
 }
+
 
 type templateKey struct {
 	plan   *stackmap.Plan
@@ -338,17 +351,18 @@ type templateRegistry struct {
 	// time when it is used again.
 	idleHead, idleTail *template
 	nidle              int
-	// users counts the users of all templates: TemplateUsers. Templates
-	// in use are those in m but not idle. (Counted under mu rather than
-	// in stats, saving atomic operations on every pack and unpack.)
-	users int
+	// count is the number of templates (in m and their variants);
+	// those in use are the ones not idle. users counts the users of all
+	// templates: TemplateUsers. (Counted under mu rather than in stats,
+	// saving atomic operations on every pack and unpack.)
+	count, users int
 	// unpacked counts the template-mode unpacks, and the packed and
 	// unpacked bytes they took off: ReadCompressionStats subtracts them
 	// from stats' packed, packedBytes and unpackedBytes.
 	unpacked, unpackedPacked, unpackedUnpacked int64
 	// recent caches m's entries by plan, so that a coroutine packed
-	// again at the same place usually finds its template without
-	// hashing the key. An entry is cleared when its template leaves m.
+	// again at the same place usually finds its templates without
+	// hashing the key. An entry follows its place's first template.
 	recent [64]*template
 }
 
@@ -356,33 +370,67 @@ func recentSlot(key templateKey) int { return int(uintptr(unsafe.Pointer(key.pla
 
 const maxIdleTemplates = 64
 
-// acquire returns the template for key, making raw (a swizzled payload
-// saved at key's place) the template if there is none yet.
-func (r *templateRegistry) acquire(key templateKey, raw []byte) *template {
+// acquire returns a template for key and raw (a swizzled payload saved at
+// key's place), and whether raw equals it: one of the place's templates
+// that raw equals, else a new one made of raw if the place has room, else
+// its first.
+func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, equal bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := &r.recent[recentSlot(key)]
-	t := *slot
-	if t == nil || t.key != key {
-		if t = r.m[key]; t != nil {
-			*slot = t
+	first := *slot
+	if first == nil || first.key != key {
+		if first = r.m[key]; first != nil {
+			*slot = first
 		}
 	}
-	if t != nil {
+	n := 0
+	var unused *template
+	for v := first; v != nil; v = v.variant {
+		if string(v.data) == string(raw) {
+			t, equal = v, true
+			break
+		}
+		if v.users == 0 {
+			unused = v
+		}
+		n++
+	}
+	if t == nil && n == maxVariants && unused != nil {
+		// Make room: an unused template is worth less than a new kind.
+		r.unlinkIdle(unused)
+		r.drop(unused)
+		n--
+		if unused == first {
+			first = r.m[key]
+		}
+	}
+	if t == nil && n < maxVariants {
+		last := first
+		for last != nil && last.variant != nil {
+			last = last.variant
+		}
+		size := uint32(len(raw)) - uint32(payloadLen(0, key.nreloc))
+		t, equal = &template{data: slices.Clone(raw), key: key, size: size}, true
+		if last == nil {
+			r.m[key] = t
+			*slot = t
+		} else {
+			last.variant = t
+		}
+		r.count++
+		stats.templateBytes.Add(int64(len(t.data)))
+	} else {
+		if t == nil {
+			t = first
+		}
 		if t.users == 0 {
 			r.unlinkIdle(t)
 		}
-		t.users++
-		r.users++
-		return t
 	}
-	size := uint32(len(raw)) - uint32(payloadLen(0, key.nreloc))
-	t = &template{data: slices.Clone(raw), key: key, size: size, users: 1}
-	r.m[key] = t
-	*slot = t
+	t.users++
 	r.users++
-	stats.templateBytes.Add(int64(len(t.data)))
-	return t
+	return t, equal
 }
 
 // release drops one user of t, and t itself with its last user. If the user
@@ -412,12 +460,32 @@ func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64
 	if r.nidle > maxIdleTemplates {
 		old := r.idleHead
 		r.unlinkIdle(old)
-		delete(r.m, old.key)
-		if slot := &r.recent[recentSlot(old.key)]; *slot == old {
-			*slot = nil
-		}
-		stats.templateBytes.Add(-int64(len(old.data)))
+		r.drop(old)
 	}
+}
+
+// drop takes the unused template t out of the registry.
+func (r *templateRegistry) drop(t *template) {
+	if first := r.m[t.key]; first == t {
+		if t.variant != nil {
+			r.m[t.key] = t.variant
+		} else {
+			delete(r.m, t.key)
+		}
+		if slot := &r.recent[recentSlot(t.key)]; *slot == t {
+			*slot = t.variant
+		}
+	} else {
+		for v := first; v != nil; v = v.variant {
+			if v.variant == t {
+				v.variant = t.variant
+				break
+			}
+		}
+	}
+	t.variant = nil
+	r.count--
+	stats.templateBytes.Add(-int64(len(t.data)))
 }
 
 // templateCounts returns the templates in use and their users, and the
@@ -427,7 +495,7 @@ func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes int64)
 	r := &templates
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return int64(len(r.m) - r.nidle), int64(r.users), r.unpacked, r.unpackedPacked, r.unpackedUnpacked
+	return int64(r.count - r.nidle), int64(r.users), r.unpacked, r.unpackedPacked, r.unpackedUnpacked
 }
 
 // unlinkIdle takes t off the idle list.
