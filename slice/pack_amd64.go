@@ -332,7 +332,6 @@ type template struct {
 	variant *template
 }
 
-
 type templateKey struct {
 	plan   *stackmap.Plan
 	n      int    // payload bytes
