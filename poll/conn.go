@@ -201,7 +201,7 @@ func (fd *netFD) read(b []byte) (n int, seq uint32, wait bool, err error) {
 		if err := fd.check(&fd.r); err != nil {
 			return 0, 0, false, err
 		}
-		seq := fd.r.seq.Load()
+		seq := fd.r.edges()
 		n, err := unix.Read(fd.sysfd, b)
 		switch err {
 		case nil:
@@ -260,7 +260,7 @@ func (fd *netFD) write(b []byte, nn int) (int, uint32, bool, error) {
 		if err := fd.check(&fd.w); err != nil {
 			return nn, 0, false, err
 		}
-		seq := fd.w.seq.Load()
+		seq := fd.w.edges()
 		chunk := b[nn:]
 		if len(chunk) > maxRW {
 			chunk = chunk[:maxRW]
@@ -380,7 +380,7 @@ func (fd *netFD) startWaitRead() (seq uint32, wait bool, err error) {
 			fd.release(&fd.r.l)
 			return 0, false, err
 		}
-		seq := fd.r.seq.Load()
+		seq := fd.r.edges()
 		_, _, err := unix.Recvfrom(fd.sysfd, peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		switch err {
 		case unix.EINTR:
@@ -577,7 +577,7 @@ func (r rawConn) rw(op string, d *ioDir, l *ioLock, f func(fd uintptr) bool) err
 		if err := fd.check(d); err != nil {
 			return r.c.opError(op, err)
 		}
-		seq := d.seq.Load()
+		seq := d.edges()
 		if f(uintptr(fd.sysfd)) {
 			return nil
 		}

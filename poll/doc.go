@@ -44,12 +44,14 @@
 // # Invariants
 //
 //   - No lost wake-up: each direction of a descriptor has a readiness
-//     sequence number, bumped by the poller on every edge. A waiter loads
-//     it before its system call and, on EAGAIN, parks with an arm function
-//     that publishes the waker (waiting=true) and then re-checks the
-//     number, the closing bit and the deadline; the poller bumps the number
-//     and then looks at waiting. Both sides write before they read
-//     (sequentially consistent atomics), so one sees the other.
+//     sequence number, bumped by the poller on every edge; it shares one
+//     atomic word with the direction's waiting and expired flags. A waiter
+//     loads the number before its system call and, on EAGAIN, parks with
+//     an arm function that publishes the waker and sets waiting, reading
+//     the word as it was in the same atomic operation, then checks that
+//     number, the closing bit and the deadline; the poller bumps the
+//     number and reads waiting in one atomic operation. The two are
+//     ordered on the one word, so one sees the other.
 //   - At most one waiter per direction: operations of one direction are
 //     serialised by a lock that parks the coroutine, not the carrier
 //     (like net's fdMutex); a Write is therefore atomic with respect to

@@ -46,14 +46,38 @@ type netFD struct {
 	dl   *deadlines // allocated on first use: deadlines and lock waiters
 }
 
-// ioDir is one direction of a netFD (fields ordered to pack: a netFD is
-// part of the memory of every idle connection).
+// ioDir is one direction of a netFD. A netFD is part of the memory of
+// every idle connection, so the direction's readiness edges and its two
+// flags share one word, which also lets the poller bump the edges and see
+// whether a waiter is parked in one atomic operation.
 type ioDir struct {
-	seq     atomic.Uint32 // readiness edges seen
-	waiting atomic.Bool   // wk holds a parked waiter
-	expired atomic.Bool   // the deadline has passed
-	l       ioLock        // serialises this direction's operations
-	wk      waker
+	// state is edges*edgeUnit | expiredBit | waitingBit: the readiness
+	// edges seen (modulo 2^30), whether the deadline has passed, and
+	// whether wk holds a parked waiter.
+	state atomic.Uint32
+	l     ioLock // serialises this direction's operations
+	wk    waker
+}
+
+const (
+	waitingBit = 1
+	expiredBit = 2
+	flagBits   = waitingBit | expiredBit
+	edgeUnit   = 4
+)
+
+// edges returns the readiness edges seen so far, as the value a wait
+// compares (the "sequence number" of the package doc).
+func (d *ioDir) edges() uint32 { return d.state.Load() &^ flagBits }
+
+func (d *ioDir) expired() bool { return d.state.Load()&expiredBit != 0 }
+
+func (d *ioDir) setExpired(on bool) {
+	if on {
+		d.state.Or(expiredBit)
+	} else {
+		d.state.And(^uint32(expiredBit))
+	}
 }
 
 const closingBit = 1
@@ -142,20 +166,19 @@ func (fd *netFD) destroy() {
 
 // take removes and returns the parked waiter, if any. fd.mu must be held.
 func (d *ioDir) take() (waker, bool) {
-	if !d.waiting.Load() {
+	if d.state.Load()&waitingBit == 0 {
 		return waker{}, false
 	}
 	w := d.wk
 	d.wk = waker{}
-	d.waiting.Store(false)
+	d.state.And(^uint32(waitingBit))
 	return w, true
 }
 
 // ready records a readiness edge for d and readies its waiter. It reports
 // whether a waiter was readied.
 func (fd *netFD) ready(d *ioDir) bool {
-	d.seq.Add(1)
-	if !d.waiting.Load() {
+	if d.state.Add(edgeUnit)&waitingBit == 0 {
 		return false
 	}
 	fd.mu.Lock()
@@ -169,7 +192,7 @@ func (fd *netFD) check(d *ioDir) error {
 	if fd.closing() {
 		return errClosed
 	}
-	if d.expired.Load() {
+	if d.expired() {
 		return os.ErrDeadlineExceeded
 	}
 	return nil
@@ -191,8 +214,7 @@ func (fd *netFD) arm(d *ioDir, seq uint32, w waker) {
 	fd.p.waitBegin()
 	fd.mu.Lock()
 	d.wk = w
-	d.waiting.Store(true)
-	if d.seq.Load() != seq || fd.closing() || d.expired.Load() {
+	if old := d.state.Or(waitingBit); old&^flagBits != seq || fd.closing() || old&expiredBit != 0 {
 		d.take()
 		fd.mu.Unlock()
 		w.Ready()
@@ -381,7 +403,7 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 			if s.armed {
 				s.t.Stop()
 			}
-			d.expired.Store(false)
+			d.setExpired(false)
 			return
 		}
 		dur := time.Until(t)
@@ -389,14 +411,14 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 			if s.armed {
 				s.t.Stop()
 			}
-			d.expired.Store(true)
+			d.setExpired(true)
 			if w, ok := d.take(); ok {
 				wake[nw] = w
 				nw++
 			}
 			return
 		}
-		d.expired.Store(false)
+		d.setExpired(false)
 		if s.armed {
 			s.t.Reset(dur)
 		} else {
@@ -429,7 +451,7 @@ func (fd *netFD) deadlineFired(d *ioDir, s *timerSlot) {
 		fd.mu.Unlock()
 		return
 	}
-	d.expired.Store(true)
+	d.setExpired(true)
 	w, ok := d.take()
 	fd.mu.Unlock()
 	if ok {

@@ -193,7 +193,7 @@ func (l *Listener) accept() (*Conn, error) {
 		if err := fd.check(&fd.r); err != nil {
 			return nil, err
 		}
-		seq := fd.r.seq.Load()
+		seq := fd.r.edges()
 		ns, rsa, err := sysAccept(fd.sysfd)
 		switch err {
 		case nil:
@@ -332,7 +332,7 @@ func connect(ctx context.Context, p *poller, network string, ep endpoint) (*Conn
 		return nil, err
 	}
 	fd := &c.fd
-	seq := fd.w.seq.Load()
+	seq := fd.w.edges()
 	for {
 		err = unix.Connect(s, ep.sa)
 		if err != unix.EINTR {
@@ -352,7 +352,7 @@ func connect(ctx context.Context, p *poller, network string, ep endpoint) (*Conn
 			fd.Close()
 			return nil, err
 		}
-		seq = fd.w.seq.Load()
+		seq = fd.w.edges()
 		v, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_ERROR)
 		if err != nil {
 			fd.Close()

@@ -303,7 +303,7 @@ func (s *splicer) fill() (n int, seq uint32, wait bool, err error) {
 		if err := fd.check(&fd.r); err != nil {
 			return 0, 0, false, err
 		}
-		seq := fd.r.seq.Load()
+		seq := fd.r.edges()
 		n, err := unix.Splice(fd.sysfd, nil, s.p.wfd, nil, int(max), spliceFlags)
 		switch err {
 		case nil:
@@ -325,7 +325,7 @@ func (s *splicer) pump() (seq uint32, wait bool, err error) {
 		if err := fd.check(&fd.w); err != nil {
 			return 0, false, err
 		}
-		seq := fd.w.seq.Load()
+		seq := fd.w.edges()
 		n, err := unix.Splice(s.p.rfd, nil, fd.sysfd, nil, s.inPipe, spliceFlags)
 		if n > 0 {
 			s.inPipe -= int(n)
