@@ -154,6 +154,9 @@ func (c *carrier) loop() {
 // running coroutine), and the monitor sees the switch counter move.
 func (c *carrier) run(t *Task) {
 	t.setRunning()
+	if t.flags.Load()&flagPacked != 0 {
+		t.flags.And(^flagPacked) // unpacked by this resume: the sweeper may look again
+	}
 	if c.cur.Load() != t {
 		c.cur.Store(t)
 	}

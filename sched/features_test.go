@@ -594,8 +594,12 @@ func TestTaskCompressionPolicy(t *testing.T) {
 	if !parkedPacked(newSched(t, WithCompression(fast))) {
 		t.Fatal("a task parked for 20ms under After: 1ms was not packed")
 	}
+	pending := slice.ReadCompressionStats().CompactorPending
 	if parkedPacked(newSched(t)) {
 		t.Fatal("a task parked for 20ms was packed under DefaultCompression (After: 1s)")
+	}
+	if d := slice.ReadCompressionStats().CompactorPending - pending; d != 0 {
+		t.Fatalf("a task parked under DefaultCompression left %d entries in slice's compactor queue; the scheduler's sweeper packs its tasks", d)
 	}
 	defer slice.SetCompression(slice.SetCompression(fast))
 	if parkedPacked(newSched(t)) {

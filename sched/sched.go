@@ -78,6 +78,9 @@ type Scheduler struct {
 	monWake     chan struct{}
 	monSleeping atomic.Bool
 	monDone     chan struct{}
+	// sweepStop and sweepDone stop the sweeper and tell it has stopped
+	// (see compact.go); nil if the scheduler has none.
+	sweepStop, sweepDone chan struct{}
 
 	handoffs atomic.Uint64
 	// coarse is nanotime as of the last monitor tick or carrier wake-up:
@@ -159,6 +162,9 @@ func WithCompression(p slice.Policy) Option {
 	if p.Mode > slice.CompressTemplate {
 		panic("sched: WithCompression with an unknown slice.Compression mode")
 	}
+	if p.After < 0 {
+		p.After = slice.DefaultAfter
+	}
 	return func(s *Scheduler) { s.policy = p }
 }
 
@@ -206,6 +212,10 @@ func (s *Scheduler) start() {
 			go c.loop()
 		}
 		go s.monitor()
+		if s.sweeps() {
+			s.sweepStop, s.sweepDone = make(chan struct{}), make(chan struct{})
+			go s.sweeper()
+		}
 	})
 }
 
@@ -259,9 +269,7 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 	t := &Task{s: s, fn: fn}
 	t.flags.Store(uint32(o.prio)<<prioShift | uint32(o.pin)<<pinShift)
 	t.co = slice.New(taskMain)
-	if s.policy.Mode != slice.CompressNone {
-		t.co.SetCompression(s.policy)
-	}
+	s.setTaskPolicy(t)
 	if o.name != "" || o.parent != nil {
 		x := t.ext_()
 		x.name = o.name
@@ -441,6 +449,10 @@ func (s *Scheduler) Close() error {
 	if s.started.Load() {
 		s.wakeMonitor()
 		<-s.monDone
+		if s.sweepStop != nil {
+			close(s.sweepStop)
+			<-s.sweepDone
+		}
 	}
 	removeCarriers(s.carriers)
 	unpublish(s)
