@@ -44,11 +44,13 @@
 // uses ParkNoContext, whose frame (saved with every parked task) is
 // smaller than Park's, and which holds no task pointer while parked.
 //
-// Tasks suspended for a second are packed by default (DefaultCompression,
-// WithCompression): against templates shared by the tasks parked at the
-// same place, with their pointers named by shadow entry, so a task that
-// differs from others parked there only in the objects it points to costs
-// no block at all. The unpack happens in the task's next resume.
+// Tasks parked for a second are packed by default (DefaultCompression,
+// WithCompression): a sweeper goroutine walks the registry every half
+// second and packs them against templates shared by the tasks parked at
+// the same place, with their pointers named by shadow entry, so a task
+// that differs from others parked there only in the objects it points to
+// costs no block at all. A parked task costs nothing until then; the
+// unpack happens in its next resume.
 //
 // # Invariants
 //
