@@ -96,7 +96,10 @@
 //     iterator, say) is not the task: blocking calls there block the
 //     carrier, like in a goroutine.
 //   - Blocking outside this package (a Go channel, sync.Mutex, syscalls)
-//     blocks the carrier; use Await for such calls.
+//     blocks the carrier; use Await for such calls. A sync.Mutex held by a
+//     task across a park (crypto/tls holds one through its handshake's
+//     reads) blocks every other task that locks it on its carrier: with a
+//     single carrier, or all of them blocked so, that is a deadlock.
 //   - Deadlock detection sees tasks and Await calls, not goroutines that
 //     may use a Chan later: Run reports a deadlock only after everything
 //     has been parked for a grace period with no goroutine blocked on this
