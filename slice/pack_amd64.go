@@ -266,7 +266,7 @@ func (c *Coroutine) unpack() {
 func (c *Coroutine) unpackTemplate(packedBytes int64) *blockHeader {
 	t, diff, th := c.templatePacked()
 	h := allocBlock(headerSize + uintptr(len(t.data)))
-	h.size = t.size
+	h.size = t.regionSize()
 	h.setRelocs(int(t.key.nreloc&relocCountMask), t.key.nreloc&relocFlags)
 	if err := decodeSparse(h.payload(), diff, t.data); err != nil {
 		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
@@ -288,7 +288,7 @@ func (c *Coroutine) packedCallers() []uintptr {
 	var size uint32
 	if c.packedMode() == CompressTemplate {
 		t, diff, _ := c.templatePacked()
-		raw, size = make([]byte, len(t.data)), t.size
+		raw, size = make([]byte, len(t.data)), t.regionSize()
 		err = decodeSparse(raw, diff, t.data)
 	} else {
 		ph := c.packedHeader()
@@ -323,13 +323,18 @@ func (c *Coroutine) packedSize() int {
 type template struct {
 	data  []byte
 	key   templateKey
-	size  uint32 // region bytes
-	users int    // under templates.mu
+	users int // under templates.mu
 	// prev and next link the registry's idle list while users is 0
 	// (under templates.mu).
 	prev, next *template
 	// variant is the place's next template (under templates.mu).
 	variant *template
+}
+
+// regionSize is the region bytes of the blocks packed against t: its
+// payload less the relocation table.
+func (t *template) regionSize() uint32 {
+	return uint32(len(t.data)) - uint32(payloadLen(0, t.key.nreloc))
 }
 
 type templateKey struct {
@@ -409,8 +414,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, eq
 		for last != nil && last.variant != nil {
 			last = last.variant
 		}
-		size := uint32(len(raw)) - uint32(payloadLen(0, key.nreloc))
-		t, equal = &template{data: slices.Clone(raw), key: key, size: size}, true
+		t, equal = &template{data: slices.Clone(raw), key: key}, true
 		if last == nil {
 			r.m[key] = t
 			*slot = t
