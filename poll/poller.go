@@ -82,13 +82,26 @@ func (p *poller) Poll(timeout time.Duration) {
 	p.inPoll.Add(-1)
 }
 
-// consumeWake is called by pollImpl when it sees the wake event. The flag is
-// cleared before the event is drained, so a Wake racing with this Poll
-// either is drained here (and this Poll returns, as it asked) or writes a
-// new event for the next Poll.
+// consumeWake is called by pollImpl when it sees the wake event.
+//
+// The event is drained first and the flag cleared after, as the Go
+// runtime's netpoll does with netpollWakeSig. The flag then never stays set
+// without an event pending: every clear follows a drain, and a Wake that
+// sets the flag writes its event after. A Wake that comes between the drain
+// and the clear finds the flag still set and writes nothing; that is
+// harmless, because this Poll is returning and its caller looks for work
+// next. (Clearing first lost wake-ups for good: a Wake between the clear
+// and the drain set the flag and had its event drained, and with the flag
+// stuck every later Wake skipped its write.) kqueue resets its user event
+// when it reports it, which is the drain.
 func (p *poller) consumeWake(helper bool) {
-	p.wakePending.Store(false)
-	p.drainWake()
+	if brokenWakeOrder { // negative control (test builds only): the old order
+		p.wakePending.Store(false)
+		p.drainWake()
+	} else {
+		p.drainWake()
+		p.wakePending.Store(false)
+	}
 	if helper && p.inPoll.Load() > 0 {
 		p.Wake() // it was meant for the scheduler's Poll: pass it on
 	}

@@ -1,0 +1,12 @@
+//go:build !negcontrol
+
+package poll
+
+// Negative controls: switches that break a mechanism on purpose, so that a
+// test can show it fails without it. They exist only in builds with the
+// negcontrol tag (go test -tags negcontrol); in every other build they are
+// constants the compiler removes, so nothing a user imports can flip them.
+
+// brokenWakeOrder clears the poller's wake flag before draining the wake
+// event, the order that lost wake-ups (see consumeWake).
+const brokenWakeOrder = false
