@@ -168,7 +168,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	for {
 		n, seq, wait, err := fd.read(b)
 		if wait {
-			if err = fd.endWait(&fd.r, parkIO("poll: read", func(w waker) { fd.arm(&fd.r, seq, w) })); err == nil {
+			if err = fd.endWait(&fd.r, parkIO("poll: read", func(w waker) bool { return fd.arm(&fd.r, seq, w) })); err == nil {
 				continue
 			}
 		}
@@ -232,7 +232,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		var err error
 		nn, seq, wait, err = fd.write(b, nn)
 		if wait {
-			if err = fd.endWait(&fd.w, parkIO("poll: write", func(w waker) { fd.arm(&fd.w, seq, w) })); err == nil {
+			if err = fd.endWait(&fd.w, parkIO("poll: write", func(w waker) bool { return fd.arm(&fd.w, seq, w) })); err == nil {
 				continue
 			}
 		}
@@ -339,7 +339,7 @@ func (c *Conn) WaitRead(ctx context.Context) error {
 	fd := &c.fd
 	seq, wait, err := fd.startWaitRead()
 	if wait {
-		err = fd.endWaitRead(parkIO("poll: wait read", func(w waker) { fd.arm(&fd.r, seq, w) }))
+		err = fd.endWaitRead(parkIO("poll: wait read", func(w waker) bool { return fd.arm(&fd.r, seq, w) }))
 	}
 	if err != nil {
 		return c.readError(err)
@@ -413,7 +413,7 @@ func (c *Conn) ReadWith(pool *BufferPool, fn func(p []byte) error) error {
 	for {
 		seq, wait, err := fd.startWaitRead()
 		if wait {
-			err = fd.endWaitRead(parkIO("poll: wait read", func(w waker) { fd.arm(&fd.r, seq, w) }))
+			err = fd.endWaitRead(parkIO("poll: wait read", func(w waker) bool { return fd.arm(&fd.r, seq, w) }))
 		}
 		if err != nil {
 			return c.readError(err)

@@ -75,8 +75,9 @@ func schedEnvOn(s *sched.Scheduler) env {
 			return done
 		},
 		await: func(done <-chan struct{}) {
-			sched.Park(nil, "test: await", func(w sched.Waker) {
+			sched.Park(nil, "test: await", func(w sched.Waker) bool {
 				go func() { <-done; w.Ready() }()
+				return true
 			})
 		},
 	}

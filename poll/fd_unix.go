@@ -139,8 +139,10 @@ func (fd *netFD) wakeAll() {
 	fd.mu.Lock()
 	rw, rok := fd.r.take()
 	ww, wok := fd.w.take()
+	var lq []*lockWaiter
 	if fd.dl != nil {
 		fd.dl.stop()
+		lq, fd.dl.lq = fd.dl.lq, nil // not granted: they fail with ErrClosed
 	}
 	fd.mu.Unlock()
 	if rok {
@@ -149,8 +151,9 @@ func (fd *netFD) wakeAll() {
 	if wok {
 		ww.Ready()
 	}
-	// Lock waiters are handed the lock by its holder, who is readied above
-	// (or is not parked); they then see closingBit and fail.
+	for _, lw := range lq {
+		lw.w.Ready()
+	}
 }
 
 func (fd *netFD) destroy() {
@@ -204,23 +207,23 @@ var background = context.Background()
 // deadline expires, or ctx is done; it returns check's verdict (or ctx's
 // error).
 func (fd *netFD) wait(ctx context.Context, d *ioDir, seq uint32, reason string) error {
-	return fd.endWait(d, park(ctx, reason, func(w waker) { fd.arm(d, seq, w) }))
+	return fd.endWait(d, park(ctx, reason, func(w waker) bool { return fd.arm(d, seq, w) }))
 }
 
-// arm is the arm function of a wait on d: it stores w in d and readies it
-// at once if d saw an edge after seq, the fd is closing or d's deadline
+// arm is the arm function of a wait on d: it stores w in d, or calls the
+// park off if d saw an edge after seq, the fd is closing or d's deadline
 // has passed. Every wait calls endWait after it.
-func (fd *netFD) arm(d *ioDir, seq uint32, w waker) {
+func (fd *netFD) arm(d *ioDir, seq uint32, w waker) bool {
 	fd.p.waitBegin()
 	fd.mu.Lock()
 	d.wk = w
 	if old := d.state.Or(waitingBit); old&^flagBits != seq || fd.closing() || old&expiredBit != 0 {
 		d.take()
 		fd.mu.Unlock()
-		w.Ready()
-		return
+		return false
 	}
 	fd.mu.Unlock()
+	return true
 }
 
 // endWait completes a wait on d that park ended with err.
@@ -255,100 +258,108 @@ func (fd *netFD) release(l *ioLock) {
 // ioLock serialises the operations of one direction (like net's fdMutex),
 // parking the coroutine, not the carrier, when contended. state: 0 free,
 // 1 held, 2 held with waiters queued in netFD.dl.lq.
+//
+// A waiter is granted the lock under fd.mu before it is readied (unlock
+// hands it over directly, no barging), so a cancellation that races with
+// the grant loses: the waiter sees granted and keeps the lock. Close
+// readies every waiter without granting: they fail with net.ErrClosed.
 type ioLock struct{ state atomic.Uint32 }
 
 type lockWaiter struct {
-	l *ioLock
-	w waker
+	l       *ioLock
+	w       waker
+	granted bool // the lock was handed to this waiter; under fd.mu
 }
 
-// lock takes l, parking while another operation holds it. It fails only
-// when the calling task is cancelled while it waits.
+// lock takes l, parking while another operation holds it. It fails when
+// the fd is closing (net.ErrClosed) or the calling task is cancelled while
+// it waits; either way it does not hold l then.
 func (fd *netFD) lock(l *ioLock) error {
 	if l.state.CompareAndSwap(0, 1) {
 		return nil
 	}
-	var mine waker
-	err := park(background, "poll: conn busy", func(w waker) {
+	lw := &lockWaiter{l: l}
+	err := park(background, "poll: conn busy", func(w waker) bool {
 		fd.mu.Lock()
+		defer fd.mu.Unlock()
 		for {
 			s := l.state.Load()
 			if s == 0 && l.state.CompareAndSwap(0, 1) {
-				fd.mu.Unlock()
-				w.Ready() // got it
-				return
+				lw.granted = true
+				return false // free after all: taken, no park
 			}
 			if s == 2 || (s == 1 && l.state.CompareAndSwap(1, 2)) {
 				break
 			}
 		}
-		mine = w
-		x := fd.extra()
-		x.lq = append(x.lq, lockWaiter{l, w})
-		fd.mu.Unlock()
-	})
-	if err != nil {
-		// Cancelled. Remove our entry; if unlock took it already, its Ready
-		// failed and it passes the lock on.
-		fd.mu.Lock()
-		if x := fd.dl; x != nil {
-			for i, lw := range x.lq {
-				if lw.l == l && lw.w == mine {
-					x.lq = append(x.lq[:i], x.lq[i+1:]...)
-					break
-				}
-			}
-			if len(x.lq) == 0 {
-				x.lq = nil
-			}
+		if fd.closing() { // Close has readied the waiters already
+			return false
 		}
-		fd.mu.Unlock()
-		return err
+		lw.w = w
+		x := fd.extra()
+		x.lq = append(x.lq, lw)
+		return true
+	})
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if lw.granted {
+		return nil // a grant wins over a cancellation that came later
 	}
-	return nil // readied by unlock, which handed the lock over (or got it in arm)
+	if x := fd.dl; x != nil {
+		x.removeWaiter(lw)
+	}
+	if err == nil {
+		err = errClosed // readied by Close, not granted
+	}
+	return err
 }
 
+// removeWaiter drops lw from the lock queue, if it is there. fd.mu is held.
+func (dl *deadlines) removeWaiter(lw *lockWaiter) {
+	for i, x := range dl.lq {
+		if x == lw {
+			dl.lq = append(dl.lq[:i], dl.lq[i+1:]...)
+			break
+		}
+	}
+	if len(dl.lq) == 0 {
+		dl.lq = nil
+	}
+}
+
+// unlock releases l, handing it to the first operation waiting for it.
 func (fd *netFD) unlock(l *ioLock) {
-	for {
-		if l.state.CompareAndSwap(1, 0) {
-			return
-		}
-		fd.mu.Lock()
-		var next waker
-		found, more := false, false
-		var q []lockWaiter
-		if fd.dl != nil {
-			q = fd.dl.lq
-		}
-		for i := 0; i < len(q); i++ {
-			if q[i].l != l {
+	if l.state.CompareAndSwap(1, 0) {
+		return
+	}
+	fd.mu.Lock()
+	var next *lockWaiter
+	more := false
+	if fd.dl != nil {
+		for _, lw := range fd.dl.lq {
+			if lw.l != l {
 				continue
 			}
-			if found {
+			if next != nil {
 				more = true
 				break
 			}
-			next, found = q[i].w, true
-			q = append(q[:i], q[i+1:]...)
-			i--
+			next = lw
 		}
-		switch {
-		case !found:
-			l.state.Store(0)
-		case !more:
-			l.state.Store(1) // handed over, no one else waiting
-		} // else stays 2: handed over with waiters remaining
-		if fd.dl != nil {
-			if len(q) == 0 {
-				q = nil
-			}
-			fd.dl.lq = q
-		}
-		fd.mu.Unlock()
-		if !found || next.Ready() {
-			return
-		}
-		// That waiter was cancelled: we still hold l; pass it on again.
+	}
+	switch {
+	case next == nil:
+		l.state.Store(0)
+	case !more:
+		l.state.Store(1) // handed over, no one else waiting
+	} // else stays 2: handed over with waiters remaining
+	if next != nil {
+		fd.dl.removeWaiter(next)
+		next.granted = true
+	}
+	fd.mu.Unlock()
+	if next != nil {
+		next.w.Ready() // if it lost to a cancellation, the waiter still sees granted
 	}
 }
 
@@ -357,7 +368,7 @@ func (fd *netFD) unlock(l *ioLock) {
 type deadlines struct {
 	rt, wt       timerSlot
 	rfire, wfire func()       // set by the first setDeadline
-	lq           []lockWaiter // operations waiting for an ioLock
+	lq           []*lockWaiter // operations waiting for an ioLock
 }
 
 // extra returns fd.dl, allocating it on first use. fd.mu must be held.

@@ -221,16 +221,15 @@ func (l *Listener) accept() (*Conn, error) {
 
 // sleep parks for d or until the listener closes.
 func (l *Listener) sleep(d time.Duration) error {
-	err := park(background, "poll: accept backoff", func(w waker) {
+	err := park(background, "poll: accept backoff", func(w waker) bool {
 		l.sleepMu.Lock()
+		defer l.sleepMu.Unlock()
 		if l.fd.closing() {
-			l.sleepMu.Unlock()
-			w.Ready()
-			return
+			return false
 		}
 		l.sleeper, l.sleeping = w, true
 		l.sleepT = l.fd.p.wheel.Add(d, l.wakeSleeper)
-		l.sleepMu.Unlock()
+		return true
 	})
 	if err != nil {
 		l.wakeSleeper() // cancelled: drop the stale waker and its timer

@@ -18,7 +18,7 @@ type waker = sched.Waker
 // park is sched.Park, called directly (not through a function variable)
 // so that arm closures do not escape: they live in the parked frame
 // instead of in a heap object per wait.
-func park(ctx context.Context, reason string, arm func(waker)) error {
+func park(ctx context.Context, reason string, arm func(waker) bool) error {
 	return sched.Park(ctx, reason, arm)
 }
 
@@ -26,6 +26,6 @@ func park(ctx context.Context, reason string, arm func(waker)) error {
 // and Close), through sched.ParkNoContext: its frame, and its caller's
 // (a smaller call), are smaller, and every idle connection's saved stack
 // holds both.
-func parkIO(reason string, arm func(waker)) error {
+func parkIO(reason string, arm func(waker) bool) error {
 	return sched.ParkNoContext(reason, arm)
 }

@@ -168,7 +168,7 @@ func spliceCopy(dst, src *Conn, remain int64) (written int64, fallback bool, err
 	for {
 		fd, d, seq, reason, wait, err := s.step()
 		if wait {
-			if err = fd.endWait(d, parkIO(reason, func(w waker) { fd.arm(d, seq, w) })); err == nil {
+			if err = fd.endWait(d, parkIO(reason, func(w waker) bool { return fd.arm(d, seq, w) })); err == nil {
 				continue
 			}
 		}

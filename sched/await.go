@@ -37,9 +37,10 @@ func Await(fn func()) error {
 	s := t.s
 	j := &awaitJob{fn: fn, s: s}
 	s.bridges.Add(1)
-	err := park(t, nil, reasonAwait, func(w Waker) {
+	err := park(t, nil, reasonAwait, func(w Waker) bool {
 		j.w = w
 		s.await.submit(j, s.awaitMax)
+		return true
 	}, 0)
 	if err != nil {
 		return err

@@ -352,10 +352,11 @@ func sendDone[T any](t *Task, w *waiter[T]) error {
 //go:noinline
 func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 	w := &waiter[T]{v: v}
-	err := park(currentTask(), ctx, reasonChanSend, func(wk Waker) {
+	err := park(currentTask(), ctx, reasonChanSend, func(wk Waker) bool {
 		w.wk = wk
 		c.sendq.push(w)
 		c.mu.Unlock()
+		return true
 	}, kindInternal)
 	if !c.finish(w, err, &c.sendq) {
 		return err
@@ -516,10 +517,11 @@ func recvDone[T any](t *Task, w *waiter[T]) (T, error) {
 //go:noinline
 func (c *Chan[T]) recvPark(ctx context.Context) (T, error) {
 	w := new(waiter[T])
-	err := park(currentTask(), ctx, reasonChanRecv, func(wk Waker) {
+	err := park(currentTask(), ctx, reasonChanRecv, func(wk Waker) bool {
 		w.wk = wk
 		c.recvq.push(w)
 		c.mu.Unlock()
+		return true
 	}, kindInternal)
 	var zero T
 	if !c.finish(w, err, &c.recvq) {

@@ -11,19 +11,39 @@ import (
 	"github.com/stackslice/stackslice/timers"
 )
 
-// Park parks the calling coroutine until the Waker given to arm is readied, or ctx is done.
-// arm runs on the coroutine, after it is marked parking and before it switches out:
-// register the Waker with whatever will ready it. Ready may be called from any goroutine at any
-// time after arm received it, even before the coroutine has finished switching out: a Ready that
-// comes first is not lost. Park returns nil when readied, ctx.Err() if ctx ended first (the Waker is
-// then stale: Ready on it does nothing and returns false). Called outside any sched coroutine
-// (e.g. from an ordinary goroutine), Park blocks the calling goroutine instead, same semantics.
+// Park parks the calling coroutine until the Waker given to arm is
+// readied, or ctx is done. Called outside any task (from an ordinary
+// goroutine), Park blocks the calling goroutine instead, with the same
+// semantics.
 //
-// A task's own cancellation also ends a Park, whatever ctx is: Park then
-// returns the task context's error. ctx may be nil (no context but the
-// task's). arm must not block or park; it runs even when ctx is already
-// done or the task cancelled (Park then returns the error at once).
-func Park(ctx context.Context, reason string, arm func(Waker)) error {
+// arm runs on the coroutine, after it is marked parking and before it
+// switches out. It registers the Waker with whatever will ready it and
+// reports whether to park: false calls the park off, and Park returns nil
+// at once, whatever ctx or the task's cancellation say (the Waker is then
+// stale: Ready on it does nothing and returns false). Return false when
+// arm finds that what the caller waits for has happened and arm took it
+// (a lock that turned out free, say), so that nothing granted is dropped;
+// that is the role of gopark's unlockf in the Go runtime.
+//
+// Ready may be called from any goroutine at any time after arm received
+// the Waker, even before the coroutine has finished switching out: a Ready
+// that comes first is not lost. Park returns nil when readied, ctx.Err() if
+// ctx ended first. A task's own cancellation also ends a Park, whatever ctx
+// is: Park then returns the task context's error. A Waker that Ready was
+// called on wins over a cancellation that came later, and the other way
+// round: exactly one of them ends the park, and Ready's result says which.
+//
+// ctx may be nil (no context but the task's). arm must not block or park;
+// it runs even when ctx is already done or the task cancelled (Park then
+// returns the error at once, unless arm calls the park off).
+//
+// The park sequence, which every primitive of this package follows too:
+// the task publishes "parking" with a new generation; arm registers the
+// Waker (or calls the park off); the task checks its cancellation and ctx;
+// then it switches out, unless a waker came first. A waker moves the state
+// on with one compare-and-swap that also advances the generation, so of
+// Ready, cancellation and ctx exactly one wins, and a stale Waker fails.
+func Park(ctx context.Context, reason string, arm func(Waker) bool) error {
 	// The frame of the function that yields is saved with every parked
 	// task, with the outgoing argument area of everything it calls: Park
 	// parks by itself (no deeper frames but slice.Yield's), keeps only t
@@ -32,19 +52,43 @@ func Park(ctx context.Context, reason string, arm func(Waker)) error {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return parkSlow(ctx, reason, arm)
 	}
-	// arm runs even if the park is over before it starts, so that callers'
-	// bookkeeping (such as unlocking) is uniform.
-	arm(t.beginParkNamed(reason))
-	if t.state.Load()&statusMask != stWoke {
+	switch t.armPark(t.startParkNamed(reason), 0, arm) {
+	case parkOff:
+		return nil
+	case parkYield:
 		slice.Yield()
 	}
 	return t.parkErr(t.endPark())
 }
 
+// What a park does once it began and armed (see armPark).
+const (
+	parkYield   = iota // the park began: yield
+	parkWoke           // the park began and was woken already: do not yield
+	parkOff            // arm called the park off: return nil
+	parkOutside        // not in a task (ParkNoContext)
+)
+
+// armPark runs arm for the park that began with w, then checks the task's
+// cancellation (unless kind says not to), and tells the caller what to do.
+//
+//go:noinline
+func (t *Task) armPark(w Waker, kind uint64, arm func(Waker) bool) int {
+	if !arm(w) {
+		t.callOff()
+		return parkOff
+	}
+	t.checkCancel(w, kind)
+	if t.state.Load()&statusMask == stWoke {
+		return parkWoke
+	}
+	return parkYield
+}
+
 // parkSlow is Park outside a task, or with a ctx to watch.
 //
 //go:noinline
-func parkSlow(ctx context.Context, reason string, arm func(Waker)) error {
+func parkSlow(ctx context.Context, reason string, arm func(Waker) bool) error {
 	t := currentTask()
 	id := internReason(reason)
 	if t == nil {
@@ -60,34 +104,38 @@ func parkSlow(ctx context.Context, reason string, arm func(Waker)) error {
 // Wait...): a task parked in one can only be woken by another task, which
 // is what deadlock detection relies on.
 // Like Park, it parks by itself.
-func parkInternal(ctx context.Context, reason reasonID, arm func(Waker)) error {
+func parkInternal(ctx context.Context, reason reasonID, arm func(Waker) bool) error {
 	t := currentTask()
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return parkInternalSlow(ctx, reason, arm)
 	}
-	arm(t.beginPark(reason, kindInternal))
-	if t.state.Load()&statusMask != stWoke {
+	switch t.armPark(t.startPark(reason, kindInternal), kindInternal, arm) {
+	case parkOff:
+		return nil
+	case parkYield:
 		slice.Yield()
 	}
 	return t.parkErr(t.endPark())
 }
 
 //go:noinline
-func parkInternalSlow(ctx context.Context, reason reasonID, arm func(Waker)) error {
+func parkInternalSlow(ctx context.Context, reason reasonID, arm func(Waker) bool) error {
 	return park(currentTask(), ctx, reason, arm, kindInternal)
 }
 
 // park is Park for this package, with the reason interned already (one of
 // the package's own: never reasonOther) and the kind of park (kind* bits).
-func park(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint64) error {
+func park(t *Task, ctx context.Context, reason reasonID, arm func(Waker) bool, kind uint64) error {
 	if t == nil {
 		return parkGoroutine(ctx, reason, "", arm)
 	}
 	if ctx != nil && !ignoreCtx(t, ctx) {
 		return parkCtx(t, ctx, reason, arm, kind)
 	}
-	arm(t.beginPark(reason, kind))
-	if t.state.Load()&statusMask != stWoke {
+	switch t.armPark(t.startPark(reason, kind), kind, arm) {
+	case parkOff:
+		return nil
+	case parkYield:
 		slice.Yield()
 	}
 	return t.parkErr(t.endPark())
@@ -105,13 +153,17 @@ func ignoreCtx(t *Task, ctx context.Context) bool {
 // parkCtx is park with a context to watch besides the task's own.
 //
 //go:noinline
-func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kind uint64) error {
-	w := t.beginPark(reason, kind)
+func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker) bool, kind uint64) error {
+	w := t.startPark(reason, kind)
+	if !arm(w) {
+		t.callOff()
+		return nil
+	}
+	t.checkCancel(w, kind)
 	stop := context.AfterFunc(ctx, func() { w.wake(causeCtx) })
 	if ctx.Err() != nil {
 		w.wake(causeCtx)
 	}
-	arm(w)
 	if t.state.Load()&statusMask != stWoke {
 		slice.Yield()
 	}
@@ -120,15 +172,15 @@ func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker), kin
 	return t.wakeErr(ctx, cause)
 }
 
-// beginParkNamed is beginPark for Park, whose reason is any string.
+// startParkNamed is startPark for Park, whose reason is any string.
 //
 //go:noinline
-func (t *Task) beginParkNamed(reason string) Waker {
+func (t *Task) startParkNamed(reason string) Waker {
 	id := internReason(reason)
 	if id == reasonOther {
 		t.setOtherReason(reason)
 	}
-	return t.beginPark(id, 0)
+	return t.startPark(id, 0)
 }
 
 // setOtherReason keeps a reason that did not fit the table (reasonOther).
@@ -140,24 +192,55 @@ func (t *Task) setOtherReason(reason string) {
 	t.mu.Unlock()
 }
 
-// beginPark publishes stParking, with a new generation and the kind of
-// park (kind* bits), and returns the Waker for it; if the task is cancelled
-// (and kind allows), the park is over at once. Only the task itself moves
-// its state out of stRunning, so a plain store is enough.
+// beginPark is startPark followed by the cancellation check, for the
+// primitives that register their Waker without an arm function.
 //
 //go:noinline
 func (t *Task) beginPark(reason reasonID, kind uint64) Waker {
+	w := t.startPark(reason, kind)
+	t.checkCancel(w, kind)
+	return w
+}
+
+// startPark publishes stParking, with a new generation and the kind of
+// park (kind* bits), and returns the Waker for it. Only the task itself
+// moves its state out of stRunning, so a plain store is enough.
+//
+//go:noinline
+func (t *Task) startPark(reason reasonID, kind uint64) Waker {
 	gen := t.state.Load()>>genShift + 1
 	t.reason = reason
 	t.parkedAt = uint32(t.s.coarse.Load() / int64(time.Millisecond))
 	t.state.Store(gen<<genShift | kind | stParking)
-	w := Waker{t, gen}
-	// The flag is read after publishing stParking: a Cancel that comes
-	// later sees the state and wakes the park itself.
+	return Waker{t, gen}
+}
+
+// checkCancel ends the park that began with w at once if the task is
+// cancelled (and kind allows). The flag is read after stParking was
+// published: a Cancel that comes later sees the state and wakes the park
+// itself.
+func (t *Task) checkCancel(w Waker, kind uint64) {
 	if t.canceled() && kind&kindNoCancel == 0 {
 		w.wake(causeCancel)
 	}
-	return w
+}
+
+// callOff ends a park that arm called off before the task switched out.
+// A parking task goes back to running with a new generation, so its Waker
+// is stale; if a waker came first (arm's own Ready, a Cancel), it moved the
+// generation on already and endPark finishes the job.
+func (t *Task) callOff() {
+	for {
+		v := t.state.Load()
+		if v&statusMask != stParking {
+			t.endPark()
+			return
+		}
+		if t.state.CompareAndSwap(v, (v>>genShift+1)<<genShift /* stRunning */) {
+			t.reason = reasonNone
+			return
+		}
+	}
 }
 
 // endPark ends a park once the coroutine is back (or never switched out,
@@ -165,7 +248,7 @@ func (t *Task) beginPark(reason reasonID, kind uint64) Waker {
 // carrier completes the switch-out (see carrier.afterSwitch). A task that
 // switched out is stRunning again already (its carrier set it, keeping the
 // cause and kind bits, which nobody reads in stRunning and the next
-// beginPark overwrites), so only a park that never switched out (stWoke)
+// startPark overwrites), so only a park that never switched out (stWoke)
 // needs a store here.
 //
 //go:noinline
@@ -265,13 +348,22 @@ var goParkers = sync.Pool{New: func() any {
 
 // parkGoroutine is Park for an ordinary goroutine: it blocks on a stand-in
 // task's semaphore.
-func parkGoroutine(ctx context.Context, reason reasonID, other string, arm func(Waker)) error {
+func parkGoroutine(ctx context.Context, reason reasonID, other string, arm func(Waker) bool) error {
 	t := goParkers.Get().(*Task)
 	gen := t.state.Load()>>genShift + 1
 	t.reason, t.ext.reason = reason, other
 	t.state.Store(gen<<genShift | stParked)
 	w := Waker{t, gen}
-	arm(w)
+	if !arm(w) {
+		// Called off: make w stale, unless a Ready came first, whose
+		// signal is then ours to take.
+		if !t.state.CompareAndSwap(gen<<genShift|stParked, (gen+1)<<genShift) {
+			<-t.ext.sema
+		}
+		t.state.Store(t.state.Load() &^ (causeMask | statusMask))
+		goParkers.Put(t)
+		return nil
+	}
 	goParked.Add(1)
 	defer goParked.Add(-1)
 	var done <-chan struct{}

@@ -17,10 +17,12 @@ import "github.com/stackslice/stackslice/slice"
 // it. So the saved stack needs no shadow entry for the task, and tasks
 // parked at the same place have the same bytes there (templates, package
 // slice's CompressTemplate, then store nothing for them).
-func ParkNoContext(reason string, arm func(Waker)) error {
+func ParkNoContext(reason string, arm func(Waker) bool) error {
 	switch beginParkNoContext(reason, arm) {
 	case parkOutside:
 		return parkNoContextSlow(reason, arm)
+	case parkOff:
+		return nil
 	case parkYield:
 		slice.Yield()
 	}
@@ -28,32 +30,21 @@ func ParkNoContext(reason string, arm func(Waker)) error {
 	return t.parkErr(t.endPark())
 }
 
-// What beginParkNoContext found.
-const (
-	parkYield   = iota // the park began: yield
-	parkWoke           // the park began and was woken already: do not yield
-	parkOutside        // not in a task
-)
-
 // beginParkNoContext begins ParkNoContext's park and arms its Waker.
 //
 //go:noinline
-func beginParkNoContext(reason string, arm func(Waker)) int {
+func beginParkNoContext(reason string, arm func(Waker) bool) int {
 	t := currentTask()
 	if t == nil {
 		return parkOutside
 	}
-	arm(t.beginParkNamed(reason))
-	if t.state.Load()&statusMask == stWoke {
-		return parkWoke
-	}
-	return parkYield
+	return t.armPark(t.startParkNamed(reason), 0, arm)
 }
 
 // parkNoContextSlow is ParkNoContext outside a task: it keeps
 // ParkNoContext's calls at three words.
 //
 //go:noinline
-func parkNoContextSlow(reason string, arm func(Waker)) error {
+func parkNoContextSlow(reason string, arm func(Waker) bool) error {
 	return parkSlow(nil, reason, arm)
 }

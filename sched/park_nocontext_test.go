@@ -11,7 +11,7 @@ func TestParkNoContext(t *testing.T) {
 	s := newSched(t)
 	wakers := make(chan Waker, 2)
 	ready := mustGo(t, s, func(ctx context.Context) {
-		if err := ParkNoContext("test: ready", func(w Waker) { wakers <- w }); err != nil {
+		if err := ParkNoContext("test: ready", func(w Waker) bool { wakers <- w; return true }); err != nil {
 			t.Errorf("readied park: %v", err)
 		}
 	})
@@ -22,7 +22,7 @@ func TestParkNoContext(t *testing.T) {
 
 	var got error
 	canceled := mustGo(t, s, func(ctx context.Context) {
-		got = ParkNoContext("test: cancel", func(w Waker) { wakers <- w })
+		got = ParkNoContext("test: cancel", func(w Waker) bool { wakers <- w; return true })
 	})
 	<-wakers
 	canceled.Cancel()
@@ -32,7 +32,7 @@ func TestParkNoContext(t *testing.T) {
 	}
 
 	go func() { (<-wakers).Ready() }()
-	if err := ParkNoContext("test: goroutine", func(w Waker) { wakers <- w }); err != nil {
+	if err := ParkNoContext("test: goroutine", func(w Waker) bool { wakers <- w; return true }); err != nil {
 		t.Fatalf("goroutine park: %v", err)
 	}
 }

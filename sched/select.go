@@ -147,11 +147,10 @@ func selectPark(ctx context.Context, sel *selector, cases []Case) (int, error) {
 	if len(cases) == 0 && ctx == nil && currentTask() == nil {
 		panic("sched: Select with no cases outside a task blocks forever")
 	}
-	err := parkInternal(ctx, reasonSelect, func(w Waker) {
+	err := parkInternal(ctx, reasonSelect, func(w Waker) bool {
 		sel.w = w
-		if _, ok := pollCases(sel, cases, true); ok {
-			w.Ready()
-		}
+		_, ok := pollCases(sel, cases, true)
+		return !ok // a case completed: the select is over
 	})
 	return selectEnd(sel, cases, err)
 }

@@ -79,10 +79,11 @@ func (l *syncList) wait(mu *sync.Mutex, ctx context.Context, reason reasonID, n 
 //go:noinline
 func (l *syncList) waitSlow(mu *sync.Mutex, ctx context.Context, reason reasonID, n int64, cancelable bool) (bool, error) {
 	sw := &syncWaiter{n: n}
-	arm := func(w Waker) {
+	arm := func(w Waker) bool {
 		sw.w = w
 		l.push(sw)
 		mu.Unlock()
+		return true
 	}
 	var err error
 	if cancelable {
@@ -253,11 +254,12 @@ func NewCond(l *Mutex) *Cond { return &Cond{L: l} }
 func (c *Cond) Wait() error {
 	c.mu.Lock()
 	sw := &syncWaiter{}
-	err := parkInternal(nil, reasonCondWait, func(w Waker) {
+	err := parkInternal(nil, reasonCondWait, func(w Waker) bool {
 		sw.w = w
 		c.q.push(sw)
 		c.mu.Unlock()
 		c.L.Unlock()
+		return true
 	})
 	if err != nil {
 		c.mu.Lock()

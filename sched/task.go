@@ -242,16 +242,15 @@ func (t *Task) Done() <-chan struct{} {
 // context's error if it is cancelled first; from a goroutine it blocks.
 func (t *Task) Wait() error {
 	if t.state.Load()&statusMask != stDone {
-		err := parkInternal(nil, reasonTaskWait, func(w Waker) {
+		err := parkInternal(nil, reasonTaskWait, func(w Waker) bool {
 			t.mu.Lock()
+			defer t.mu.Unlock()
 			if t.state.Load()&statusMask == stDone {
-				t.mu.Unlock()
-				w.Ready()
-				return
+				return false // finished already: no need to park
 			}
 			x := t.ext_()
 			x.waiters = append(x.waiters, w)
-			t.mu.Unlock()
+			return true
 		})
 		if err != nil {
 			return err
