@@ -367,7 +367,7 @@ func (fd *netFD) unlock(l *ioLock) {
 // used and so kept out of the netFD; allocated on first use (extra).
 type deadlines struct {
 	rt, wt       timerSlot
-	rfire, wfire func()       // set by the first setDeadline
+	rfire, wfire func()        // set by the first setDeadline
 	lq           []*lockWaiter // operations waiting for an ioLock
 }
 
