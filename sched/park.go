@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"errors"
+	"io"
 	"runtime"
 	"sync"
 	"time"
@@ -421,19 +422,47 @@ var ErrPollerSet = errors.New("sched: the scheduler already has a poller")
 
 // SetPoller installs p as the scheduler's poller: from then on one idle
 // carrier at a time waits in p.Poll instead of sleeping. At most one per
-// scheduler.
+// scheduler. The scheduler owns p from then on: if p is an io.Closer,
+// Close closes it once the carriers have stopped. SetPoller returns
+// ErrClosed once the scheduler is closing.
 func (s *Scheduler) SetPoller(p Poller) error {
 	if p == nil {
 		return errors.New("sched: SetPoller(nil)")
 	}
 	s.idleMu.Lock()
 	defer s.idleMu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
 	if s.poller.Load() != nil {
 		return ErrPollerSet
 	}
 	s.poller.Store(&p)
 	s.wakeAllLocked() // an idle carrier may now poll
 	return nil
+}
+
+// Poller returns the poller installed with SetPoller, or nil.
+func (s *Scheduler) Poller() Poller {
+	if p := s.poller.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// closePoller closes the poller, if it is an io.Closer, after the carriers
+// have stopped (Close).
+func (s *Scheduler) closePoller() {
+	s.idleMu.Lock()
+	s.closed.Store(true) // SetPoller fails from now on (Close set it already)
+	p := s.poller.Load()
+	s.idleMu.Unlock()
+	if p == nil {
+		return
+	}
+	if c, ok := (*p).(io.Closer); ok {
+		c.Close()
+	}
 }
 
 // Timers returns the scheduler's timing wheel (used by Sleep and for

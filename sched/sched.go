@@ -455,6 +455,7 @@ func (s *Scheduler) Close() error {
 		}
 	}
 	removeCarriers(s.carriers)
+	s.closePoller()
 	unpublish(s)
 	return nil
 }
