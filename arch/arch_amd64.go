@@ -36,12 +36,15 @@ type Context struct {
 	BPChain uintptr
 }
 
-// SwitchIn enters the coroutine described by ctx. co is not read by SwitchIn:
-// it stays in the carrier's outgoing-argument area at top+16 while the
-// coroutine runs, where the engine finds it (see Coroutine lookup in slice).
+// SwitchIn enters the coroutine described by ctx. co and owner are not read
+// by SwitchIn: they stay in the carrier's outgoing-argument area, co at
+// top+16 and owner at top+24 (type) and top+32 (data), while the coroutine
+// runs, where the engine finds them (see findCurrent and Owner in slice).
+// Nothing scans or adjusts them there: the caller keeps both alive, and
+// neither points into a stack.
 //
 //go:noescape
-func SwitchIn(ctx *Context, co unsafe.Pointer)
+func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
 
 // SwitchOut abandons the current frames and returns from the SwitchIn call
 // whose top is g.stack.hi - topOff. It never returns.

@@ -7,7 +7,7 @@
 // checks it at start-up against a local variable's address).
 #define g_stackhi 8
 
-// func SwitchIn(ctx *Context, co unsafe.Pointer)
+// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
 //
 // Registers:
 //   R12  ctx
@@ -15,7 +15,7 @@
 //   R11  newLo: the region's new start, top - ctx.Len
 //   SI, DI, CX  REP MOVSB source, destination, count; then relocation cursor/count
 //   AX   scratch (relocation index), BX scratch (new BP), DX jump target
-TEXT ·SwitchIn(SB), NOSPLIT, $0-16
+TEXT ·SwitchIn(SB), NOSPLIT, $0-32
 	MOVQ	ctx+0(FP), R12
 	// Clear ctx.Zero bytes below the region: [top-Len-Zero, top-Len).
 	MOVQ	Context_Zero(R12), CX

@@ -94,14 +94,21 @@ func New(fn func()) *Coroutine {
 // If fn panics, the coroutine is finished and Resume panics with a
 // *PanicError holding the value and the coroutine's stack trace. Resuming a
 // running or finished coroutine panics.
-func (c *Coroutine) Resume() (done bool) {
+func (c *Coroutine) Resume() (done bool) { return c.ResumeFor(nil) }
+
+// ResumeFor is Resume on behalf of owner: until the coroutine next yields
+// or returns, code running in it (not in coroutines nested in it) gets
+// owner from Owner. A scheduler passes the record of the carrier that
+// resumes the coroutine, so that the coroutine's code finds its task and
+// carrier without a lookup. owner is kept alive until ResumeFor returns.
+func (c *Coroutine) ResumeFor(owner any) (done bool) {
 	c.acquire()
 	fb := c.ext != nil && c.ext.fb != nil
 	if fb {
-		done = c.ext.fb.resume()
+		done = c.ext.fb.resume(owner)
 	} else {
 		c.resumedWithPolicy()
-		done = c.resumeSlice()
+		done = c.resumeSlice(owner)
 	}
 	if !done {
 		if !fb {
@@ -247,6 +254,16 @@ func Current() *Coroutine {
 		return currentFallback()
 	}
 	return currentSlice()
+}
+
+// Owner returns the owner given to ResumeFor by whoever resumed the
+// coroutine the caller runs in (the innermost one), or nil: outside any
+// coroutine, or when it was resumed with Resume.
+func Owner() any {
+	if !engineMayRun() {
+		return ownerFallback()
+	}
+	return ownerSlice()
 }
 
 // PanicError is the value Resume panics with when the coroutine's function

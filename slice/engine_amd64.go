@@ -81,11 +81,11 @@ func at(a uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&a)
 //go:nosplit
 func word(a uintptr) uintptr { return *(*uintptr)(at(a)) }
 
-// resumeSlice enters c on the calling goroutine and reports whether it
-// finished (rather than yielded).
+// resumeSlice enters c on the calling goroutine, for owner (see ResumeFor),
+// and reports whether it finished (rather than yielded).
 //
 //go:noinline
-func (c *Coroutine) resumeSlice() (done bool) {
+func (c *Coroutine) resumeSlice(owner any) (done bool) {
 	var ctx arch.Context
 	if c.flags&flagPacked != 0 {
 		c.unpack()
@@ -111,7 +111,8 @@ func (c *Coroutine) resumeSlice() (done bool) {
 	c.flags &^= flagSaved
 	returned := false
 	defer c.ended(&done, &returned)
-	arch.SwitchIn(&ctx, unsafe.Pointer(c))
+	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner)
+	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
 	return c.flags&flagSaved == 0
 }
@@ -221,7 +222,7 @@ func findCurrent() (*Coroutine, uintptr) {
 		if word(bp+8) == fnCallRet {
 			// bp is c.fn's frame: its saved BP is at top-8.
 			top := bp + 8
-			if top+24 > hi {
+			if top+40 > hi { // co and owner are above top (arch.SwitchIn)
 				return nil, 0
 			}
 			return *(**Coroutine)(at(top + 16)), hi - top
@@ -237,6 +238,19 @@ func findCurrent() (*Coroutine, uintptr) {
 func currentSlice() *Coroutine {
 	c, _ := findCurrent()
 	return c
+}
+
+// ownerSlice returns the owner given to the Resume that runs the innermost
+// coroutine: SwitchIn's owner argument, at top+24 (see arch.SwitchIn).
+//
+//go:nocheckptr
+func ownerSlice() any {
+	c, topOff := findCurrent()
+	if c == nil {
+		return nil
+	}
+	top := gword(arch.G(), gStackHi) - topOff
+	return *(*any)(at(top + 24))
 }
 
 // yieldMisplaced panics for a Yield that found no coroutine: outside any, or

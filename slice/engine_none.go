@@ -19,11 +19,12 @@ func engineUnavailable() string {
 }
 
 func selfTest() error { return nil }
-func (c *Coroutine) resumeSlice() bool {
+func (c *Coroutine) resumeSlice(any) bool {
 	panic("slice: internal error: engine entry point reached without an engine")
 }
 func (c *Coroutine) savedSize() int { return 0 }
 func currentSlice() *Coroutine      { return nil }
+func ownerSlice() any               { return nil }
 
 type deferState struct{}
 

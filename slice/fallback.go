@@ -25,6 +25,7 @@ type fallback struct {
 	cleanup  runtime.Cleanup // ends the goroutine if the Coroutine is collected while suspended
 	panic    *PanicError
 	returned bool
+	owner    any // ResumeFor's, while the coroutine runs
 }
 
 // fallbacks maps the id of each fallback coroutine's goroutine to its state,
@@ -66,8 +67,11 @@ func (fb *fallback) run(fn func()) {
 	fb.returned = true
 }
 
-func (fb *fallback) resume() (done bool) {
-	if _, ok := fb.next(); ok {
+func (fb *fallback) resume(owner any) (done bool) {
+	fb.owner = owner
+	_, ok := fb.next()
+	fb.owner = nil
+	if ok {
 		return false
 	}
 	if c := fb.self.Value(); c != nil && fb.panic != nil {
@@ -96,6 +100,13 @@ func yieldFallback() {
 	if !v.(*fallback).yield(struct{}{}) {
 		panic(abandoned{})
 	}
+}
+
+func ownerFallback() any {
+	if v, ok := fallbacks.Load(goid()); ok {
+		return v.(*fallback).owner
+	}
+	return nil
 }
 
 func currentFallback() *Coroutine {

@@ -63,7 +63,7 @@ func probeFnCall() error {
 		ret = pcs[0]
 	}}
 	c.state.Store(stateRunning)
-	if !c.resumeSlice() {
+	if !c.resumeSlice(nil) {
 		return errors.New("probe coroutine did not finish")
 	}
 	if f, ok := stackmap.FindFunc(ret); !ok || f.Entry() != carrierEntry {
@@ -81,7 +81,7 @@ func roundTrip() error {
 	var got []int
 	deferRan := false
 	c := &Coroutine{fn: func() { selfTestBody(&got, &deferRan) }}
-	step := func() bool { c.state.Store(stateRunning); return c.resumeSlice() }
+	step := func() bool { c.state.Store(stateRunning); return c.resumeSlice(nil) }
 	if step() {
 		if c.ext != nil && c.ext.panic != nil {
 			return fmt.Errorf("coroutine panicked: %v", c.ext.panic.Value)

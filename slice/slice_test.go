@@ -525,3 +525,53 @@ func parkHereB(p *[4]int) {
 	x[1]++
 	*p = x
 }
+
+// Owner returns what the current ResumeFor passed, across yields, stack
+// growth, GC and resumes on other goroutines; nil in a nested coroutine
+// resumed with Resume, and outside any.
+func TestOwner(t *testing.T) {
+	type rec struct{ n int }
+	if Owner() != nil {
+		t.Fatal("Owner outside any coroutine is not nil")
+	}
+	var got []any
+	var inner any = "unset"
+	var c *Coroutine
+	c = New(func() {
+		for i := 0; i < 3; i++ {
+			got = append(got, Owner())
+			deep(200) // grow the carrier's stack while running
+			runtime.GC()
+			got = append(got, Owner())
+			n := New(func() { inner = Owner() })
+			n.Resume()
+			Yield()
+		}
+	})
+	for i := 0; i < 3; i++ {
+		done := make(chan bool)
+		o := &rec{i}
+		go func() { done <- c.ResumeFor(o) }()
+		if <-done {
+			t.Fatal("coroutine finished early")
+		}
+		if got[2*i] != any(o) || got[2*i+1] != any(o) {
+			t.Fatalf("resume %d: Owner returned %v and %v, want %v", i, got[2*i], got[2*i+1], o)
+		}
+		if inner != nil {
+			t.Fatalf("a nested coroutine resumed with Resume sees Owner %v, want nil", inner)
+		}
+	}
+	if !c.Resume() {
+		t.Fatal("coroutine did not finish")
+	}
+}
+
+//go:noinline
+func deep(n int) int {
+	var pad [64]byte
+	if n == 0 {
+		return int(pad[0])
+	}
+	return deep(n-1) + int(pad[n%64])
+}
