@@ -465,6 +465,13 @@ func (s *Scheduler) closePoller() {
 	}
 }
 
+// AdvanceTimers runs the timing wheel's due timers and returns how many
+// fired, unless another goroutine is running them (then it returns 0 at
+// once): the scheduler's carriers and its monitor call it, and so may a
+// Poller that polls for the scheduler while its carriers are busy or
+// stopped, so that the wheel has one driver at a time.
+func (s *Scheduler) AdvanceTimers() int { return s.advanceTimers() }
+
 // Timers returns the scheduler's timing wheel (used by Sleep and for
 // deadlines). Its due timers are run by the scheduler's carriers: by idle
 // ones, and by the monitor while all are busy; callbacks must not block.
