@@ -2,28 +2,22 @@ package sched
 
 import (
 	"math/bits"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/stackslice/stackslice/slice"
 )
 
-// A carrier is one goroutine that runs tasks: it resumes a task's
-// coroutine on its own stack until the task yields, parks or returns.
+// A carrier is one of the scheduler's fixed places to run tasks, like a P
+// in the Go runtime: run queues, the idle wake-up, and the monitor's view
+// of it. A worker (worker.go), like an M, is the goroutine that serves it:
+// it takes a task from the carrier's queues and resumes its coroutine on
+// its own stack. One worker serves a carrier at a time; when a task blocks
+// its worker outside the scheduler, the monitor hands the carrier to a
+// stand-in worker (standin.go).
 //
-// Its run queues are guarded by mu: one FIFO per priority for tasks others
-// may steal and one per priority for tasks pinned to it; mask has a bit per
-// non-empty queue so a look needs no lock.
-//
-// next is the task the running task readied last, which runs next (as in
-// the Go runtime, this keeps a producer and its consumer on one carrier,
-// and a task that readies another and parks hands its carrier straight to
-// it). Only code running on the carrier's own goroutine fills or empties
-// it, so it needs no lock: one atomic swap each way. The one other party is
-// the monitor, which may take it away (handoff) with a compare-and-swap;
-// whoever's atomic operation comes first has the task.
+// The run queues are guarded by mu: one FIFO per priority for tasks others
+// may steal and one per priority for tasks pinned to the carrier; mask has
+// a bit per non-empty queue so a look needs no lock.
 type carrier struct {
 	s    *Scheduler
 	idx  int
@@ -32,228 +26,24 @@ type carrier struct {
 	pinq [numPrio]queue
 	mask atomic.Uint32 // bit p: q[p]; bit 4+p: pinq[p]
 
-	next     atomic.Pointer[Task] // see above
-	nextPrio int                  // next's priority when it was put there; owner only
-	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
+	w      atomic.Pointer[worker] // the worker serving the carrier now
+	steals atomic.Uint64
+	wake   chan struct{} // idle wake-up, buffered 1
+	timer  *time.Timer   // the watcher's timeout; used by the serving worker only
 
-	cur      atomic.Pointer[Task] // the running task (or the last one: see run)
-	switches atomic.Uint64        // resumes; the monitor watches it move
-	preempt  atomic.Bool          // the monitor asks the running task to yield
-	steals   atomic.Uint64
-	picks    uint32        // findWork calls, owner only
-	wake     chan struct{} // idle wake-up, buffered 1
-	timer    *time.Timer   // the watcher's timeout
-
-	// monitor state, touched only by the monitor
-	lastTicks uint64
-	since     int64
+	// monitor state, touched only by the monitor (monitor.go)
+	lastW   *worker
+	lastSeq uint64
+	since   int64 // when the monitor first saw lastW at lastSeq
+	stage   int   // what the monitor did about the task running since then
 
 	_ cacheLinePad // the next carrier's fields start on a line of their own
 }
 
 func newCarrier(s *Scheduler, i int) *carrier {
-	return &carrier{s: s, idx: i, wake: make(chan struct{}, 1)}
-}
-
-// allCarriers lists the carriers of every running scheduler, so that
-// currentTask can find the task a coroutine belongs to: the one whose
-// carrier is running it (or ran it last: see carrier.cur).
-var (
-	allCarriers   atomic.Pointer[[]*carrier]
-	allCarriersMu sync.Mutex
-)
-
-func addCarriers(cs []*carrier) {
-	allCarriersMu.Lock()
-	defer allCarriersMu.Unlock()
-	var l []*carrier
-	if p := allCarriers.Load(); p != nil {
-		l = append(l, *p...)
-	}
-	l = append(l, cs...)
-	allCarriers.Store(&l)
-}
-
-func removeCarriers(cs []*carrier) {
-	allCarriersMu.Lock()
-	defer allCarriersMu.Unlock()
-	p := allCarriers.Load()
-	if p == nil {
-		return
-	}
-	var l []*carrier
-	for _, c := range *p {
-		if c.s != cs[0].s {
-			l = append(l, c)
-		}
-	}
-	allCarriers.Store(&l)
-}
-
-// currentTask returns the task the caller runs in, or nil. A coroutine
-// nested inside a task (a slice.Pull iterator, say) is not the task: code
-// there blocks its carrier rather than parking.
-//
-// A carrier's cur may still name the task it ran last, which may run on
-// another carrier by now; the match is on the running coroutine, which is
-// the task's alone, so it finds the right task either way.
-func currentTask() *Task {
-	co := slice.Current()
-	if co == nil {
-		return nil
-	}
-	if p := allCarriers.Load(); p != nil {
-		for _, c := range *p {
-			if t := c.cur.Load(); t != nil && t.co == co {
-				return t
-			}
-		}
-	}
-	return nil
-}
-
-// currentCarrier returns the carrier of s the caller runs on as a task, or nil.
-func (s *Scheduler) currentCarrier() *carrier {
-	if t := currentTask(); t != nil && t.s == s {
-		return s.carriers[t.carrier]
-	}
-	return nil
-}
-
-// carrierOf returns the carrier running t, which must be the calling task.
-func (s *Scheduler) carrierOf(t *Task) *carrier {
-	if t == nil || t.s != s {
-		return nil
-	}
-	return s.carriers[t.carrier]
-}
-
-// loop is the carrier goroutine.
-func (c *carrier) loop() {
-	defer c.s.carrierWG.Done()
-	for !c.s.stopping.Load() {
-		if c.picks%8 == 0 {
-			c.s.pollBusy()
-		}
-		if t := c.findWork(); t != nil {
-			c.run(t)
-			continue
-		}
-		if c.cur.Load() != nil {
-			c.cur.Store(nil) // see run
-		}
-		c.idle()
-	}
-}
-
-// run resumes t until it yields, parks or finishes.
-//
-// cur is set only when it changes and cleared only when the carrier goes
-// idle (each atomic store is a locked instruction): between tasks it still
-// names the last one. currentTask is right regardless (it matches the
-// running coroutine), and the monitor sees the switch counter move.
-func (c *carrier) run(t *Task) {
-	t.setRunning()
-	if t.flags.Load()&flagPacked != 0 {
-		t.flags.And(^flagPacked) // unpacked by this resume: the sweeper may look again
-	}
-	if c.cur.Load() != t {
-		c.cur.Store(t)
-	}
-	t.carrier = int32(c.idx)
-	c.switches.Add(1)
-	done, err := c.resume(t)
-	if c.preempt.Load() && c.preempt.CompareAndSwap(true, false) {
-		preemptRequests.Add(-1)
-	}
-	if done {
-		t.finish(err)
-		return
-	}
-	// An atomic store is a locked instruction on amd64: skip it when the
-	// size is unchanged, as it is for a task that parks at the same place.
-	sz := uint32(t.co.Size())
-	if sz != t.size.Load() {
-		t.size.Store(sz)
-	}
-	if sz > t.peak.Load() {
-		t.peak.Store(sz)
-	}
-	c.afterSwitch(t)
-}
-
-// resume runs the coroutine, turning a panic into the task's result. If
-// the task calls runtime.Goexit, the carrier goroutine itself is exiting:
-// the deferred function finishes the task and starts a replacement.
-func (c *carrier) resume(t *Task) (done bool, err error) {
-	normal := false
-	defer func() {
-		if normal {
-			return
-		}
-		if r := recover(); r != nil {
-			pe, ok := r.(*slice.PanicError)
-			if !ok {
-				pe = &slice.PanicError{Value: r}
-			}
-			done, err = true, pe
-			return
-		}
-		c.cur.Store(nil)
-		t.finish(ErrGoexit)
-		c.s.carrierWG.Add(1)
-		go c.loop()
-	}()
-	done = t.co.Resume()
-	normal = true
-	return done, nil
-}
-
-// setRunning moves a dequeued task to stRunning, waiting out a Dump.
-func (t *Task) setRunning() {
-	for {
-		v := t.state.Load()
-		if v&inspectBit != 0 {
-			runtime.Gosched()
-			continue
-		}
-		if t.state.CompareAndSwap(v, v&^statusMask|stRunning) {
-			return
-		}
-	}
-}
-
-// afterSwitch completes what the task started when it switched out: a
-// yield puts it back in the queue; a park becomes stParked, unless a waker
-// came first (stWoke), in which case the task is queued again.
-func (c *carrier) afterSwitch(t *Task) {
-	for {
-		v := t.state.Load()
-		switch v & statusMask {
-		case stRunning: // Yield
-			t.state.Store(v&^statusMask | stQueued)
-			if t.flags.Load()&flagPreempted != 0 {
-				// Preempted: behind everything else, as the Go
-				// runtime does, so its carrier's queue cannot starve
-				// the global one.
-				t.flags.And(^flagPreempted)
-				c.s.ready(t)
-				return
-			}
-			c.pushLocal(t)
-			return
-		case stParking:
-			if t.state.CompareAndSwap(v, v&^statusMask|stParked) {
-				return
-			}
-		case stWoke:
-			t.state.Store(v&^statusMask | stQueued)
-			c.pushLocal(t)
-			return
-		default:
-			panic("sched: internal error: task switched out in state " + itoa(v&statusMask))
-		}
-	}
+	c := &carrier{s: s, idx: i, wake: make(chan struct{}, 1)}
+	c.w.Store(newWorker(c))
+	return c
 }
 
 // Queue bits in carrier.mask.
@@ -273,34 +63,6 @@ func (c *carrier) pushLocal(t *Task) {
 	c.mask.Or(qbit(p))
 	c.mu.Unlock()
 	c.s.queued(p)
-}
-
-// pushNext makes t the next task c runs; a task it displaces goes to the
-// back of the queue. Only the carrier's own goroutine calls it (from a task
-// running on c): see carrier.next.
-func (c *carrier) pushNext(t *Task) {
-	if t.pin() != 0 && t.pin()-1 != c.idx {
-		c.s.carriers[t.pin()-1].pushPinned(t)
-		return
-	}
-	p := t.prio()
-	oldPrio := c.nextPrio
-	c.nextPrio = p // read only by this goroutine (findWork)
-	old := c.next.Swap(t)
-	if old == nil {
-		return
-	}
-	c.mu.Lock()
-	if old.pin() != 0 { // pinned to c, or it would not have been in next
-		c.pinq[oldPrio].push(old)
-		c.mask.Or(pinbit(oldPrio))
-		c.mu.Unlock()
-		return
-	}
-	c.q[oldPrio].push(old)
-	c.mask.Or(qbit(oldPrio))
-	c.mu.Unlock()
-	c.s.queued(oldPrio)
 }
 
 func (c *carrier) pushPinned(t *Task) {
@@ -323,11 +85,11 @@ func (s *Scheduler) queued(p int) {
 	}
 }
 
-// ready queues a woken task: after the running task on the same carrier
+// ready queues a woken task: after the running task on the same worker
 // if a task of s readied it, else on the global queue.
 func (s *Scheduler) ready(t *Task) {
-	if c := s.currentCarrier(); c != nil {
-		c.pushNext(t)
+	if w := s.currentWorker(); w != nil {
+		w.pushNext(t)
 		return
 	}
 	s.readyOutside(t)
@@ -344,52 +106,6 @@ func (s *Scheduler) readyOutside(t *Task) {
 	s.global[p].push(t)
 	s.gmu.Unlock()
 	s.queued(p)
-}
-
-// findWork returns the next task to run: the highest priority first;
-// within one, pinned tasks, then next, then the local queue, the global
-// queue, and tasks stolen from other carriers.
-func (c *carrier) findWork() *Task {
-	s := c.s
-	c.picks++
-	next := c.next.Load()
-	for p := 0; p < numPrio; p++ {
-		if c.picks%61 == 0 && s.nrun[p].Load() > 0 {
-			// Now and then the global queue first, so that a carrier
-			// busy with its own queue does not starve it.
-			if t := s.popGlobal(p); t != nil {
-				return t
-			}
-		}
-		m := c.mask.Load()
-		if m&pinbit(p) != 0 {
-			if t := c.popPinned(p); t != nil {
-				return t
-			}
-		}
-		if next != nil && c.nextPrio == p {
-			// Only this goroutine fills next, so the swap returns the
-			// task loaded above, or nil if the monitor took it.
-			if t := c.next.Swap(nil); t != nil {
-				return t
-			}
-			next = nil
-		}
-		if m&qbit(p) != 0 {
-			if t := c.popQueue(p); t != nil {
-				return t
-			}
-		}
-		if s.nrun[p].Load() > 0 {
-			if t := s.popGlobal(p); t != nil {
-				return t
-			}
-			if t := c.steal(p); t != nil {
-				return t
-			}
-		}
-	}
-	return nil
 }
 
 func (c *carrier) popPinned(p int) *Task {
@@ -480,7 +196,8 @@ func (c *carrier) handoff() int {
 	}
 	c.mu.Unlock()
 	var next *Task
-	if t := c.next.Load(); t != nil && t.pin() == 0 && c.next.CompareAndSwap(t, nil) {
+	w := c.w.Load()
+	if t := w.next.Load(); t != nil && t.pin() == 0 && w.next.CompareAndSwap(t, nil) {
 		next = t
 	}
 	if n == 0 && next == nil {
@@ -509,7 +226,7 @@ func (c *carrier) handoff() int {
 
 // runnable reports whether c could find work.
 func (c *carrier) runnable() bool {
-	if c.mask.Load() != 0 || c.next.Load() != nil {
+	if c.mask.Load() != 0 || c.w.Load().next.Load() != nil {
 		return true
 	}
 	for p := range c.s.nrun {
@@ -680,10 +397,15 @@ func (s *Scheduler) advanceTimers() int {
 	return s.wheel.Advance(time.Now())
 }
 
+// switches counts resumes: those of the workers serving the carriers now,
+// of the detached ones, and of those that have retired.
 func (s *Scheduler) switches() uint64 {
-	var n uint64
+	n := s.retiredSwitches.Load()
 	for _, c := range s.carriers {
-		n += c.switches.Load()
+		n += c.w.Load().switches()
+	}
+	for _, w := range s.blockedWorkers() {
+		n += w.switches()
 	}
 	return n
 }

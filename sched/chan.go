@@ -368,8 +368,9 @@ func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 }
 
 // takeWaiter returns a waiter for a single operation of task t: the spare
-// of t's carrier, or a new one. Like carrier.next, the spare is touched
-// only by code running on its carrier, so it needs no synchronization;
+// of the worker running t, or a new one. Like worker.next, the spare is
+// touched only by code running on its worker, so it needs no
+// synchronization;
 // a task that parks on Chans of one element type over and over (a
 // producer and its consumer) allocates no waiter per operation. Out of
 // line, to keep the frames of send and recv (saved with every parked
@@ -377,16 +378,17 @@ func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 //
 //go:noinline
 func takeWaiter[T any](t *Task) *waiter[T] {
-	c := t.s.carriers[t.carrier]
-	if w, ok := c.spare.(*waiter[T]); ok {
-		c.spare = nil
-		return w
+	if c := currentWorker(); c != nil {
+		if w, ok := c.spare.(*waiter[T]); ok {
+			c.spare = nil
+			return w
+		}
 	}
 	return new(waiter[T])
 }
 
 // putWaiter makes the waiter of t's finished single operation the spare
-// of the carrier t runs on (see takeWaiter). Nobody else refers to the
+// of the worker t runs on (see takeWaiter). Nobody else refers to the
 // waiter any more: it has left its queue (a counterpart dequeued it, or
 // abandon removed it, under the Chan's lock), and counterparts copy its
 // Waker before they unlock instead of reading it afterwards.
@@ -394,7 +396,9 @@ func takeWaiter[T any](t *Task) *waiter[T] {
 //go:noinline
 func putWaiter[T any](t *Task, w *waiter[T]) {
 	*w = waiter[T]{}
-	t.s.carriers[t.carrier].spare = w
+	if c := currentWorker(); c != nil {
+		c.spare = w
+	}
 }
 
 // Results of the try functions.

@@ -48,7 +48,7 @@ func checkpointSlow() {
 	if t == nil {
 		return
 	}
-	if c := t.s.carrierOf(t); c != nil && c.preempt.Load() {
+	if w := currentWorker(); w != nil && w.preempt.Load() {
 		t.flags.Or(flagPreempted)
 		yieldTask(t)
 	}

@@ -155,12 +155,21 @@ func TestSleepCancel(t *testing.T) {
 }
 
 func TestPanicReported(t *testing.T) {
-	s := newSched(t)
+	handled := make(chan *slice.PanicError, 1)
+	s := newSched(t, WithPanicHandler(func(_ *Task, p *slice.PanicError) { handled <- p }))
 	task := mustGo(t, s, func(ctx context.Context) { panic("boom") })
 	err := task.Wait()
 	var pe *slice.PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
 		t.Fatalf("Wait = %v, want PanicError boom with stack", err)
+	}
+	select {
+	case p := <-handled:
+		if p != pe {
+			t.Fatalf("the handler got %v, Wait returned %v", p, pe)
+		}
+	default:
+		t.Fatal("the panic handler was not called before Wait returned")
 	}
 	// The scheduler still works.
 	if err := mustGo(t, s, func(ctx context.Context) {}).Wait(); err != nil {

@@ -46,7 +46,7 @@ func (s *Scheduler) deadlock() error {
 		if v := t.state.Load(); v&kindInternal == 0 || v&statusMask != stParked {
 			return nil
 		}
-		infos = append(infos, t.info(nanotime()))
+		infos = append(infos, t.info(nanotime(), nil))
 	}
 	if len(infos) == 0 {
 		return nil

@@ -12,26 +12,43 @@
 //
 // # Model
 //
-// A task is a slice.Coroutine plus a small Task record. A carrier takes a
-// task from a run queue and resumes its coroutine on the carrier's own
+// A task is a slice.Coroutine plus a small Task record. A scheduler has a
+// fixed number of carriers (like the Go runtime's Ps), each served by one
+// worker goroutine at a time (like an M). A worker takes a task from its
+// carrier's run queues and resumes its coroutine on the worker's own
 // stack; the task runs until it yields (Yield, Checkpoint), parks (Park,
 // and everything built on it: Sleep, Chan, Mutex, Cond, WaitGroup,
 // Semaphore, Await, Task.Wait) or returns. A parked task is only its saved
 // block and its records, a few hundred bytes; it may resume on any carrier.
 //
-// Each carrier has a FIFO per priority, a "next" slot for the task the
-// running task just readied (so a producer and its consumer stay on one
-// carrier), and a FIFO per priority of tasks pinned to it. Only the
-// carrier's own goroutine fills and empties its next slot (the monitor may
-// take the task away, with an atomic swap), so a task that readies another
-// and then parks hands its carrier straight over: no queue lock, no
-// counter, no wake-up of another carrier. There is also a global FIFO per
-// priority, for tasks readied from outside any task (timer callbacks,
-// goroutines, pollers). An idle carrier steals half of another
+// Each carrier has a FIFO per priority and a FIFO per priority of tasks
+// pinned to it; each worker has a "next" slot for the task the running
+// task just readied (so a producer and its consumer stay on one worker).
+// Only the worker's own goroutine fills and empties its next slot (the
+// monitor may take the task away, with an atomic swap), so a task that
+// readies another and then parks hands its worker straight over: no queue
+// lock, no counter, no wake-up of another carrier. There is also a global
+// FIFO per priority, for tasks readied from outside any task (timer
+// callbacks, goroutines, pollers). An idle carrier steals half of another
 // carrier's queue. A monitor goroutine, running while any carrier is busy,
 // runs due timers and notices a task that has held its carrier past the
 // time slice: it asks the task to yield at its next Checkpoint and moves
 // the carrier's other runnable tasks to the global queue.
+//
+// A task still running a tick after that is not at a Checkpoint: it is
+// blocked outside the scheduler (time.Sleep, a Go channel, a sync.Mutex,
+// a system call, cgo) or spins without checkpointing. Like the Go runtime
+// handing a P to another thread when its thread blocks in a system call,
+// the monitor then detaches the carrier's worker and starts a stand-in
+// worker for the carrier, so that its other tasks run (standin.go); the
+// blocked worker exits once its task switches out. Stand-ins are capped
+// (WithStandIns) and counted in Stats; Dump shows such a task as blocked
+// outside the scheduler, with what its goroutine waits for, for how long,
+// and its stack.
+//
+// Code running in a task finds its worker, and so its task and carrier,
+// through slice.Owner: a worker resumes every coroutine with itself as
+// the owner (slice.Coroutine.ResumeFor). Nothing is scanned.
 //
 // Idle carriers: the first becomes the watcher, which runs due timers and
 // sleeps until the next one, in the Poller's Poll if one is set; the others
@@ -40,7 +57,7 @@
 // while no carrier is idle.
 //
 // Every task's coroutine runs taskMain, which finds its Task through its
-// carrier: no closure per task. Library code that parks without a context
+// worker: no closure per task. Library code that parks without a context
 // uses ParkNoContext, whose frame (saved with every parked task) is
 // smaller than Park's, and which holds no task pointer while parked.
 //
@@ -66,6 +83,13 @@
 //     in the nrun counter of its priority unless it sits in a next slot or
 //     is pinned; idle carriers register before they read the counters and
 //     producers raise the counters before they look for idle carriers.
+//   - One worker serves a carrier at a time. A worker's resume count and
+//     an in-task bit share one word with a detached bit: the worker clears
+//     the in-task bit and the monitor sets the detached bit, each with a
+//     compare-and-swap, so exactly one of them decides whether the worker
+//     still serves its carrier when its task comes back. A detached worker
+//     only passes its task and next slot on (to its old carrier's queues,
+//     under their lock) and exits.
 //   - Heap objects never point into a coroutine's stack: every waiter
 //     record (Chan, Mutex, ...) is on the heap, because a suspended stack
 //     is moved. A Chan operation's waiter is reused: a task takes it from
@@ -88,18 +112,23 @@
 //
 // # Limits
 //
-//   - A task that neither blocks nor checkpoints keeps its carrier; only
-//     the carrier's other tasks are moved away.
-//   - runtime.Goexit in a task ends its carrier goroutine (see slice); the
+//   - A task that neither blocks nor checkpoints keeps its worker; its
+//     carrier gets a stand-in, as for a task blocked outside the scheduler.
+//   - A panic in a task ends the program, as one in a goroutine does,
+//     unless the scheduler has a panic handler (WithPanicHandler, LogPanic);
+//     Task.Wait then returns it as a *slice.PanicError.
+//   - runtime.Goexit in a task ends its worker goroutine (see slice); the
 //     scheduler starts a replacement and Task.Wait reports ErrGoexit.
 //   - Code running inside a coroutine nested in a task (a slice.Pull
 //     iterator, say) is not the task: blocking calls there block the
 //     carrier, like in a goroutine.
 //   - Blocking outside this package (a Go channel, sync.Mutex, syscalls)
-//     blocks the carrier; use Await for such calls. A sync.Mutex held by a
-//     task across a park (crypto/tls holds one through its handshake's
-//     reads) blocks every other task that locks it on its carrier: with a
-//     single carrier, or all of them blocked so, that is a deadlock.
+//     blocks the worker, and the carrier's other tasks wait about a time
+//     slice for a stand-in; with stand-ins at their cap they wait for the
+//     block to end. Await says it up front: it runs a blocking call on a
+//     bounded goroutine pool and parks the task meanwhile.
+//   - Close waits for every task to return, including tasks blocked
+//     outside the scheduler, which only their own wait can end.
 //   - Deadlock detection sees tasks and Await calls, not goroutines that
 //     may use a Chan later: Run reports a deadlock only after everything
 //     has been parked for a grace period with no goroutine blocked on this

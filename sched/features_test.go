@@ -231,6 +231,7 @@ func TestAwait(t *testing.T) {
 	if n.Load() != 10 {
 		t.Fatal("not all awaits returned")
 	}
+	s = newSched(t, WithPanicHandler(func(*Task, *slice.PanicError) {}))
 	task := mustGo(t, s, func(ctx context.Context) { Await(func() { panic("in pool") }) })
 	var pe *slice.PanicError
 	if err := task.Wait(); !errors.As(err, &pe) || pe.Value != "in pool" {
@@ -298,7 +299,7 @@ func TestPinAndSteal(t *testing.T) {
 		mustGo(t, s, func(ctx context.Context) {
 			defer wg.Done()
 			for j := 0; j < 20; j++ {
-				if c := s.carrierOf(Current()); c == nil || c.idx != 1 {
+				if w := s.currentWorker(); w == nil || w.c.idx != 1 {
 					wrong.Add(1)
 				}
 				Yield()
@@ -324,8 +325,8 @@ func TestStealingUnderLoad(t *testing.T) {
 				// Keep the load up until both carriers have run some of
 				// it (bounded, so a broken steal fails rather than hangs).
 				for j := 0; j < 2000; j++ {
-					if c := s.carrierOf(Current()); c != nil {
-						ran[c.idx].Add(1)
+					if w := s.currentWorker(); w != nil {
+						ran[w.c.idx].Add(1)
 					}
 					if ran[0].Load() > 0 && ran[1].Load() > 0 {
 						return
@@ -616,7 +617,7 @@ func TestTaskCompressionPolicy(t *testing.T) {
 // safe-point handshake leaves it without a P). Run in a child process
 // because GODEBUG=asyncpreemptoff must be set at start-up.
 func TestCheckpointLetsGCFinish(t *testing.T) {
-	if os.Getenv("SCHED_TEST_CHILD") == "checkpoint-gc" {
+	if os.Getenv(childEnv) == "checkpoint-gc" {
 		checkpointGCChild(t)
 		return
 	}

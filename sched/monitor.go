@@ -38,21 +38,35 @@ func (s *Scheduler) monitor() {
 	}
 }
 
-// checkHog notices a task running past its slice on c.
+// checkHog notices a task running past its slice on c. The first tick
+// past the slice, it asks the task to yield at its next Checkpoint and
+// hands c's queued tasks to the other carriers. If the task is still
+// running at the next tick, it is not at a Checkpoint: it is blocked
+// outside the scheduler (or never checkpoints), and c gets a stand-in
+// worker (standin.go).
 func (c *carrier) checkHog(now int64) {
-	ticks := c.switches.Load()
-	if c.cur.Load() == nil || ticks != c.lastTicks {
-		c.lastTicks, c.since = ticks, now
+	w := c.w.Load()
+	seq := w.seq.Load()
+	if seq&inTaskBit == 0 || w != c.lastW || seq != c.lastSeq {
+		c.lastW, c.lastSeq, c.since, c.stage = w, seq, now, 0
 		return
 	}
 	if time.Duration(now-c.since) < c.s.slice {
 		return
 	}
-	if c.preempt.CompareAndSwap(false, true) {
-		preemptRequests.Add(1)
-	}
-	if c.handoff() > 0 {
-		c.s.handoffs.Add(1)
+	switch c.stage {
+	case 0:
+		if w.preempt.CompareAndSwap(false, true) {
+			preemptRequests.Add(1)
+		}
+		if c.handoff() > 0 {
+			c.s.handoffs.Add(1)
+		}
+		c.stage = 1
+	case 1:
+		if c.s.standIn(c, w, seq, c.since) {
+			c.stage = 2
+		}
 	}
 }
 

@@ -83,6 +83,16 @@ type Scheduler struct {
 	sweepStop, sweepDone chan struct{}
 
 	handoffs atomic.Uint64
+	// Stand-ins (standin.go): workers detached from their carriers while
+	// their tasks block, and the count of resumes of retired workers.
+	maxStandIns     int
+	standIns        atomic.Int32
+	standInsStarted atomic.Uint64
+	retiredSwitches atomic.Uint64
+	standMu         sync.Mutex
+	detached        map[*worker]struct{}
+	// panicHandler handles task panics (WithPanicHandler); nil: crash.
+	panicHandler func(*Task, *slice.PanicError)
 	// coarse is nanotime as of the last monitor tick or carrier wake-up:
 	// cheap to read, good enough for how long a task has been parked.
 	coarse  atomic.Int64
@@ -183,6 +193,9 @@ func New(opts ...Option) *Scheduler {
 		wheel:     timers.New(),
 		monWake:   make(chan struct{}, 1),
 		monDone:   make(chan struct{}),
+
+		maxStandIns: DefaultStandIns,
+		detached:    map[*worker]struct{}{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -206,10 +219,9 @@ func (s *Scheduler) Carriers() int { return s.ncarriers }
 func (s *Scheduler) start() {
 	s.startOnce.Do(func() {
 		s.started.Store(true)
-		addCarriers(s.carriers)
 		s.carrierWG.Add(len(s.carriers))
 		for _, c := range s.carriers {
-			go c.loop()
+			go c.w.Load().loop()
 		}
 		go s.monitor()
 		if s.sweeps() {
@@ -252,6 +264,11 @@ func WithContext(ctx context.Context) GoOption { return func(o *goOpts) { o.pare
 // goroutine or task. fn receives the task's context, cancelled by
 // Task.Cancel, by the parent given with WithContext, and by Close. Go
 // returns ErrClosed once the scheduler is closing.
+//
+// If fn panics, the program ends, as it does for a panic in a goroutine,
+// with the task's stack in the message, unless the scheduler was created
+// with a panic handler (WithPanicHandler; LogPanic logs and goes on): the
+// handler gets the panic, and Task.Wait returns it as a *slice.PanicError.
 func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, error) {
 	if fn == nil {
 		panic("sched: Go called with a nil function")
@@ -288,12 +305,12 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 	}
 	s.start()
 	t.state.Store(stQueued)
-	if c := s.currentCarrier(); c == nil {
+	if w := s.currentWorker(); w == nil {
 		s.readyOutside(t)
 	} else if o.pin == 0 {
-		c.pushLocal(t)
+		w.c.pushLocal(t)
 	} else {
-		c.pushNext(t) // as ready does
+		w.pushNext(t) // as ready does
 	}
 	return t, nil
 }
@@ -309,8 +326,8 @@ func applyGoOpts(opts []GoOption) goOpts {
 
 // taskMain is every task's coroutine function. It is a top-level
 // function, so slice.New needs no closure for it (a method value t.body
-// would cost every task 16 bytes): it finds its task as the one whose
-// coroutine its carrier runs, which the carrier records before resuming.
+// would cost every task 16 bytes): it finds its task through the worker
+// that resumes it (slice.Owner), which records the task before resuming.
 func taskMain() {
 	t := currentTask()
 	t.fn((*taskCtx)(t))
@@ -415,8 +432,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // Close cancels every task, waits for them to return, and stops the
-// carriers. Go fails from then on. Close must not be called from one of
-// the scheduler's own tasks (it returns an error then).
+// carriers; a task blocked outside the scheduler (in a Go channel, say)
+// returns only when its wait ends. Go fails from then on. Close must not
+// be called from one of the scheduler's own tasks (it returns an error
+// then).
 func (s *Scheduler) Close() error {
 	if t := currentTask(); t != nil && t.s == s {
 		return errors.New("sched: Close called from a task of the same scheduler; call it from outside, or cancel the tasks")
@@ -454,7 +473,6 @@ func (s *Scheduler) Close() error {
 			<-s.sweepDone
 		}
 	}
-	removeCarriers(s.carriers)
 	s.closePoller()
 	unpublish(s)
 	return nil

@@ -15,25 +15,32 @@ import (
 
 // TaskInfo describes one task, for Tasks, Dump and deadlock reports.
 type TaskInfo struct {
-	ID       uint64
-	Name     string
-	State    string        // "running", "runnable" or "parked"
-	Reason   string        // why it is parked
-	Waiting  time.Duration // how long it has been parked
+	ID   uint64
+	Name string
+	// State is "running", "runnable", "parked", or "blocked": running,
+	// but blocked outside the scheduler (in a system call, a Go channel, a
+	// sync.Mutex...) for so long that a stand-in serves its carrier.
+	State    string
+	Reason   string        // why it is parked ("outside the scheduler" if blocked)
+	Waiting  time.Duration // how long it has been parked, or blocked
 	Priority Priority
 	Size     int // bytes its coroutine held at its last switch-out
 	Peak     int // the most it held at any switch-out
 }
 
 // info describes t. For a parked or queued task it holds the task still
-// (see inspect) so that reason and parkedAt are consistent.
-func (t *Task) info(now int64) TaskInfo {
+// (see inspect) so that reason and parkedAt are consistent. blocked maps
+// the tasks of detached workers to them (see blockedTasks).
+func (t *Task) info(now int64, blocked map[*Task]*worker) TaskInfo {
 	ti := TaskInfo{ID: t.id, Name: t.Name(), Priority: t.Priority(),
 		Size: int(t.size.Load()), Peak: int(t.peak.Load())}
 	t.inspect(func(v uint64) {
 		switch v & statusMask {
 		case stRunning:
 			ti.State = "running"
+			if w := blocked[t]; w != nil {
+				ti.State, ti.Reason, ti.Waiting = "blocked", "outside the scheduler", w.blockedFor(now)
+			}
 		case stQueued, stWoke:
 			ti.State = "runnable"
 		case stParking:
@@ -80,9 +87,15 @@ type Stats struct {
 	Carriers int
 	Tasks    int            // live tasks
 	Running  int            // on a carrier now
+	Blocked  int            // running, but blocked outside the scheduler
 	Runnable int            // queued
 	Parked   int            // waiting
 	ParkedBy map[string]int // parked tasks by reason
+	// StandIns counts the carriers whose task is blocked outside the
+	// scheduler and which a stand-in serves now; StandInsStarted counts
+	// every stand-in started (see WithStandIns).
+	StandIns        int
+	StandInsStarted uint64
 	// SavedBytes is what the suspended tasks' coroutines hold (saved
 	// stack blocks and their bookkeeping), SavedHist its distribution.
 	SavedBytes int64
@@ -132,17 +145,21 @@ func (s *Scheduler) Stats() Stats {
 	st := Stats{Name: s.name, Engine: slice.Engine(), Carriers: s.ncarriers,
 		ParkedBy: map[string]int{}, SavedHist: newHist(), PeakHist: newHist(),
 		Switches: s.switches(), Handoffs: s.handoffs.Load(),
+		StandIns: int(s.standIns.Load()), StandInsStarted: s.standInsStarted.Load(),
 		Compression: slice.ReadCompressionStats()}
 	for _, c := range s.carriers {
 		st.Steals += c.steals.Load()
 	}
 	now := nanotime()
+	blocked := s.blockedTasks()
 	for _, t := range s.tasks() {
-		ti := t.info(now)
+		ti := t.info(now, blocked)
 		st.Tasks++
 		switch ti.State {
 		case "running":
 			st.Running++
+		case "blocked":
+			st.Blocked++
 		case "runnable":
 			st.Runnable++
 		case "parked":
@@ -164,9 +181,10 @@ func (s *Scheduler) Stats() Stats {
 // Tasks returns a description of every live task.
 func (s *Scheduler) Tasks() []TaskInfo {
 	now := nanotime()
+	blocked := s.blockedTasks()
 	var out []TaskInfo
 	for _, t := range s.tasks() {
-		out = append(out, t.info(now))
+		out = append(out, t.info(now, blocked))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -178,13 +196,24 @@ func (s *Scheduler) Tasks() []TaskInfo {
 //	main.worker(...)
 //		/src/main.go:42 +0x1d
 //
-// A suspended task's stack is decoded from its saved block; a running
-// one's is not available (it is on its carrier's stack), nor is any stack
-// on the goroutine-backed fallback.
+// A suspended task's stack is decoded from its saved block. A running
+// task's is taken from the goroutine that runs it (a Go goroutine dump of
+// the process, made only if some task is running); a task blocked outside
+// the scheduler shows as [blocked outside the scheduler, <what the
+// goroutine waits for>, <for how long>]. On the goroutine-backed fallback
+// no stack is available.
 func (s *Scheduler) Dump(w io.Writer) error {
 	now := nanotime()
 	ts := s.tasks()
 	sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
+	d := dumper{now: now, blocked: s.blockedTasks()}
+	for _, t := range ts {
+		if t.state.Load()&statusMask == stRunning && slice.UsingEngine() {
+			d.stacks = goroutineStacks()
+			d.running = s.runningTasks()
+			break
+		}
+	}
 	var b strings.Builder
 	if cs := slice.ReadCompressionStats(); cs.Packs > 0 {
 		fmt.Fprintf(&b, "compression: %d coroutines packed in %d bytes (%d unpacked), %d templates (%d bytes) with %d users; %d packs in %v, %d unpacks in %v\n\n",
@@ -192,13 +221,21 @@ func (s *Scheduler) Dump(w io.Writer) error {
 			cs.Packs, cs.PackTime, cs.Unpacks, cs.UnpackTime)
 	}
 	for _, t := range ts {
-		t.dump(&b, now)
+		d.dump(&b, t)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func (t *Task) dump(b *strings.Builder, now int64) {
+// dumper holds what Dump learned once for all tasks.
+type dumper struct {
+	now     int64
+	blocked map[*Task]*worker // tasks of detached workers
+	running map[*Task]*worker // tasks in a resume, on any worker
+	stacks  map[uint64]goStack
+}
+
+func (d *dumper) dump(b *strings.Builder, t *Task) {
 	name := t.Name()
 	t.inspect(func(v uint64) {
 		fmt.Fprintf(b, "coroutine %d", t.id)
@@ -206,9 +243,10 @@ func (t *Task) dump(b *strings.Builder, now int64) {
 			fmt.Fprintf(b, " %q", name)
 		}
 		var pcs []uintptr
+		var frames string
 		switch v & statusMask {
 		case stParked:
-			fmt.Fprintf(b, " [%s, %v]:\n", t.reasonString(), t.waiting(now).Round(time.Millisecond))
+			fmt.Fprintf(b, " [%s, %v]:\n", t.reasonString(), t.waiting(d.now).Round(time.Millisecond))
 			pcs = t.co.Callers()
 		case stQueued:
 			fmt.Fprintf(b, " [runnable]:\n")
@@ -218,9 +256,19 @@ func (t *Task) dump(b *strings.Builder, now int64) {
 		case stDone:
 			fmt.Fprintf(b, " [done]:\n")
 		default:
-			fmt.Fprintf(b, " [running]:\n")
+			g := d.stacks[d.running[t].goidOrZero()]
+			if w := d.blocked[t]; w != nil {
+				fmt.Fprintf(b, " [blocked outside the scheduler, %s%v]:\n", g.waitPrefix(), w.blockedFor(d.now).Round(time.Millisecond))
+			} else {
+				fmt.Fprintf(b, " [running]:\n")
+			}
+			frames = g.frames
 		}
-		writeFrames(b, t, v, pcs)
+		if frames != "" {
+			b.WriteString(frames)
+		} else {
+			writeFrames(b, t, v, pcs)
+		}
 		b.WriteString("\n")
 	})
 }

@@ -106,11 +106,6 @@ const (
 type Task struct {
 	state atomic.Uint64 // see the state word above
 	flags atomic.Uint32 // flag* bits, the priority and the pinned carrier
-	// carrier is the index of the carrier that runs the task: written by
-	// that carrier before it resumes the task, and read only by the task
-	// itself while it runs (see Scheduler.currentCarrier), which the
-	// resume orders after the write.
-	carrier int32
 	// size and peak are the bytes the coroutine held at its last and its
 	// largest switch-out, written by its carrier (for Stats).
 	size, peak atomic.Uint32

@@ -1,0 +1,355 @@
+package sched
+
+import (
+	"runtime"
+	"sync/atomic"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+// A worker is the goroutine that serves a carrier, like an M serving a P
+// in the Go runtime: it takes tasks from the carrier's queues and resumes
+// their coroutines on its own stack (slice.Coroutine.ResumeFor, with
+// itself as the owner, so that code running in a task finds its worker
+// and task through slice.Owner, without a lookup).
+//
+// Besides the carrier's queues a worker has a "next" slot: the task the
+// running task readied last, which runs next (as in the Go runtime, this
+// keeps a producer and its consumer on one worker, and a task that readies
+// another and parks hands its worker straight over). Only the worker's
+// own goroutine fills and empties it, with one atomic swap each way; the
+// monitor may take it away (handoff) with a compare-and-swap, and whoever
+// comes first has the task. spare, nextPrio and picks are the worker's
+// alone: no other goroutine touches them.
+//
+// A worker whose task blocks outside the scheduler is detached by the
+// monitor, which starts a stand-in worker for the carrier (standin.go);
+// when its task switches out, the detached worker passes on what it holds
+// and exits.
+type worker struct {
+	c *carrier // the carrier it serves, or served until it was detached
+
+	// seq is resumes<<seqShift | detachedBit | inTaskBit. The worker adds
+	// seqUnit|inTaskBit before each resume and clears inTaskBit with a
+	// compare-and-swap after it; the monitor detaches a worker stuck in
+	// one resume with a compare-and-swap that sets detachedBit. Exactly one
+	// of the two succeeds, so the worker knows whether it still serves c.
+	seq atomic.Uint64
+
+	cur      atomic.Pointer[Task] // the task it runs (or ran last: see run)
+	next     atomic.Pointer[Task] // see above
+	preempt  atomic.Bool          // the monitor asks the running task to yield
+	nextPrio int                  // next's priority when it was put there; owner only
+	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
+	picks    uint32               // findWork calls, owner only
+
+	goid         atomic.Uint64 // the goroutine's id, for Dump
+	blockedSince atomic.Int64  // detached: nanotime since its task has run
+}
+
+const (
+	inTaskBit   = 1
+	detachedBit = 2
+	seqShift    = 2
+	seqUnit     = 1 << seqShift
+)
+
+func newWorker(c *carrier) *worker { return &worker{c: c} }
+
+// switches returns how many resumes w has started.
+func (w *worker) switches() uint64 { return w.seq.Load() >> seqShift }
+
+// currentWorker returns the worker running the calling task, or nil
+// outside a task (and in coroutines nested in a task, which are not the
+// task: code there blocks its worker rather than parking).
+func currentWorker() *worker {
+	w, _ := slice.Owner().(*worker)
+	return w
+}
+
+// currentTask returns the task the caller runs in, or nil.
+func currentTask() *Task {
+	if w := currentWorker(); w != nil {
+		return w.cur.Load()
+	}
+	return nil
+}
+
+// currentWorker returns the worker of s that runs the calling task, or nil.
+func (s *Scheduler) currentWorker() *worker {
+	if w := currentWorker(); w != nil && w.c.s == s {
+		return w
+	}
+	return nil
+}
+
+// loop is the worker goroutine.
+func (w *worker) loop() {
+	s := w.c.s
+	defer s.carrierWG.Done()
+	w.goid.Store(goid())
+	for !s.stopping.Load() {
+		if w.picks%8 == 0 {
+			s.pollBusy()
+		}
+		if t := w.findWork(); t != nil {
+			if !w.run(t) {
+				return // detached: a stand-in serves the carrier now
+			}
+			continue
+		}
+		if w.cur.Load() != nil {
+			w.cur.Store(nil) // see run
+		}
+		w.c.idle()
+	}
+}
+
+// run resumes t until it yields, parks or finishes, and reports whether w
+// still serves its carrier: false if the monitor detached it meanwhile (w
+// has then retired, and its goroutine must exit).
+//
+// cur is set only when it changes and cleared only when the worker goes
+// idle (each atomic store is a locked instruction): between tasks it still
+// names the last one, which nobody asks for then (currentTask is called
+// from the running task only).
+func (w *worker) run(t *Task) bool {
+	t.setRunning()
+	if t.flags.Load()&flagPacked != 0 {
+		t.flags.And(^flagPacked) // unpacked by this resume: the sweeper may look again
+	}
+	if w.cur.Load() != t {
+		w.cur.Store(t)
+	}
+	seq := w.seq.Add(seqUnit | inTaskBit)
+	done, err := w.resume(t)
+	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
+		preemptRequests.Add(-1)
+	}
+	kept := w.seq.CompareAndSwap(seq, seq&^inTaskBit)
+	if done {
+		w.c.s.taskDone(t, err)
+	} else {
+		w.switchedOut(t)
+	}
+	if !kept {
+		w.retire()
+	}
+	return kept
+}
+
+// resume runs the coroutine, turning a panic into the task's result. If
+// the task calls runtime.Goexit, the worker's goroutine itself is exiting:
+// the deferred function finishes the task and lets the carrier go on.
+func (w *worker) resume(t *Task) (done bool, err error) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if r := recover(); r != nil {
+			pe, ok := r.(*slice.PanicError)
+			if !ok {
+				pe = &slice.PanicError{Value: r}
+			}
+			done, err = true, pe
+			return
+		}
+		w.goexit(t)
+	}()
+	done = t.co.ResumeFor(w)
+	normal = true
+	return done, nil
+}
+
+// goexit handles a task that called runtime.Goexit, which ends the
+// worker's goroutine: the task is finished, and the carrier gets a new
+// worker unless a stand-in serves it already.
+func (w *worker) goexit(t *Task) {
+	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
+		preemptRequests.Add(-1)
+	}
+	seq := w.seq.Load()
+	kept := seq&detachedBit == 0 && w.seq.CompareAndSwap(seq, seq&^inTaskBit|detachedBit)
+	t.finish(ErrGoexit)
+	if !kept {
+		w.retire()
+		return
+	}
+	// The monitor cannot detach w any more (detachedBit is set), so w is
+	// retired like a detached worker, but the carrier needs a successor.
+	s := w.c.s
+	nw := newWorker(w.c)
+	w.c.w.Store(nw)
+	w.handOver()
+	s.retiredSwitches.Add(w.switches())
+	s.carrierWG.Add(1)
+	go nw.loop()
+}
+
+// setRunning moves a dequeued task to stRunning, waiting out a Dump.
+func (t *Task) setRunning() {
+	for {
+		v := t.state.Load()
+		if v&inspectBit != 0 {
+			runtime.Gosched()
+			continue
+		}
+		if t.state.CompareAndSwap(v, v&^statusMask|stRunning) {
+			return
+		}
+	}
+}
+
+// switchedOut records t's size and completes what it started when it
+// switched out (see afterSwitch).
+func (w *worker) switchedOut(t *Task) {
+	// An atomic store is a locked instruction on amd64: skip it when the
+	// size is unchanged, as it is for a task that parks at the same place.
+	sz := uint32(t.co.Size())
+	if sz != t.size.Load() {
+		t.size.Store(sz)
+	}
+	if sz > t.peak.Load() {
+		t.peak.Store(sz)
+	}
+	w.afterSwitch(t)
+}
+
+// afterSwitch completes what the task started when it switched out: a
+// yield puts it back in the queue; a park becomes stParked, unless a waker
+// came first (stWoke), in which case the task is queued again.
+func (w *worker) afterSwitch(t *Task) {
+	c := w.c
+	for {
+		v := t.state.Load()
+		switch v & statusMask {
+		case stRunning: // Yield
+			t.state.Store(v&^statusMask | stQueued)
+			if t.flags.Load()&flagPreempted != 0 {
+				// Preempted: behind everything else, as the Go
+				// runtime does, so its carrier's queue cannot starve
+				// the global one.
+				t.flags.And(^flagPreempted)
+				c.s.ready(t)
+				return
+			}
+			c.pushLocal(t)
+			return
+		case stParking:
+			if t.state.CompareAndSwap(v, v&^statusMask|stParked) {
+				return
+			}
+		case stWoke:
+			t.state.Store(v&^statusMask | stQueued)
+			c.pushLocal(t)
+			return
+		default:
+			panic("sched: internal error: task switched out in state " + itoa(v&statusMask))
+		}
+	}
+}
+
+// pushNext makes t the next task w runs; a task it displaces goes to the
+// back of the carrier's queue. Only w's own goroutine calls it (from a
+// task running on w): see worker.next.
+func (w *worker) pushNext(t *Task) {
+	c := w.c
+	if t.pin() != 0 && t.pin()-1 != c.idx {
+		c.s.carriers[t.pin()-1].pushPinned(t)
+		return
+	}
+	p := t.prio()
+	oldPrio := w.nextPrio
+	w.nextPrio = p // read only by this goroutine (findWork)
+	old := w.next.Swap(t)
+	if old == nil {
+		return
+	}
+	c.mu.Lock()
+	if old.pin() != 0 { // pinned to c, or it would not have been in next
+		c.pinq[oldPrio].push(old)
+		c.mask.Or(pinbit(oldPrio))
+		c.mu.Unlock()
+		return
+	}
+	c.q[oldPrio].push(old)
+	c.mask.Or(qbit(oldPrio))
+	c.mu.Unlock()
+	c.s.queued(oldPrio)
+}
+
+// handOver passes on what a worker that stops serving its carrier holds:
+// its next task goes to the carrier's queue, its spare waiter is dropped.
+func (w *worker) handOver() {
+	w.spare = nil
+	if t := w.next.Swap(nil); t != nil {
+		w.c.pushLocal(t) // pinned tasks go to their carrier's pinned queue
+	}
+}
+
+// findWork returns the next task to run: the highest priority first;
+// within one, pinned tasks, then next, then the local queue, the global
+// queue, and tasks stolen from other carriers.
+func (w *worker) findWork() *Task {
+	c := w.c
+	s := c.s
+	w.picks++
+	next := w.next.Load()
+	for p := 0; p < numPrio; p++ {
+		if w.picks%61 == 0 && s.nrun[p].Load() > 0 {
+			// Now and then the global queue first, so that a carrier
+			// busy with its own queue does not starve it.
+			if t := s.popGlobal(p); t != nil {
+				return t
+			}
+		}
+		m := c.mask.Load()
+		if m&pinbit(p) != 0 {
+			if t := c.popPinned(p); t != nil {
+				return t
+			}
+		}
+		if next != nil && w.nextPrio == p {
+			// Only this goroutine fills next, so the swap returns the
+			// task loaded above, or nil if the monitor took it.
+			if t := w.next.Swap(nil); t != nil {
+				return t
+			}
+			next = nil
+		}
+		if m&qbit(p) != 0 {
+			if t := c.popQueue(p); t != nil {
+				return t
+			}
+		}
+		if s.nrun[p].Load() > 0 {
+			if t := s.popGlobal(p); t != nil {
+				return t
+			}
+			if t := c.steal(p); t != nil {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+// goid returns the calling goroutine's id, parsed from the first line of
+// its stack trace ("goroutine 42 [running]:"); a worker reads it once, so
+// that Dump can find the stack of the task it runs.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	const prefix = "goroutine "
+	var id uint64
+	if len(b) > len(prefix) && string(b[:len(prefix)]) == prefix {
+		for _, ch := range b[len(prefix):] {
+			if ch < '0' || ch > '9' {
+				break
+			}
+			id = id*10 + uint64(ch-'0')
+		}
+	}
+	return id
+}
