@@ -378,11 +378,10 @@ func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 //
 //go:noinline
 func takeWaiter[T any](t *Task) *waiter[T] {
-	if c := currentWorker(); c != nil {
-		if w, ok := c.spare.(*waiter[T]); ok {
-			c.spare = nil
-			return w
-		}
+	c := t.s.workers.get(t.worker)
+	if w, ok := c.spare.(*waiter[T]); ok {
+		c.spare = nil
+		return w
 	}
 	return new(waiter[T])
 }
@@ -396,9 +395,7 @@ func takeWaiter[T any](t *Task) *waiter[T] {
 //go:noinline
 func putWaiter[T any](t *Task, w *waiter[T]) {
 	*w = waiter[T]{}
-	if c := currentWorker(); c != nil {
-		c.spare = w
-	}
+	t.s.workers.get(t.worker).spare = w
 }
 
 // Results of the try functions.

@@ -72,9 +72,7 @@ func (s *Scheduler) standIn(c *carrier, w *worker, seq uint64, since int64) bool
 // the task has switched out and been queued or finished.
 func (w *worker) retire() {
 	s := w.c.s
-	w.handOver()
-	w.cur.Store(nil)
-	s.retiredSwitches.Add(w.switches())
+	w.leave()
 	s.standMu.Lock()
 	delete(s.detached, w)
 	s.standMu.Unlock()

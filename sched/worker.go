@@ -2,6 +2,7 @@ package sched
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/stackslice/stackslice/slice"
@@ -27,7 +28,8 @@ import (
 // when its task switches out, the detached worker passes on what it holds
 // and exits.
 type worker struct {
-	c *carrier // the carrier it serves, or served until it was detached
+	c   *carrier // the carrier it serves, or served until it was detached
+	idx int32    // its index in the scheduler's worker table (Task.worker)
 
 	// seq is resumes<<seqShift | detachedBit | inTaskBit. The worker adds
 	// seqUnit|inTaskBit before each resume and clears inTaskBit with a
@@ -54,7 +56,23 @@ const (
 	seqUnit     = 1 << seqShift
 )
 
-func newWorker(c *carrier) *worker { return &worker{c: c} }
+// newWorker returns a worker for c, entered in the scheduler's table.
+func newWorker(c *carrier) *worker {
+	w := &worker{c: c}
+	c.s.workers.add(w)
+	return w
+}
+
+// leave ends w's service for good: it passes on what it holds, its resumes
+// go to the retired count, and its index is free for a new worker. Its
+// task has switched out (or finished), so no task refers to w any more.
+func (w *worker) leave() {
+	s := w.c.s
+	w.handOver()
+	w.cur.Store(nil)
+	s.retiredSwitches.Add(w.switches())
+	s.workers.remove(w)
+}
 
 // switches returns how many resumes w has started.
 func (w *worker) switches() uint64 { return w.seq.Load() >> seqShift }
@@ -121,12 +139,16 @@ func (w *worker) run(t *Task) bool {
 	if w.cur.Load() != t {
 		w.cur.Store(t)
 	}
-	seq := w.seq.Add(seqUnit | inTaskBit)
+	t.worker = w.idx
+	w.seq.Add(seqUnit | inTaskBit)
 	done, err := w.resume(t)
 	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
 		preemptRequests.Add(-1)
 	}
-	kept := w.seq.CompareAndSwap(seq, seq&^inTaskBit)
+	// The monitor may have set detachedBit meanwhile (a compare-and-swap
+	// that expects inTaskBit): after this Add it cannot any more, and the
+	// result says whether it did.
+	kept := w.seq.Add(^uint64(inTaskBit - 1))&detachedBit == 0
 	if done {
 		w.c.s.taskDone(t, err)
 	} else {
@@ -169,20 +191,18 @@ func (w *worker) goexit(t *Task) {
 	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
 		preemptRequests.Add(-1)
 	}
-	seq := w.seq.Load()
-	kept := seq&detachedBit == 0 && w.seq.CompareAndSwap(seq, seq&^inTaskBit|detachedBit)
+	kept := w.seq.Add(^uint64(inTaskBit - 1))&detachedBit == 0
 	t.finish(ErrGoexit)
 	if !kept {
 		w.retire()
 		return
 	}
-	// The monitor cannot detach w any more (detachedBit is set), so w is
-	// retired like a detached worker, but the carrier needs a successor.
+	// w still serves its carrier (the monitor can no longer detach it: its
+	// in-task bit is clear), which needs a successor.
 	s := w.c.s
 	nw := newWorker(w.c)
 	w.c.w.Store(nw)
-	w.handOver()
-	s.retiredSwitches.Add(w.switches())
+	w.leave()
 	s.carrierWG.Add(1)
 	go nw.loop()
 }
@@ -352,4 +372,45 @@ func goid() uint64 {
 		}
 	}
 	return id
+}
+
+// workerTable holds a scheduler's live workers by index, so that a task
+// names the worker that runs it in 4 bytes (Task.worker) and finds it with
+// a few loads. Lookups are lock-free; add and remove take mu. An index is
+// reused only after its worker has left, when no task refers to it.
+type workerTable struct {
+	mu   sync.Mutex
+	tab  atomic.Pointer[[]atomic.Pointer[worker]]
+	free []int32
+}
+
+func (wt *workerTable) get(i int32) *worker { return (*wt.tab.Load())[i].Load() }
+
+func (wt *workerTable) add(w *worker) {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	var tab []atomic.Pointer[worker]
+	if p := wt.tab.Load(); p != nil {
+		tab = *p
+	}
+	if n := len(wt.free); n > 0 {
+		w.idx = wt.free[n-1]
+		wt.free = wt.free[:n-1]
+	} else {
+		w.idx = int32(len(tab))
+		bigger := make([]atomic.Pointer[worker], len(tab)+1) // copied: lookups go on in the old one
+		for i := range tab {
+			bigger[i].Store(tab[i].Load())
+		}
+		tab = bigger
+		wt.tab.Store(&tab)
+	}
+	tab[w.idx].Store(w)
+}
+
+func (wt *workerTable) remove(w *worker) {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	(*wt.tab.Load())[w.idx].Store(nil)
+	wt.free = append(wt.free, w.idx)
 }
