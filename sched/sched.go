@@ -91,7 +91,7 @@ type Scheduler struct {
 	retiredSwitches atomic.Uint64
 	standMu         sync.Mutex
 	detached        map[*worker]struct{}
-	workers workerTable // every worker alive, by index
+	workers         workerTable // every worker alive, by index
 	// panicHandler handles task panics (WithPanicHandler); nil: crash.
 	panicHandler func(*Task, *slice.PanicError)
 	// coarse is nanotime as of the last monitor tick or carrier wake-up:

@@ -148,7 +148,7 @@ func (w *worker) run(t *Task) bool {
 	// The monitor may have set detachedBit meanwhile (a compare-and-swap
 	// that expects inTaskBit): after this Add it cannot any more, and the
 	// result says whether it did.
-	kept := w.seq.Add(^uint64(inTaskBit - 1))&detachedBit == 0
+	kept := w.seq.Add(^uint64(inTaskBit-1))&detachedBit == 0
 	if done {
 		w.c.s.taskDone(t, err)
 	} else {
@@ -191,7 +191,7 @@ func (w *worker) goexit(t *Task) {
 	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
 		preemptRequests.Add(-1)
 	}
-	kept := w.seq.Add(^uint64(inTaskBit - 1))&detachedBit == 0
+	kept := w.seq.Add(^uint64(inTaskBit-1))&detachedBit == 0
 	t.finish(ErrGoexit)
 	if !kept {
 		w.retire()
