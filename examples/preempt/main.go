@@ -1,12 +1,28 @@
-// Command preempt is Coco's bench_preempt for package sched: one task hogs
-// a carrier with a busy loop that never calls sched.Checkpoint, while 1,000
-// tasks sleep 10ms in a loop; it reports how late the sleepers wake up
-// (p50, p99, max). The scheduler's monitor notices the hog after one time
-// slice and moves the other tasks of its carrier away, so the sleepers
-// keep running on the other carrier.
+// Command preempt measures how late sleeping tasks wake up while another
+// task keeps its carrier: by default a hog, a busy loop that never calls
+// sched.Checkpoint, beside 1,000 tasks that sleep 10ms in a loop (Coco's
+// bench_preempt); with -block, a task that blocks its carrier outside the
+// scheduler for 200ms at a time, beside 1,000 tasks that sleep 1ms, on one
+// carrier. It reports the sleepers' lateness (p50, p99, max).
 //
-//	go run ./examples/preempt            # text
-//	go run ./examples/preempt -json      # {"p50_ms":..,"p99_ms":..,"max_ms":..}
+// The scheduler's monitor notices a task that keeps its carrier for a time
+// slice; if it does not yield at the next Checkpoint, the monitor gives the
+// carrier a stand-in worker, so the other tasks go on.
+//
+//	go run ./examples/preempt                   # the hog, 2 carriers
+//	go run ./examples/preempt -block mutex      # a blocked task, 1 carrier
+//	go run ./examples/preempt -block tls -json  # 100 TLS clients
+//
+// -block takes sleep (time.Sleep), chan (a Go channel receive), mutex (a
+// sync.Mutex held by another task across a park), pipe (a blocking read
+// system call on a pipe), file (opening a FIFO, which blocks until a writer
+// opens it), or tls (100 TLS clients over poll, each with a reading and a
+// writing task that start at once, so that one of them blocks on
+// crypto/tls's handshake mutex while the other is parked in the handshake;
+// the run ends when all have echoed, or at -d). The lateness is that of
+// the wake-ups due after the first block began. -json prints one line:
+//
+//	{"block":"mutex","carriers":1,"sleepers":1000,"period_ms":1,"p50_ms":..,"p99_ms":..,"max_ms":..,"wakeups":..,"blocks":..,"stand_ins":..}
 //
 // It runs for -d (default 3s) and stops by itself.
 package main
@@ -18,78 +34,117 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/stackslice/stackslice/sched"
 )
 
 func main() {
-	d := flag.Duration("d", 3*time.Second, "how long to run")
-	carriers := flag.Int("carriers", 2, "carrier goroutines")
-	sleepers := flag.Int("sleepers", 1000, "sleeping tasks")
-	period := flag.Duration("period", 10*time.Millisecond, "sleep period")
+	cfg := config{}
+	flag.DurationVar(&cfg.d, "d", 3*time.Second, "how long to run")
+	flag.IntVar(&cfg.carriers, "carriers", -1, "carrier goroutines (default: 2 for the hog, 1 with -block but tls, the scheduler's default (GOMAXPROCS) for tls; 0: GOMAXPROCS)")
+	flag.IntVar(&cfg.sleepers, "sleepers", 1000, "sleeping tasks")
+	flag.DurationVar(&cfg.period, "period", 0, "sleep period (default: 10ms for the hog, 1ms with -block)")
+	flag.StringVar(&cfg.block, "block", "", "instead of the hog, a task that blocks its carrier: sleep, chan, mutex, pipe, file or tls")
+	flag.DurationVar(&cfg.blockFor, "blockfor", 200*time.Millisecond, "how long each block lasts")
+	flag.IntVar(&cfg.clients, "clients", 100, "TLS clients (-block tls)")
+	flag.IntVar(&cfg.standIns, "standins", -1, "sched.WithStandIns (default: the scheduler's; 0 turns stand-ins off)")
 	asJSON := flag.Bool("json", false, "print JSON")
 	flag.Parse()
-
-	lat, err := run(*d, *carriers, *sleepers, *period)
+	if err := cfg.defaults(); err != nil {
+		fmt.Fprintln(os.Stderr, "preempt:", err)
+		os.Exit(2)
+	}
+	r, err := run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "preempt:", err)
 		os.Exit(1)
 	}
-	r := summarize(lat)
 	if *asJSON {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	fmt.Printf("%d wake-ups of %d sleepers (period %v) next to a hog, %d carriers, %v\n",
-		len(lat), *sleepers, *period, *carriers, *d)
-	fmt.Printf("wake-up latency: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.P50, r.P99, r.Max)
+	r.print(os.Stdout)
+	if r.Block == "tls" && r.Completed != r.Clients {
+		os.Exit(1)
+	}
+}
+
+// config is the command line.
+type config struct {
+	d                time.Duration
+	carriers         int
+	sleepers         int
+	period, blockFor time.Duration
+	block            string
+	clients          int
+	standIns         int
+}
+
+func (c *config) defaults() error {
+	switch c.block {
+	case "", "sleep", "chan", "mutex", "pipe", "file", "tls":
+	default:
+		return fmt.Errorf("unknown -block %q: use sleep, chan, mutex, pipe, file or tls", c.block)
+	}
+	if c.carriers < 0 {
+		switch c.block {
+		case "":
+			c.carriers = 2
+		case "tls":
+			c.carriers = 0 // the scheduler's default
+		default:
+			c.carriers = 1
+		}
+	}
+	if c.period <= 0 {
+		c.period = time.Millisecond
+		if c.block == "" {
+			c.period = 10 * time.Millisecond
+		}
+	}
+	return nil
 }
 
 type result struct {
-	P50 float64 `json:"p50_ms"`
-	P99 float64 `json:"p99_ms"`
-	Max float64 `json:"max_ms"`
-	N   int     `json:"wakeups"`
+	Block    string  `json:"block"`
+	Carriers int     `json:"carriers"`
+	Sleepers int     `json:"sleepers"`
+	Period   float64 `json:"period_ms"`
+	P50      float64 `json:"p50_ms"`
+	P99      float64 `json:"p99_ms"`
+	Max      float64 `json:"max_ms"`
+	N        int     `json:"wakeups"`
+	Blocks   int     `json:"blocks,omitempty"`
+	// StandIns counts the stand-in workers the scheduler started.
+	StandIns uint64 `json:"stand_ins"`
+	// Clients and Completed: TLS clients started and echoed (-block tls).
+	Clients   int `json:"clients,omitempty"`
+	Completed int `json:"completed,omitempty"`
 }
 
-// run starts the sleepers, then the hog, and collects every sleeper's
-// lateness until d has passed.
-func run(d time.Duration, carriers, sleepers int, period time.Duration) ([]time.Duration, error) {
-	s := sched.New(sched.WithCarriers(carriers))
-	defer s.Close()
-	var mu sync.Mutex
-	var all []time.Duration
-	warmup := time.Now().Add(3 * period) // skip start-up effects
-	for i := 0; i < sleepers; i++ {
-		if _, err := s.Go(func(ctx context.Context) {
-			var mine []time.Duration
-			for {
-				due := time.Now().Add(period)
-				if sched.Sleep(period) != nil {
-					break
-				}
-				if now := time.Now(); now.After(warmup) {
-					mine = append(mine, now.Sub(due))
-				}
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}); err != nil {
-			return nil, err
-		}
+func (r result) print(w *os.File) {
+	what := "a hog"
+	if r.Block != "" {
+		what = fmt.Sprintf("a task blocked (%s) %d times", r.Block, r.Blocks)
 	}
-	if _, err := s.Go(hog); err != nil {
-		return nil, err
+	fmt.Fprintf(w, "%d wake-ups of %d sleepers (period %v) next to %s, %d carriers, %d stand-ins\n",
+		r.N, r.Sleepers, time.Duration(r.Period*float64(time.Millisecond)), what, r.Carriers, r.StandIns)
+	fmt.Fprintf(w, "wake-up latency: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", r.P50, r.P99, r.Max)
+	if r.Block == "tls" {
+		fmt.Fprintf(w, "TLS clients: %d of %d echoed\n", r.Completed, r.Clients)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := s.Run(ctx); err != nil && err != context.DeadlineExceeded {
-		return nil, err
+}
+
+// summarize fills r's latency figures from lat.
+func summarize(r *result, lat []time.Duration) {
+	r.N = len(lat)
+	if len(lat) == 0 {
+		return
 	}
-	return all, nil
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	r.P50 = ms(lat[len(lat)/2])
+	r.P99 = ms(lat[len(lat)*99/100])
+	r.Max = ms(lat[len(lat)-1])
 }
 
 // hog spins without ever blocking or checkpointing; it looks at its
@@ -105,17 +160,3 @@ func hog(ctx context.Context) {
 }
 
 var sink int
-
-func summarize(lat []time.Duration) result {
-	if len(lat) == 0 {
-		return result{}
-	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return result{
-		P50: ms(lat[len(lat)/2]),
-		P99: ms(lat[len(lat)*99/100]),
-		Max: ms(lat[len(lat)-1]),
-		N:   len(lat),
-	}
-}
