@@ -65,7 +65,11 @@ type extra struct {
 	policy *Policy     // this coroutine's compression policy, if set
 	defers *deferState // engine: defer records detached at the last yield
 	panic  *PanicError // a panic that ended the coroutine, for Resume
-	goexit bool        // runtime.Goexit ended the coroutine
+
+	// How the coroutine ended, if not by returning: set before the state
+	// becomes stateDone, for resumeMisuse.
+	panicked bool // its function panicked
+	goexit   bool // its function called runtime.Goexit
 }
 
 func (c *Coroutine) ext_() *extra {
@@ -215,13 +219,25 @@ func (c *Coroutine) resumeMisuse() {
 	case stateRunning:
 		panic("slice: Resume of a running coroutine: it is already running, either because another goroutine resumed it at the same time or because it tried to resume itself; resume a coroutine from one place at a time")
 	case stateDone:
-		panic("slice: Resume of a finished coroutine: its function already returned (Resume reported done); create a new coroutine with New")
+		panic("slice: Resume of a finished coroutine: " + c.howEnded() + "; create a new coroutine with New")
 	default:
 		panic("slice: Resume raced with another Resume of the same coroutine; resume a coroutine from one place at a time")
 	}
 }
 
-// Done reports whether c's function has returned (or panicked).
+// howEnded says how a finished coroutine's function ended.
+func (c *Coroutine) howEnded() string {
+	switch {
+	case c.ext != nil && c.ext.panicked:
+		return "its function panicked (the Resume that ran it panicked with a *PanicError)"
+	case c.ext != nil && c.ext.goexit:
+		return "its function called runtime.Goexit (which ended the goroutine that resumed it)"
+	}
+	return "its function already returned (Resume reported done)"
+}
+
+// Done reports whether c's function has finished: returned, panicked or
+// called runtime.Goexit.
 func (c *Coroutine) Done() bool { return c.state.Load() == stateDone }
 
 // Callers returns the program counters of a suspended coroutine's frames,

@@ -75,7 +75,9 @@
 //     reflect.MakeFunc or a reflect method value, and inside deferred calls
 //     the runtime runs (during a panic, or deferred calls the compiler did
 //     not open-code). The fallback allows the last.
-//   - runtime.Goexit inside a coroutine exits the carrier goroutine.
+//   - runtime.Goexit inside a coroutine runs the coroutine's deferred calls,
+//     then ends the goroutine that resumed it (as iter.Pull's next does);
+//     the coroutine is then done.
 //   - A coroutine shares its carrier's goroutine: its id, pprof labels and
 //     LockOSThread state, and it does not appear in goroutine dumps.
 package slice

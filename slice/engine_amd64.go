@@ -126,6 +126,7 @@ func (c *Coroutine) ended(done, returned *bool) {
 	if !*returned {
 		if r := recover(); r != nil {
 			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
+			c.ext.panicked = true
 		} else {
 			c.ext_().goexit = true
 			c.state.Store(stateDone)

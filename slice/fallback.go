@@ -69,19 +69,44 @@ func (fb *fallback) run(fn func()) {
 
 func (fb *fallback) resume(owner any) (done bool) {
 	fb.owner = owner
-	_, ok := fb.next()
+	goexit := true
+	defer func() {
+		if goexit {
+			fb.goexited()
+		}
+	}()
+	_, ok := fb.next() // re-raises the coroutine's Goexit here
+	goexit = false
 	fb.owner = nil
 	if ok {
 		return false
 	}
 	if c := fb.self.Value(); c != nil && fb.panic != nil {
 		c.ext.panic = fb.panic
+		c.ext.panicked = true
 		fb.panic = nil
 	}
-	// The goroutine has exited: drop what would keep its state alive.
+	fb.exited()
+	return true
+}
+
+// goexited finishes a coroutine whose function called runtime.Goexit: fb.next
+// re-raised it in the goroutine that resumed the coroutine, which is exiting
+// (as it does on the engine), so Resume will not finish the coroutine.
+func (fb *fallback) goexited() {
+	fb.owner = nil
+	if c := fb.self.Value(); c != nil {
+		c.ext.goexit = true
+		c.state.Store(stateDone)
+	}
+	fb.exited()
+}
+
+// exited drops what would keep the state of the coroutine's goroutine alive,
+// now that it has exited.
+func (fb *fallback) exited() {
 	fb.cleanup.Stop()
 	fb.next, fb.stop, fb.yield = nil, nil, nil
-	return true
 }
 
 // size is what a parked goroutine costs at the least: its initial stack.
