@@ -76,3 +76,21 @@ func TestGoexitEndsTheResumer(t *testing.T) {
 		t.Fatalf("Done: Goexited coroutine %v (want true), other %v (want false)", c.Done(), other.Done())
 	}
 }
+
+// A deferred call that panics during a Goexit: the coroutine's boundary
+// recovers the panic, and the runtime then goes on with the Goexit past
+// Resume (as it does past any recovering frame above the Goexit). The
+// coroutine must still end up finished, not stuck running.
+func TestGoexitWithPanickingDefer(t *testing.T) {
+	c := New(func() {
+		defer func() { panic("in a deferred call") }()
+		runtime.Goexit()
+	})
+	if !goexits(t, func() { c.Resume() }) {
+		t.Fatal("the Goexit did not end the resumer")
+	}
+	if !c.Done() {
+		t.Fatal("the coroutine is not done")
+	}
+	mustPanic(t, "Resume of a finished coroutine", func() { c.Resume() })
+}

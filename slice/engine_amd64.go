@@ -127,6 +127,10 @@ func (c *Coroutine) ended(done, returned *bool) {
 		if r := recover(); r != nil {
 			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
 			c.ext.panicked = true
+			// Resume panics with it, unless the panic was raised by a
+			// deferred call during a Goexit: the runtime then goes on with
+			// the Goexit, past Resume, which must find c finished.
+			c.state.Store(stateDone)
 		} else {
 			c.ext_().goexit = true
 			c.state.Store(stateDone)
