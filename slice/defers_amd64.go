@@ -46,9 +46,20 @@ type deferRec struct {
 	spOff uint32   // its sp, as an offset in the region
 }
 
-// checkFrames refuses to save a region with a panic in progress or a
-// range-over-func defer in it, and counts the region's defer records. bp is
-// suspend's frame pointer.
+// checkFrames refuses to save a region that holds the runtime's record of a
+// panic or Goexit in progress, or a range-over-func defer record, and counts
+// the region's defer records. bp is suspend's frame pointer.
+//
+// The records it refuses: gopanic and Goexit link a _panic record in their
+// frame to g._panic while they run deferred calls (including a call that
+// recovers, until it returns), and the runtime keeps pointers to it; it is
+// in the region when the coroutine itself panics. A deferred call run on a
+// normal return (open-coded, or by deferreturn, whose _panic is not linked
+// to g) is an ordinary call in the region, and may yield. A function whose
+// range-over-func loop body has a defer statement holds a rangefunc record
+// on g._defer from the loop's start until it returns (deferrangefunc), with
+// the body's deferred calls on a list of its own: the engine does not move
+// those.
 //
 //go:nosplit
 //go:nocheckptr
@@ -68,11 +79,11 @@ func checkFrames(g unsafe.Pointer, topOff, bp uintptr) int {
 }
 
 func yieldInDefer() {
-	panic("slice: Yield called from a deferred function while the runtime runs deferred calls (during a panic, or a deferred call the compiler did not open-code): the runtime's panic record cannot be moved; yield before the function returns or panics")
+	panic("slice: Yield called from a deferred function run by a panic or runtime.Goexit in the coroutine (even after it called recover): the runtime's panic record lies in the coroutine's frames and cannot be moved; yield before the panic, or in a deferred call run by a normal return or after the panic is recovered (those may yield)")
 }
 
 func yieldInRangeFuncDefer() {
-	panic("slice: Yield called in a range-over-func loop body that has deferred calls: their records cannot be moved; yield outside the loop body")
+	panic("slice: Yield called while a function has a range-over-func loop whose body has a defer statement (from the loop's start until the function returns): the runtime's record of those deferred calls cannot be moved; move the defer out of the loop body, or yield before the loop or after that function returns")
 }
 
 // newDeferState allocates room for n records, or returns nil when n is 0.

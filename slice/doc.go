@@ -72,9 +72,14 @@
 // # Limits
 //
 //   - Yield refuses (panics) inside a cgo callback, through a frame made by
-//     reflect.MakeFunc or a reflect method value, and inside deferred calls
-//     the runtime runs (during a panic, or deferred calls the compiler did
-//     not open-code). The fallback allows the last.
+//     reflect.MakeFunc or a reflect method value, in a deferred call run by
+//     a panic or runtime.Goexit in the coroutine (even after it called
+//     recover), and while a function has a range-over-func loop whose body
+//     has a defer statement (from the loop's start until the function
+//     returns). Deferred calls run by a normal return may yield, whether the
+//     compiler open-coded them or not (defers in loops, every defer under
+//     -N), and so may those run after a recover. The fallback refuses only
+//     the cgo callback.
 //   - runtime.Goexit inside a coroutine runs the coroutine's deferred calls,
 //     then ends the goroutine that resumed it (as iter.Pull's next does);
 //     the coroutine is then done.

@@ -181,9 +181,13 @@ var growSink byte
 // Yield returns when the coroutine is next resumed.
 //
 // Yield panics if called outside a coroutine, inside a cgo callback, through
-// a frame made by reflect.MakeFunc or a reflect method value, or from a
-// deferred call the runtime runs (during a panic, or one the compiler did not
-// open-code): the engine cannot move those frames.
+// a frame made by reflect.MakeFunc or a reflect method value, from a deferred
+// call run by a panic or runtime.Goexit in the coroutine (even after it
+// called recover), or while a function in the coroutine has a
+// range-over-func loop whose body has a defer statement (from the loop's
+// start until the function returns): the engine cannot move those frames or
+// the runtime's records in them. Deferred calls run by a normal return,
+// open-coded or not, and those run after a panic is recovered may yield.
 //
 // On the engine Yield's frame is part of every saved block, so it has no
 // locals, and it is the only caller of suspend (resumes continue at that

@@ -31,8 +31,9 @@ type deferState struct{}
 // Yield suspends the calling coroutine; the Resume that ran it returns false.
 // Yield returns when the coroutine is next resumed.
 //
-// Yield panics if called outside a coroutine. (The engine, which this build
-// does not have, also refuses some places: see the package documentation.)
+// Yield panics if called outside a coroutine or inside a cgo callback. (The
+// engine, which this build does not have, also refuses some places: see the
+// package documentation.)
 func Yield() { yieldFallback() }
 
 func (c *Coroutine) savedCallers() []uintptr { return nil }
