@@ -83,6 +83,13 @@
 //   - runtime.Goexit inside a coroutine runs the coroutine's deferred calls,
 //     then ends the goroutine that resumed it (as iter.Pull's next does);
 //     the coroutine is then done.
-//   - A coroutine shares its carrier's goroutine: its id, pprof labels and
-//     LockOSThread state, and it does not appear in goroutine dumps.
+//   - A coroutine shares its carrier's goroutine: its id, pprof labels,
+//     LockOSThread state and debug.SetPanicOnFault setting, and it does not
+//     appear in goroutine dumps. So debug.SetPanicOnFault in a coroutine
+//     sets the carrier's setting: set it and restore it without yielding in
+//     between (defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) in a
+//     function that does not yield). A setting left across a Yield stays
+//     with that carrier, and the coroutine, resumed elsewhere, gets the new
+//     carrier's: a fault it meant to recover from is then fatal. (On the
+//     fallback each coroutine has a goroutine, and a setting, of its own.)
 package slice
