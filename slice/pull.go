@@ -12,8 +12,8 @@ import "iter"
 // and stop any number of times. If seq panics, next (or stop) panics with
 // the same value, and if seq calls runtime.Goexit, so does next (or stop);
 // the iterator is then finished. As in iter.Pull, calling next from inside
-// seq, or seq's yield after it returned true and before next is called
-// again, panics.
+// seq, or seq's yield function when no next waits for a value (outside
+// seq's own call), panics; so does calling stop from inside seq.
 func Pull[V any](seq iter.Seq[V]) (next func() (V, bool), stop func()) {
 	p := newPuller(seq, "slice.Pull: ")
 	return p.next, p.stop
@@ -108,6 +108,11 @@ func (p *puller[V]) next() (v V, ok bool) {
 func (p *puller[V]) stop() {
 	if p.done {
 		return
+	}
+	if p.wantNext {
+		// iter.Pull has no check here: its stop then switches back to the
+		// caller of next and leaves seq suspended for good.
+		panic(p.name + "stop called while next runs: stop was called from inside seq, or from another goroutine at the same time; call stop from one place at a time, outside seq")
 	}
 	p.done = true
 	// A coroutine that never ran has nothing to unwind, except on the

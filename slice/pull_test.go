@@ -614,3 +614,24 @@ func BenchmarkPull2(b *testing.B) {
 		})
 	}
 }
+
+// stop called from inside seq (while next runs) panics with a message that
+// names it (iter.Pull's stop would switch back to the caller of next and
+// leave seq suspended for good, so this is slice's own); the panic reaches
+// the caller of next as seq's, and the iterator is finished.
+func TestPullStopInsideSeq(t *testing.T) {
+	var stop func()
+	next, stop := Pull(func(yield func(int) bool) {
+		yield(1)
+		stop()
+	})
+	next()
+	r := recovered(func() { next() })
+	if s, ok := r.(string); !ok || !strings.HasPrefix(s, "slice.Pull: stop called while next runs") {
+		t.Fatalf("next panicked with %v, want slice.Pull: stop called while next runs", r)
+	}
+	if _, ok := next(); ok {
+		t.Fatal("next returned true after the iterator panicked")
+	}
+	stop()
+}
