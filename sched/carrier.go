@@ -36,6 +36,9 @@ type carrier struct {
 	lastSeq uint64
 	since   int64 // when the monitor first saw lastW at lastSeq
 	stage   int   // what the monitor did about the task running since then
+	// blockedTicks counts the ticks in a row at which the worker's
+	// goroutine was blocked in that resume.
+	blockedTicks int
 
 	_ cacheLinePad // the next carrier's fields start on a line of their own
 }

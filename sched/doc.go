@@ -35,13 +35,14 @@
 // time slice: it asks the task to yield at its next Checkpoint and moves
 // the carrier's other runnable tasks to the global queue.
 //
-// A task still running a tick after that is not at a Checkpoint: it is
-// blocked outside the scheduler (time.Sleep, a Go channel, a sync.Mutex,
-// a system call, cgo) or spins without checkpointing. Like the Go runtime
-// handing a P to another thread when its thread blocks in a system call,
-// the monitor then detaches the carrier's worker and starts a stand-in
-// worker for the carrier, so that its other tasks run (standin.go); the
-// blocked worker exits once its task switches out. Stand-ins are capped
+// A task that blocks its worker outside the scheduler (time.Sleep, a Go
+// channel, a sync.Mutex, a system call, cgo) for a few ticks, or is still
+// running a tick after its Checkpoint request (a hog, or a block the
+// engine cannot see), keeps the worker; like the Go runtime handing a P
+// to another thread when its thread blocks in a system call, the monitor
+// detaches the worker and starts a stand-in worker for the carrier, so
+// that its other tasks run (standin.go); the blocked worker exits once its
+// task switches out. Stand-ins are capped
 // (WithStandIns) and counted in Stats; Dump shows such a task as blocked
 // outside the scheduler, with what its goroutine waits for, for how long,
 // and its stack.

@@ -38,19 +38,29 @@ func (s *Scheduler) monitor() {
 	}
 }
 
-// checkHog notices a task running past its slice on c. The first tick
-// past the slice, it asks the task to yield at its next Checkpoint and
-// hands c's queued tasks to the other carriers. If the task is still
-// running at the next tick, it is not at a Checkpoint: it is blocked
-// outside the scheduler (or never checkpoints), and c gets a stand-in
-// worker (standin.go).
+// checkHog notices a task that keeps c's worker. If the worker's
+// goroutine has been blocked (in a system call, a Go channel, a mutex...)
+// in the same resume at two ticks in a row, c gets a stand-in worker
+// (standin.go) at once. Otherwise, the first tick past the time slice, the
+// monitor asks the task to yield at its next Checkpoint and hands c's
+// queued tasks to the other carriers; if the task is still running at the
+// next tick, it is not at a Checkpoint: it is blocked in a way the engine
+// cannot see (on the goroutine-backed fallback) or never checkpoints, and
+// c gets a stand-in then.
 func (c *carrier) checkHog(now int64) {
 	w := c.w.Load()
 	seq := w.seq.Load()
 	if seq&inTaskBit == 0 || w != c.lastW || seq != c.lastSeq {
-		c.lastW, c.lastSeq, c.since, c.stage = w, seq, now, 0
+		c.lastW, c.lastSeq, c.since, c.stage, c.blockedTicks = w, seq, now, 0, 0
 		return
 	}
+	if c.stage < 2 && w.g.Blocked() {
+		if c.blockedTicks++; c.blockedTicks >= 3 && c.s.standIn(c, w, seq, c.since) {
+			c.stage = 2
+		}
+		return
+	}
+	c.blockedTicks = 0
 	if time.Duration(now-c.since) < c.s.slice {
 		return
 	}

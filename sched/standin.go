@@ -9,13 +9,20 @@ import "time"
 // and a sync.Mutex held by a parked task would deadlock it for good. The
 // Go runtime has the same problem with a thread blocked in a system call,
 // and solves it by handing the thread's P to another thread. So does the
-// scheduler: when a carrier's task has run a time slice without switching
-// out, the monitor asks it to yield at its next Checkpoint; if it is still
-// running a tick later, it is blocked (or a hog that never checkpoints),
-// and the monitor detaches its worker and starts a stand-in worker for the
-// carrier. The blocked worker finishes its task's switch-out when the task
-// comes back (parks, yields or returns), passes on what it holds and
-// exits, so the number of workers serving carriers never changes.
+// scheduler. Its monitor looks at every busy carrier at each tick (an
+// eighth of the time slice, at least 1ms): if the worker's goroutine is
+// blocked (slice.Carrier.Blocked: the engine reads the goroutine's status)
+// in the same resume at three ticks in a row, the monitor detaches the
+// worker and starts a stand-in worker for the carrier. Where the engine
+// cannot tell (the goroutine-backed fallback) and for a hog that never
+// checkpoints, the time slice decides: when a task has run a slice without
+// switching out, the monitor asks it to yield at its next Checkpoint, and
+// if it is still running a tick later, the carrier gets a stand-in then.
+// The detached worker finishes its task's switch-out when the task comes
+// back (parks, yields or returns), passes on what it holds and exits, so
+// the number of workers serving carriers never changes. A goroutine that
+// waits for the garbage collector for a few ticks (an assist) looks
+// blocked too; the stand-in it gets costs a goroutine start, nothing else.
 //
 // The number of detached workers alive at once is capped (WithStandIns);
 // at the cap the monitor only hands the blocked carrier's queue to the

@@ -45,6 +45,10 @@ type worker struct {
 	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
 	picks    uint32               // findWork calls, owner only
 
+	// g is the worker's goroutine as the monitor asks about it (is it
+	// blocked?); written by the goroutine before its first resume, which
+	// seq orders before the monitor's reads.
+	g            slice.Carrier
 	goid         atomic.Uint64 // the goroutine's id, for Dump
 	blockedSince atomic.Int64  // detached: nanotime since its task has run
 }
@@ -105,6 +109,7 @@ func (s *Scheduler) currentWorker() *worker {
 func (w *worker) loop() {
 	s := w.c.s
 	defer s.carrierWG.Done()
+	w.g = slice.CurrentCarrier()
 	w.goid.Store(goid())
 	for !s.stopping.Load() {
 		if w.picks%8 == 0 {

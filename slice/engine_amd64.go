@@ -5,6 +5,7 @@ package slice
 import (
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/stackslice/stackslice/arch"
@@ -53,14 +54,46 @@ var (
 	yieldBPOff uintptr
 )
 
-// Offsets into runtime.g (the same in go1.26 and go1.27; the self-test checks
-// the stack bounds against a local variable's address).
+// Offsets into runtime.g (the same in go1.26 and go1.27, runtime2.go; the
+// self-test checks the stack bounds against a local variable's address and
+// the status against the running goroutine's).
 const (
 	gStackLo = 0
 	gStackHi = 8
 	gPanic   = 32
 	gDefer   = 40
+	gStatus  = 144 // atomicstatus, after sched (a 6-word gobuf) and 5 words
+
+	// Goroutine statuses (runtime2.go, the same in go1.26 and go1.27).
+	gsRunning = 2
+	gsSyscall = 3
+	gsWaiting = 4
+	gsScan    = 0x1000 // added while the GC scans the stack
 )
+
+// gStatusChecked is set by the self-test once g's status reads as
+// expected; until then (or if it did not) Carriers cannot tell whether
+// their goroutine is blocked.
+var gStatusChecked bool
+
+// gstatus reads g's status, without the GC's scan bit.
+//
+//go:nocheckptr
+func gstatus(g unsafe.Pointer) uint32 {
+	return (*atomic.Uint32)(unsafe.Add(g, gStatus)).Load() &^ gsScan
+}
+
+func carrierG() unsafe.Pointer {
+	if !gStatusChecked {
+		return nil
+	}
+	return arch.G()
+}
+
+func gBlocked(g unsafe.Pointer) bool {
+	s := gstatus(g)
+	return s == gsSyscall || s == gsWaiting
+}
 
 // gword reads a word of g. Like every helper called between taking a stack
 // address and its last use, it is nosplit: with inlining off (-N -l) it is a

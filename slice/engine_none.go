@@ -2,7 +2,10 @@
 
 package slice
 
-import "runtime"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // This build has no stack-slicing engine: these are the engine's entry
 // points, never reached because engineOn reports false.
@@ -25,6 +28,8 @@ func (c *Coroutine) resumeSlice(any) bool {
 func (c *Coroutine) savedSize() int { return 0 }
 func currentSlice() *Coroutine      { return nil }
 func ownerSlice() any               { return nil }
+func carrierG() unsafe.Pointer      { return nil }
+func gBlocked(unsafe.Pointer) bool  { return false }
 
 type deferState struct{}
 

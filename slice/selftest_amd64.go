@@ -50,6 +50,9 @@ func checkG() error {
 	if lo, hi := gword(g, gStackLo), gword(g, gStackHi); !(lo < a && a < hi && hi-lo >= 2048) {
 		return fmt.Errorf("g.stack is not at the expected offsets (lo=%#x hi=%#x, local at %#x)", lo, hi, a)
 	}
+	// The status is only for Carrier.Blocked: a mismatch turns that off,
+	// not the engine.
+	gStatusChecked = gstatus(g) == gsRunning
 	return nil
 }
 
