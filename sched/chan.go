@@ -456,7 +456,7 @@ func (c *Chan[T]) finish(w *waiter[T], err error, q *waitq[T]) bool {
 func (c *Chan[T]) abandon(w *waiter[T], q *waitq[T]) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if w.claim() {
+	if w.claim() || dropChanClaim { // dropChanClaim: negative control
 		q.remove(w)
 		return true
 	}

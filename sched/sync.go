@@ -105,6 +105,9 @@ func (l *syncList) abandon(mu *sync.Mutex, sw *syncWaiter, err error) (bool, err
 	mu.Lock()
 	defer mu.Unlock()
 	if sw.granted {
+		if dropGrant { // negative control: the grant is lost
+			return false, err
+		}
 		return true, nil
 	}
 	l.remove(sw)
