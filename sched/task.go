@@ -253,6 +253,7 @@ func (t *Task) Wait() error {
 			return true
 		})
 		if err != nil {
+			t.dropWaiter(currentTask())
 			return err
 		}
 	}
@@ -262,6 +263,28 @@ func (t *Task) Wait() error {
 		return t.ext.err
 	}
 	return nil
+}
+
+// dropWaiter removes the Waker of a Wait that waiter (a task: only a task's
+// Wait can be cancelled) gave up: a task waited on for long by tasks that
+// are cancelled would otherwise keep a Waker, and its waiter's Task, per
+// cancelled Wait until it finishes. A task waits in one Wait at a time, so
+// its Waker, if still listed, is that Wait's.
+func (t *Task) dropWaiter(waiter *Task) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ext == nil {
+		return
+	}
+	ws := t.ext.waiters
+	for i, w := range ws {
+		if w.t == waiter {
+			ws[i] = ws[len(ws)-1]
+			ws[len(ws)-1] = Waker{}
+			t.ext.waiters = ws[:len(ws)-1]
+			return
+		}
+	}
 }
 
 // finish records the result, wakes waiters and unregisters the task. The
