@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stackslice/stackslice/slice"
 )
 
 // The harness of the cancel-versus-grant stress (cancelgrant_test.go): a
@@ -87,7 +89,9 @@ type stressRound struct {
 }
 
 func newStressRound(cfg stressConfig, opts ...Option) *stressRound {
-	r := &stressRound{s: New(append([]Option{WithCarriers(cfg.carriers)}, opts...)...)}
+	// Some targets panic on purpose: the handler keeps the program going.
+	base := []Option{WithCarriers(cfg.carriers), WithPanicHandler(func(*Task, *slice.PanicError) {})}
+	r := &stressRound{s: New(append(base, opts...)...)}
 	r.gate.Add(1)
 	return r
 }
