@@ -102,6 +102,74 @@
 //   - Nothing blocking runs in a deferred call: the engine cannot yield
 //     there.
 //
+// # Parking
+//
+// Every blocking call of this package parks the same way, and so does
+// Park for code outside it; the shape is the Go runtime's gopark with its
+// unlockf:
+//
+//  1. The task publishes "parking" in its state word with a new
+//     generation; the park's Waker carries that generation.
+//  2. arm registers the Waker with whatever will ready it (a queue of the
+//     primitive, under the primitive's own lock; a timer; a poller), or
+//     calls the park off by returning false when what the task waits for
+//     has happened and arm took it: Park then returns nil, whatever the
+//     cancellation, so nothing arm took is dropped.
+//  3. The task checks its cancellation, and its ctx if it has one (after
+//     step 1, in either order with step 2: a Cancel that comes later sees
+//     "parking" and wakes the park itself).
+//  4. It switches out, unless a waker came first; its worker then marks
+//     it parked, or queues it at once if a waker came during the switch.
+//
+// Ready, the task's cancellation and the ctx each try to move the state
+// on with one compare-and-swap that also advances the generation: exactly
+// one of them wins, and the others, like any Waker of an earlier park,
+// fail. Losing the race must not lose what was granted, so a grant is made
+// under the primitive's own lock and marked on the waiter (a granted flag,
+// a claim) before the Waker is readied; a waiter woken by its cancellation
+// takes that lock to leave, and if it was granted meanwhile it keeps what
+// it got and reports success. A call that completed is never undone by a
+// cancellation that comes after it.
+//
+// How each primitive follows it:
+//
+//   - Mutex, Semaphore, WaitGroup, Cond: one sync.Mutex guards a count and
+//     a FIFO of waiters. Unlock hands the lock to the first waiter, Release
+//     grants waiters in order while units last, an Add that brings the
+//     counter to zero grants every waiter, Signal and Broadcast grant
+//     waiters: each sets granted under the mutex, then readies. A
+//     cancelled waiter that was not granted leaves the queue (a Semaphore
+//     then grants the waiters behind it, which may fit now; a WaitGroup
+//     uncounts it). Cond.Wait's re-lock ignores cancellation: Wait returns
+//     with L held, always.
+//   - Chan: a counterpart claims a single operation's waiter under the
+//     Chan's lock (its done flag) before completing the exchange, and
+//     copies the waiter's Waker before unlocking; a cancelled waiter
+//     claims itself to leave, and if a counterpart claimed it first, the
+//     operation completed and counts. Close claims every waiter.
+//   - Select: the waiters of one select share a selector, claimed with a
+//     compare-and-swap by a counterpart, by Close, or by the select itself
+//     to abandon; two selects are claimed together, in address order. A
+//     select cancelled after one of its cases was claimed returns that
+//     case. From a goroutine or with a ctx, Select polls its cases in arm
+//     and calls the park off if one completes.
+//   - Task.Wait: arm registers the Waker under the task's lock, or calls
+//     the park off if the task has finished; a cancelled Wait removes its
+//     Waker.
+//   - Await: arm hands the job to the pool, whose goroutine readies the
+//     Waker when fn returns; a cancelled Await returns at once, and fn
+//     runs to its end.
+//   - Sleep: a timer readies the Waker; a cancelled Sleep stops it.
+//   - Package poll's reads and writes park through ParkNoContext with an
+//     arm that calls the park off when readiness came first; its
+//     per-direction I/O lock grants under the descriptor's lock with a
+//     granted flag, and Close readies every lock waiter.
+//
+// The primitives' own fast paths do steps 1 to 4 inline (publish and check
+// cancellation, queue the waiter, switch out) rather than through Park and
+// an arm function, because the frame that parks is saved with every
+// parked task; the order and the rules are the same.
+//
 // # Cancellation
 //
 // Every task's function receives its context: the Task itself seen as a

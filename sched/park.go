@@ -38,12 +38,8 @@ import (
 // it runs even when ctx is already done or the task cancelled (Park then
 // returns the error at once, unless arm calls the park off).
 //
-// The park sequence, which every primitive of this package follows too:
-// the task publishes "parking" with a new generation; arm registers the
-// Waker (or calls the park off); the task checks its cancellation and ctx;
-// then it switches out, unless a waker came first. A waker moves the state
-// on with one compare-and-swap that also advances the generation, so of
-// Ready, cancellation and ctx exactly one wins, and a stale Waker fails.
+// The package documentation's "Parking" section states the sequence,
+// which every primitive of this package follows too.
 func Park(ctx context.Context, reason string, arm func(Waker) bool) error {
 	// The frame of the function that yields is saved with every parked
 	// task, with the outgoing argument area of everything it calls: Park
