@@ -26,13 +26,17 @@ type awaitJob struct {
 // scheduler's bounded goroutine pool and parks the calling task until it
 // returns. It returns nil, or the task context's error if the task is
 // cancelled first: fn then keeps running to its end on the pool and its
-// effects are not undone. A panic in fn is raised again in the task.
+// effects are not undone (a task cancelled already gets the error without
+// fn being started). A panic in fn is raised again in the task.
 // Outside a task, Await calls fn directly.
 func Await(fn func()) error {
 	t := currentTask()
 	if t == nil {
 		fn()
 		return nil
+	}
+	if t.canceled() {
+		return t.cancelErr() // do not start fn for a task that will not wait for it
 	}
 	s := t.s
 	j := &awaitJob{fn: fn, s: s}

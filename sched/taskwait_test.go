@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 )
 
@@ -50,5 +51,21 @@ func TestTaskWaitCancelledLeavesNoWaiter(t *testing.T) {
 		if err := last.Wait(); err != nil || errs[0] != nil {
 			t.Fatalf("Wait = %v, %v after the task ended", err, errs[0])
 		}
+	}
+}
+
+// Await in a task that is cancelled already returns the cancellation
+// without starting fn.
+func TestAwaitCancelledDoesNotStart(t *testing.T) {
+	s := newSched(t)
+	var ran atomic.Bool
+	var got error
+	task := mustGo(t, s, func(ctx context.Context) {
+		Current().Cancel()
+		got = Await(func() { ran.Store(true) })
+	})
+	task.Wait()
+	if got != context.Canceled || ran.Load() {
+		t.Fatalf("Await in a cancelled task: %v, fn ran: %v; want context.Canceled, false", got, ran.Load())
 	}
 }
