@@ -1,5 +1,7 @@
 package timers
 
+import "unsafe"
+
 // Timer nodes live in a per-wheel arena of fixed-size chunks, linked by
 // 32-bit indices: no allocation per timer once the arena has grown, no
 // pointers for the garbage collector to chase except the callbacks, and
@@ -19,7 +21,11 @@ type node struct {
 	slot       int32  // list the node is on (valid while seq != 0)
 	when       uint64 // due tick
 	seq        uint64 // registration number; 0 when free
-	fn         func()
+	// The callback is fn(arg). A func() callback (Add) is stored as
+	// callFunc with the func value itself as arg (see funcArg), so that
+	// AddRef's callers need no closure per timer.
+	fn  func(unsafe.Pointer)
+	arg unsafe.Pointer
 }
 
 type arena struct {
@@ -60,7 +66,7 @@ func (a *arena) alloc() uint32 {
 
 // free returns an unlinked node to the free list.
 func (a *arena) free(i uint32, n *node) {
-	n.seq, n.fn = 0, nil
+	n.seq, n.fn, n.arg = 0, nil, nil
 	n.next = a.freeHead
 	a.freeHead = i
 }

@@ -3,7 +3,11 @@
 // poller (poll) schedule callbacks with Add/AddAt, cancel or move them with
 // Timer.Stop/Timer.Reset in O(1), and drive the wheel with Advance; the
 // poller's carrier sleeps in epoll_wait for the duration reported by Next.
-// Run is a stand-alone driver for when no poller does that.
+// Run is a stand-alone driver for when no poller does that. AddRef,
+// StopRef and ResetRef are the same for callers that keep one timer per
+// object in 4 bytes (a connection's deadline): the callback gets an
+// argument instead of being a closure, and the handle is the node's index,
+// checked against that argument.
 //
 // # Layout
 //

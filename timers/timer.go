@@ -68,7 +68,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 		w.mu.Unlock()
 		return true
 	}
-	t.idx, t.seq = w.arm(when, now, t.fn)
+	t.idx, t.seq = w.arm(when, now, callFunc, funcArg(t.fn))
 	w.mu.Unlock()
 	return false
 }

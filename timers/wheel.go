@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Wheel geometry: levels of 64 slots each. Level k holds timers due in
@@ -185,21 +186,27 @@ func (w *Wheel) dueAfter(d time.Duration) (when uint64, now bool) {
 
 func (w *Wheel) add(when uint64, now bool, fn func()) Timer {
 	w.mu.Lock()
-	i, seq := w.arm(when, now, fn)
+	i, seq := w.arm(when, now, callFunc, funcArg(fn))
 	w.mu.Unlock()
 	return Timer{w: w, fn: fn, seq: seq, idx: i}
 }
 
-// arm allocates a node for fn due at tick when (or already due) and queues
-// it. w.mu must be held.
-func (w *Wheel) arm(when uint64, now bool, fn func()) (uint32, uint64) {
+// funcArg and callFunc store a func() callback in a node: a func value is
+// a pointer to its closure, which is what callFunc gets back as arg.
+func funcArg(fn func()) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&fn)) }
+
+func callFunc(p unsafe.Pointer) { (*(*func())(unsafe.Pointer(&p)))() }
+
+// arm allocates a node for fn(arg) due at tick when (or already due) and
+// queues it. w.mu must be held.
+func (w *Wheel) arm(when uint64, now bool, fn func(unsafe.Pointer), arg unsafe.Pointer) (uint32, uint64) {
 	if now {
 		when = w.cur
 	}
 	i := w.alloc()
 	n := w.node(i)
 	w.seq++
-	n.seq, n.fn, n.when = w.seq, fn, when
+	n.seq, n.fn, n.arg, n.when = w.seq, fn, arg, when
 	w.count++
 	w.insert(i, n)
 	w.wakeRun(when)
@@ -344,10 +351,10 @@ func (w *Wheel) Advance(now time.Time) int {
 	for !w.empty(slotFiring) {
 		i := w.node(slotFiring).next
 		n := w.node(i)
-		fn := n.fn
+		fn, arg := n.fn, n.arg
 		w.release(i, n)
 		w.mu.Unlock()
-		fn()
+		fn(arg)
 		fired++
 		w.mu.Lock()
 	}
