@@ -5,6 +5,7 @@ package poll
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/stackslice/stackslice/timers"
 )
 
-// Option configures Listen.
+// Option configures Listen (see ListenConfig for more options).
 type Option func(*options)
 
 type options struct {
@@ -35,7 +36,9 @@ func Backlog(n int) Option { return func(o *options) { o.backlog = n } }
 
 // Listen announces on the local address for network "tcp", "tcp4", "tcp6"
 // or "unix", with connections served by s's poller. The returned
-// *Listener's Accept parks the calling coroutine.
+// *Listener's Accept parks the calling coroutine. It listens as a zero
+// ListenConfig with opts applied does: accepted TCP connections have
+// keep-alive on, as package net's do.
 func Listen(s *sched.Scheduler, network, address string, opts ...Option) (*Listener, error) {
 	p, err := pollerFor(s)
 	if err != nil {
@@ -50,8 +53,9 @@ type Listener struct {
 	fd        netFD
 	network   string
 	addr      net.Addr
-	connAddrs *connAddrs // local address of accepted connections, if fixed
-	unlink    string     // unix socket path to remove on Close
+	connAddrs *connAddrs          // local address of accepted connections, if fixed
+	unlink    string              // unix socket path to remove on Close
+	keepAlive net.KeepAliveConfig // for accepted TCP connections, if Enable
 
 	closeOnce sync.Once
 	closeErr  error
@@ -64,26 +68,29 @@ type Listener struct {
 
 var _ net.Listener = (*Listener)(nil)
 
+// listen is Listen on the poller p.
 func listen(p *poller, network, address string, opts ...Option) (*Listener, error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.backlog <= 0 {
-		o.backlog = maxListenerBacklog()
-	}
-	ep, err := resolve(background, network, address, true)
+	lc := ListenConfig{ReusePort: o.reusePort, Backlog: o.backlog}
+	return lc.listen(background, p, network, address)
+}
+
+func (lc *ListenConfig) listen(ctx context.Context, p *poller, network, address string) (*Listener, error) {
+	ep, err := resolve(ctx, network, address, true, netip.Addr{})
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
-	l, err := listenEndpoint(p, network, ep, &o)
+	l, err := lc.listenEndpoint(p, network, ep)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: netAddr(network, ep.sa), Err: err}
 	}
 	return l, nil
 }
 
-func listenEndpoint(p *poller, network string, ep endpoint, o *options) (*Listener, error) {
+func (lc *ListenConfig) listenEndpoint(p *poller, network string, ep endpoint) (*Listener, error) {
 	family, sa := ep.family, ep.sa
 	dual := false
 	if network == "tcp" && ep.wild {
@@ -114,15 +121,25 @@ func listenEndpoint(p *poller, network string, ep endpoint, o *options) (*Listen
 			return fail("setsockopt", err)
 		}
 	}
-	if o.reusePort {
+	if lc.ReusePort {
 		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
 			return fail("setsockopt", err)
+		}
+	}
+	if lc.Control != nil {
+		if err := callControl(s, ctrlNetwork(network, family), ep.ctrlAddr(), lc.Control); err != nil {
+			unix.Close(s)
+			return nil, err
 		}
 	}
 	if err := unix.Bind(s, sa); err != nil {
 		return fail("bind", err)
 	}
-	if err := unix.Listen(s, o.backlog); err != nil {
+	backlog := lc.Backlog
+	if backlog <= 0 {
+		backlog = maxListenerBacklog()
+	}
+	if err := unix.Listen(s, backlog); err != nil {
 		return fail("listen", err)
 	}
 	bound, err := unix.Getsockname(s)
@@ -137,6 +154,8 @@ func listenEndpoint(p *poller, network string, ep endpoint, o *options) (*Listen
 		if name := sa.(*unix.SockaddrUnix).Name; name != "" && name[0] != '@' {
 			l.unlink = name
 		}
+	} else {
+		l.keepAlive = keepAliveFor(lc.KeepAlive, lc.KeepAliveConfig)
 	}
 	if err := l.fd.init(p, s); err != nil {
 		unix.Close(s)
@@ -197,6 +216,9 @@ func (l *Listener) accept() (*Conn, error) {
 		ns, rsa, err := sysAccept(fd.sysfd)
 		switch err {
 		case nil:
+			if l.keepAlive.Enable {
+				setKeepAliveConfig(ns, l.keepAlive) // errors ignored, as package net does
+			}
 			return newConn(fd.p, ns, l.network, rsa, l.connAddrs)
 		case unix.EAGAIN:
 			if err := fd.wait(background, &fd.r, seq, "poll: accept"); err != nil {
@@ -297,34 +319,71 @@ func maxListenerBacklog() int {
 
 // Dial connects to address on network ("tcp", "tcp4", "tcp6" or "unix"),
 // parking the calling coroutine while the connection is established, until
-// ctx is done. The connection is served by s's poller.
+// ctx is done. The connection is served by s's poller. It dials as a zero
+// Dialer does: a TCP connection has keep-alive on, as package net's has.
 func Dial(ctx context.Context, s *sched.Scheduler, network, address string) (*Conn, error) {
-	p, err := pollerFor(s)
-	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-	}
-	return dial(ctx, p, network, address)
+	var d Dialer
+	return d.DialContext(ctx, s, network, address)
 }
 
+// dial is Dial on the poller p.
 func dial(ctx context.Context, p *poller, network, address string) (*Conn, error) {
-	ep, err := resolve(ctx, network, address, false)
+	var d Dialer
+	return d.dial(ctx, p, network, address)
+}
+
+func (d *Dialer) dial(ctx context.Context, p *poller, network, address string) (*Conn, error) {
+	if dl := d.deadline(ctx, time.Now()); !dl.IsZero() {
+		if cd, ok := ctx.Deadline(); !ok || dl.Before(cd) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl)
+			defer cancel()
+		}
+	}
+	la, err := d.local(network)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	c, err := connect(ctx, p, network, ep)
+	ep, err := resolve(ctx, network, address, false, la.ip)
+	if err == nil && ep.family != unix.AF_UNIX && la.specific() && la.ip.Is4() != ep.ap.Addr().Is4() {
+		err = &net.AddrError{Err: "no suitable address found", Addr: d.LocalAddr.String()}
+	}
 	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: netAddr(network, ep.sa), Err: err}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	c, err := d.connect(ctx, p, network, ep, la.sockaddr(ep.family))
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Source: d.LocalAddr, Addr: netAddr(network, ep.sa), Err: mapCtxErr(err)}
+	}
+	if ep.family != unix.AF_UNIX {
+		if ka := keepAliveFor(d.KeepAlive, d.KeepAliveConfig); ka.Enable {
+			setKeepAliveConfig(c.fd.sysfd, ka) // errors ignored, as package net does
+		}
 	}
 	return c, nil
 }
 
-func connect(ctx context.Context, p *poller, network string, ep endpoint) (*Conn, error) {
+// connect makes a socket, lets the Control hook see it, binds it to lsa
+// (if not nil) and connects it to ep.
+func (d *Dialer) connect(ctx context.Context, p *poller, network string, ep endpoint, lsa unix.Sockaddr) (*Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s, err := sysSocket(ep.family, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return nil, err
+	}
+	if ctrl := d.control(ctx); ctrl != nil {
+		if err := callControl(s, ctrlNetwork(network, ep.family), ep.ctrlAddr(), ctrl); err != nil {
+			unix.Close(s)
+			return nil, err
+		}
+	}
+	if lsa != nil {
+		if err := unix.Bind(s, lsa); err != nil {
+			unix.Close(s)
+			return nil, os.NewSyscallError("bind", err)
+		}
 	}
 	c, err := newConn(p, s, network, ep.sa, nil)
 	if err != nil {

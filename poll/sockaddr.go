@@ -18,13 +18,22 @@ type endpoint struct {
 	sa     unix.Sockaddr
 	ap     netip.AddrPort // TCP only
 	wild   bool           // unspecified address (listen on all)
+	noHost bool           // the address named no host, as in ":80"
 }
 
-// resolve turns network and address into a socket address. IP literals and
-// unix paths need no lookup; host names go through net.DefaultResolver,
-// which blocks the carrier for the lookup (files such as /etc/hosts: quick;
-// DNS: use literal addresses in coroutines).
-func resolve(ctx context.Context, network, address string, listen bool) (endpoint, error) {
+// The resolver's lookups, as variables so that tests can replace them.
+// Like net.Resolver's, they must return soon after ctx is done.
+var (
+	lookupNetIP = net.DefaultResolver.LookupNetIP
+	lookupPort  = net.DefaultResolver.LookupPort
+)
+
+// resolve turns network and address into a socket address. IP literals,
+// numeric ports and unix paths need no lookup and cost nothing more; host
+// and service names are looked up (see lookup). local,
+// if valid and not unspecified (a Dialer's LocalAddr), restricts a host
+// name's addresses to its family, as package net does.
+func resolve(ctx context.Context, network, address string, listen bool, local netip.Addr) (endpoint, error) {
 	switch network {
 	case "unix":
 		if address == "" && !listen {
@@ -35,73 +44,159 @@ func resolve(ctx context.Context, network, address string, listen bool) (endpoin
 	default:
 		return endpoint{}, net.UnknownNetworkError(network)
 	}
-	host, port, err := net.SplitHostPort(address)
+	host, service, err := net.SplitHostPort(address)
 	if err != nil {
 		return endpoint{}, err
 	}
-	pn, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		p, lerr := net.DefaultResolver.LookupPort(ctx, network, port)
-		if lerr != nil {
-			return endpoint{}, lerr
+	ip := hostLiteral(network, host, listen)
+	port, perr := strconv.ParseUint(service, 10, 16)
+	if !ip.IsValid() || perr != nil {
+		name, svc := host, service
+		if ip.IsValid() {
+			name = ""
 		}
-		pn = uint64(p)
-	}
-	var ip netip.Addr
-	if host == "" {
-		if !listen {
-			host = "localhost"
-		} else if network == "tcp4" {
-			ip = netip.IPv4Unspecified()
-		} else {
-			ip = netip.IPv6Unspecified()
+		if perr == nil {
+			svc = ""
 		}
-	}
-	if !ip.IsValid() {
-		if a, perr := netip.ParseAddr(host); perr == nil {
-			ip = a
-		} else {
-			ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
-			ips, lerr := net.DefaultResolver.LookupNetIP(ctx, ipnet, host)
-			if lerr != nil {
-				return endpoint{}, lerr
-			}
-			if len(ips) == 0 {
-				return endpoint{}, &net.AddrError{Err: "no suitable address found", Addr: host}
-			}
-			ip = ips[0]
-			for _, a := range ips { // prefer IPv4 for "tcp", like most clients
-				if a.Unmap().Is4() {
-					ip = a
-					break
-				}
-			}
+		lip, lport, err := lookup(ctx, network, name, svc, local)
+		if err != nil {
+			return endpoint{}, err
+		}
+		if !ip.IsValid() {
+			ip = lip
+		}
+		if perr != nil {
+			port = uint64(lport)
 		}
 	}
-	ip = ip.Unmap()
+	return endpointOf(network, address, netip.AddrPortFrom(ip.Unmap(), uint16(port)), host == "")
+}
+
+// hostLiteral returns the address host names without a lookup: an IP
+// literal, or for no host the unspecified address (listen) or loopback
+// (dial: package net dials the local system). Otherwise it is invalid.
+func hostLiteral(network, host string, listen bool) netip.Addr {
+	switch {
+	case host != "":
+		ip, _ := netip.ParseAddr(host)
+		return ip
+	case listen && network == "tcp4":
+		return netip.IPv4Unspecified()
+	case listen:
+		return netip.IPv6Unspecified()
+	case network == "tcp6":
+		return netip.IPv6Loopback()
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+// endpointOf builds the endpoint for ap on a TCP network.
+func endpointOf(network, address string, ap netip.AddrPort, noHost bool) (endpoint, error) {
+	ip := ap.Addr()
 	switch {
 	case network == "tcp4" && !ip.Is4():
 		return endpoint{}, &net.AddrError{Err: "non-IPv4 address", Addr: address}
 	case network == "tcp6" && ip.Is4():
 		return endpoint{}, &net.AddrError{Err: "non-IPv6 address", Addr: address}
 	}
-	ep := endpoint{ap: netip.AddrPortFrom(ip, uint16(pn)), wild: ip.IsUnspecified()}
+	ep := endpoint{ap: ap, wild: ip.IsUnspecified(), noHost: noHost}
 	if ip.Is4() {
 		ep.family = unix.AF_INET
-		ep.sa = &unix.SockaddrInet4{Port: int(pn), Addr: ip.As4()}
-	} else {
-		ep.family = unix.AF_INET6
-		sa := &unix.SockaddrInet6{Port: int(pn), Addr: ip.As16()}
-		if z := ip.Zone(); z != "" {
-			if ifi, err := net.InterfaceByName(z); err == nil {
-				sa.ZoneId = uint32(ifi.Index)
-			} else if n, err := strconv.Atoi(z); err == nil {
-				sa.ZoneId = uint32(n)
-			}
-		}
-		ep.sa = sa
+		ep.sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
+		return ep, nil
 	}
+	ep.family = unix.AF_INET6
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+	if z := ip.Zone(); z != "" {
+		if ifi, err := net.InterfaceByName(z); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		} else if n, err := strconv.Atoi(z); err == nil {
+			sa.ZoneId = uint32(n)
+		}
+	}
+	ep.sa = sa
 	return ep, nil
+}
+
+// lookup looks up host (unless empty) and service (unless empty) with
+// net.DefaultResolver, which blocks the calling carrier while it runs.
+func lookup(ctx context.Context, network, host, service string, local netip.Addr) (netip.Addr, int, error) {
+	return lookupNow(ctx, network, host, service, local)
+}
+
+// lookupNow is lookup's work, in package net's order: service, then host.
+func lookupNow(ctx context.Context, network, host, service string, local netip.Addr) (netip.Addr, int, error) {
+	var port int
+	if service != "" {
+		p, err := lookupPort(ctx, network, service)
+		if err != nil {
+			return netip.Addr{}, 0, err
+		}
+		port = p
+	}
+	if host == "" {
+		return netip.Addr{}, port, nil
+	}
+	ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+	ips, err := lookupNetIP(ctx, ipnet, host)
+	if err != nil {
+		return netip.Addr{}, 0, err
+	}
+	ip, ok := pickAddr(network, ips, local)
+	if !ok {
+		return netip.Addr{}, 0, &net.AddrError{Err: "no suitable address found", Addr: host}
+	}
+	return ip, port, nil
+}
+
+// pickAddr chooses the address to use among a host's: one of the
+// network's family (and of local's, if local is set), IPv4 first for
+// "tcp", like most clients.
+func pickAddr(network string, ips []netip.Addr, local netip.Addr) (netip.Addr, bool) {
+	var v6 netip.Addr
+	for _, a := range ips {
+		a = a.Unmap()
+		if local.IsValid() && !local.IsUnspecified() && a.Is4() != local.Unmap().Is4() {
+			continue
+		}
+		switch {
+		case a.Is4() && network != "tcp6":
+			return a, true
+		case !a.Is4() && network != "tcp4" && !v6.IsValid():
+			v6 = a
+		}
+	}
+	return v6, v6.IsValid()
+}
+
+// Package net's errors for an operation ended by its context: they read
+// as they always have, and errors.Is matches the context's errors.
+var (
+	errCanceled error = canceledError{}
+	errTimeout  error = timeoutError{}
+)
+
+type canceledError struct{}
+
+func (canceledError) Error() string        { return "operation was canceled" }
+func (canceledError) Is(target error) bool { return target == context.Canceled }
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string        { return "i/o timeout" }
+func (timeoutError) Timeout() bool        { return true }
+func (timeoutError) Temporary() bool      { return true }
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// mapCtxErr maps a context's errors to package net's (see net's mapErr).
+func mapCtxErr(err error) error {
+	switch err {
+	case context.Canceled:
+		return errCanceled
+	case context.DeadlineExceeded:
+		return errTimeout
+	}
+	return err
 }
 
 // addrPortOf converts an IP socket address.
