@@ -81,8 +81,8 @@
 //
 // # Limits
 //
-//   - Host names are resolved with net.DefaultResolver, which blocks the
-//     carrier while it runs; use IP literals in coroutines.
+//   - Host names are looked up on the scheduler's bounded Await pool (the
+//     coroutine parks, its carrier runs on); lookups beyond its size queue.
 //   - A poller lives as long as the process (sched has no hook to release
 //     it on Close): two descriptors per scheduler that ever did I/O.
 //   - The kqueue implementation builds and vets but is not run here.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stackslice/stackslice/sched"
 )
 
 // endpoint is a resolved socket address.
@@ -30,7 +32,7 @@ var (
 
 // resolve turns network and address into a socket address. IP literals,
 // numeric ports and unix paths need no lookup and cost nothing more; host
-// and service names are looked up (see lookup). local,
+// and service names are looked up off the carrier (see lookup). local,
 // if valid and not unspecified (a Dialer's LocalAddr), restricts a host
 // name's addresses to its family, as package net does.
 func resolve(ctx context.Context, network, address string, listen bool, local netip.Addr) (endpoint, error) {
@@ -118,10 +120,37 @@ func endpointOf(network, address string, ap netip.AddrPort, noHost bool) (endpoi
 	return ep, nil
 }
 
-// lookup looks up host (unless empty) and service (unless empty) with
-// net.DefaultResolver, which blocks the calling carrier while it runs.
+// lookup looks up host (unless empty) and service (unless empty) without
+// blocking a carrier: in a task it runs them on the scheduler's Await pool
+// and parks the task; elsewhere it calls them directly. It returns when
+// ctx is done (the lookups honour it), or when the task is cancelled: the
+// lookup then runs to its end on the pool and its result is dropped.
+// Errors are the resolver's (a *net.DNSError, also for a cancelled ctx).
 func lookup(ctx context.Context, network, host, service string, local netip.Addr) (netip.Addr, int, error) {
-	return lookupNow(ctx, network, host, service, local)
+	name := host
+	if name == "" {
+		name = service
+	}
+	if err := ctx.Err(); err != nil {
+		return netip.Addr{}, 0, contextDNSError(err, name)
+	}
+	// The closure's results are its own: after a cancelled Await it may
+	// still write them, and nobody reads them then.
+	var r struct {
+		ip   netip.Addr
+		port int
+		err  error
+	}
+	run := func() { r.ip, r.port, r.err = lookupNow(ctx, network, host, service, local) }
+	if brokenLookupOnCarrier {
+		run() // the negative control: the carrier blocks
+	} else if err := sched.Await(run); err != nil {
+		return netip.Addr{}, 0, contextDNSError(err, name)
+	}
+	if r.err != nil && ctx.Err() != nil {
+		return netip.Addr{}, 0, contextDNSError(ctx.Err(), name) // as the resolver's
+	}
+	return r.ip, r.port, r.err
 }
 
 // lookupNow is lookup's work, in package net's order: service, then host.
@@ -167,6 +196,14 @@ func pickAddr(network string, ips []netip.Addr, local netip.Addr) (netip.Addr, b
 		}
 	}
 	return v6, v6.IsValid()
+}
+
+// contextDNSError is the error net.Resolver returns for a lookup of name
+// ended by err, a context's error.
+func contextDNSError(err error, name string) error {
+	err = mapCtxErr(err)
+	timeout := err == errTimeout
+	return &net.DNSError{Err: err.Error(), Name: name, IsTimeout: timeout, IsTemporary: timeout, UnwrapErr: err}
 }
 
 // Package net's errors for an operation ended by its context: they read

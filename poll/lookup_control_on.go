@@ -1,0 +1,6 @@
+//go:build negcontrol
+
+package poll
+
+// See lookup_control_off.go.
+var brokenLookupOnCarrier bool
