@@ -106,9 +106,10 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 
 	var path string
 	var args, env []string
-	switch v {
-	case "net", "stackslice", "stackslice-compressed":
-		if v != "net" && stacksliceServe == nil {
+	_, stackslice := stacksliceVariants[v]
+	switch {
+	case v == "net" || stackslice:
+		if stackslice && stacksliceServe == nil {
 			r.err = fmt.Errorf("%w: packages sched and poll are not part of this build (-tags footprint_nostackslice)", errNotAvailable)
 			return r
 		}
@@ -118,7 +119,7 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 			return r
 		}
 		path, env = exe, []string{envRole + "=server", envVariant + "=" + v}
-	case "nbio", "gnet":
+	case v == "nbio" || v == "gnet":
 		bin, err := b.buildPeers(ctx)
 		if err != nil {
 			r.err = err

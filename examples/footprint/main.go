@@ -17,6 +17,10 @@
 //	            (sched.DefaultCompression): a connection idle for a second
 //	            is packed against a template shared by every connection
 //	            parked at the same Read
+//	stackslice-deadline
+//	            stackslice-compressed plus what real servers set: a read
+//	            deadline (idle timeout) of one hour on every connection, set
+//	            before its first Read and renewed after each message
 //	net         one goroutine per connection with the standard library and a
 //	            4 KiB bufio.Reader (the common style)
 //	nbio, gnet  github.com/lesismal/nbio and github.com/panjf2000/gnet/v2 echo
@@ -84,7 +88,7 @@ import (
 // Environment variables that select a child role in the footprint binary.
 const (
 	envRole    = "FOOTPRINT_ROLE"    // "server" or "client"
-	envVariant = "FOOTPRINT_VARIANT" // server: "net", "stackslice" or "stackslice-compressed"
+	envVariant = "FOOTPRINT_VARIANT" // server: "net" or a stackslice variant
 	envAddr    = "FOOTPRINT_ADDR"    // client: server address
 	envSrc     = "FOOTPRINT_SRC"     // client: source address
 	envCount   = "FOOTPRINT_COUNT"   // client: connections to open
@@ -95,12 +99,24 @@ const (
 const maxN = 19000
 
 // allVariants are the variants in the order reported.
-var allVariants = []string{"stackslice", "stackslice-compressed", "net", "nbio", "gnet"}
+var allVariants = []string{"stackslice", "stackslice-compressed", "stackslice-deadline", "net", "nbio", "gnet"}
 
-// stacksliceServe serves the stackslice variants (compressed: idle
-// coroutines packed against shared templates); it is nil when packages sched
-// and poll are left out of the build (see server_stackslice.go).
-var stacksliceServe func(addr string, compressed bool) error
+// stacksliceConfig is how a stackslice variant's server differs.
+type stacksliceConfig struct {
+	compressed   bool // idle coroutines packed against shared templates
+	readDeadline bool // a read deadline an hour ahead, renewed per message
+}
+
+// stacksliceVariants are the stackslice variants by name.
+var stacksliceVariants = map[string]stacksliceConfig{
+	"stackslice":            {},
+	"stackslice-compressed": {compressed: true},
+	"stackslice-deadline":   {compressed: true, readDeadline: true},
+}
+
+// stacksliceServe serves the stackslice variants; it is nil when packages
+// sched and poll are left out of the build (see server_stackslice.go).
+var stacksliceServe func(addr string, cfg stacksliceConfig) error
 
 func main() {
 	if role := os.Getenv(envRole); role != "" {
@@ -119,15 +135,15 @@ func runRole(role string) int {
 	case "client":
 		err = runClient()
 	case "server":
-		switch v := os.Getenv(envVariant); v {
-		case "net":
+		v := os.Getenv(envVariant)
+		cfg, stackslice := stacksliceVariants[v]
+		switch {
+		case v == "net":
 			err = serveNet("127.0.0.1:0")
-		case "stackslice", "stackslice-compressed":
-			if stacksliceServe == nil {
-				err = fmt.Errorf("%s: %w", v, errNotAvailable)
-			} else {
-				err = stacksliceServe("127.0.0.1:0", v == "stackslice-compressed")
-			}
+		case stackslice && stacksliceServe == nil:
+			err = fmt.Errorf("%s: %w", v, errNotAvailable)
+		case stackslice:
+			err = stacksliceServe("127.0.0.1:0", cfg)
 		default:
 			err = fmt.Errorf("unknown server variant %q", v)
 		}

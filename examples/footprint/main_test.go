@@ -96,7 +96,7 @@ func checkSVG(t *testing.T, svg string, names ...string) {
 func TestFootprint(t *testing.T) {
 	variants := []string{"net"}
 	if stacksliceServe != nil {
-		variants = append([]string{"stackslice"}, variants...)
+		variants = append([]string{"stackslice", "stackslice-deadline"}, variants...)
 	} else {
 		t.Log("stackslice variant not available in this build (package poll); testing net only")
 	}

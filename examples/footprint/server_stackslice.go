@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/stackslice/stackslice/poll"
 	"github.com/stackslice/stackslice/sched"
@@ -23,18 +24,24 @@ func init() { stacksliceServe = serveStackslice }
 // echoes what it read.
 var echoPool = poll.NewBufferPool(4096)
 
-// serveStackslice is the "stackslice" variant: one coroutine per
+// idleTimeout is the stackslice-deadline variant's read deadline.
+const idleTimeout = time.Hour
+
+// serveStackslice serves the stackslice variants: one coroutine per
 // connection on package sched, in plain blocking style with package poll:
 // read, write the echo, read again. While it waits to read, the coroutine
 // is parked (its stack sliced away) and holds no buffer.
 //
-// With compressed, the scheduler keeps its default compression policy
+// With cfg.compressed, the scheduler keeps its default compression policy
 // (sched.DefaultCompression): coroutines idle for a second are packed
 // against templates shared by every coroutine parked at the same Read.
-// Without, compression is turned off.
-func serveStackslice(addr string, compressed bool) error {
+// Without, compression is turned off. With cfg.readDeadline, every
+// connection has a read deadline idleTimeout ahead, set before its first
+// Read and renewed after each message, as a server with an idle timeout
+// does.
+func serveStackslice(addr string, cfg stacksliceConfig) error {
 	var opts []sched.Option
-	if !compressed {
+	if !cfg.compressed {
 		opts = append(opts, sched.WithCompression(slice.Policy{Mode: slice.CompressNone}))
 	}
 	s := sched.New(opts...)
@@ -58,6 +65,9 @@ func serveStackslice(addr string, compressed bool) error {
 				defer open.Add(-1)
 				defer c.Close()
 				for {
+					if cfg.readDeadline && c.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
+						return
+					}
 					err := c.ReadWith(echoPool, func(p []byte) error {
 						_, err := c.Write(p)
 						return err

@@ -18,6 +18,7 @@ import (
 var chartColors = map[string]string{
 	"stackslice":            "#d62728",
 	"stackslice-compressed": "#ff9896",
+	"stackslice-deadline":   "#ff7f0e",
 	"net":                   "#1f77b4",
 	"nbio":                  "#2ca02c",
 	"gnet":                  "#9467bd",
