@@ -18,11 +18,18 @@ import (
 	"github.com/stackslice/stackslice/sched"
 )
 
-// newScheduler returns a scheduler closed at cleanup.
+// newScheduler returns a scheduler closed at cleanup, its carriers
+// started, so that its idle watcher polls for the test's goroutines too.
+// (Goroutines waiting on a scheduler that never ran rely on the poller's
+// helper, which does not start within helperAfter of the package's init:
+// a separate issue, not what these tests are about.)
 func newScheduler(t testing.TB, opts ...sched.Option) *sched.Scheduler {
 	t.Helper()
 	s := sched.New(opts...)
 	t.Cleanup(func() { s.Close() })
+	if _, err := s.Go(func(context.Context) {}); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
