@@ -10,3 +10,8 @@ package poll
 // brokenWakeOrder clears the poller's wake flag before draining the wake
 // event, the order that lost wake-ups (see consumeWake).
 const brokenWakeOrder = false
+
+// brokenLockGrant makes a cancelled waiter of an I/O lock return its
+// cancellation although the lock was handed to it, leaving the lock held
+// for good (see netFD.lock).
+const brokenLockGrant = false

@@ -5,4 +5,7 @@ package poll
 // See control_off.go. In negcontrol builds the switches are variables that
 // the negative-control tests set.
 
-var brokenWakeOrder bool
+var (
+	brokenWakeOrder bool
+	brokenLockGrant bool
+)

@@ -62,6 +62,10 @@
 //     drops the creation reference; the last reference closes it. An event
 //     that arrives for a closed number carries the old registration's
 //     generation (epoll data) and is dropped.
+//   - A lock of one direction is never left held: a grant (a lock that arm
+//     found free, or that unlock handed over) wins over a cancellation,
+//     so the waiter keeps it and releases it; Close readies every lock
+//     waiter, which then fails with net.ErrClosed.
 //   - Spurious readiness is harmless: every waiter retries its system call.
 //   - An idle connection holds no buffer and no timer: WaitRead parks
 //     without one, ReadWith borrows a BufferPool buffer only while data is

@@ -302,8 +302,10 @@ func (fd *netFD) lock(l *ioLock) error {
 	})
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
-	if lw.granted {
-		return nil // a grant wins over a cancellation that came later
+	if lw.granted && (err == nil || !brokenLockGrant) {
+		// A grant wins over a cancellation that came later. (The negative
+		// control drops it instead, as the I/O lock once did.)
+		return nil
 	}
 	if x := fd.dl; x != nil {
 		x.removeWaiter(lw)
