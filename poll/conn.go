@@ -22,24 +22,33 @@ import (
 // error is a *net.OpError. Methods are safe for concurrent use; concurrent
 // Reads (or Writes) are serialised.
 //
+// A Conn dropped without Close is closed once the garbage collector finds
+// it unreachable (counted in Stats.Collected), and every Conn of a
+// scheduler is closed when the scheduler closes. The methods of a zero or
+// nil *Conn return syscall.EINVAL, as a zero *net.TCPConn's do.
+//
 // An idle connection holds no buffer: WaitRead parks without one, and
 // ReadWith lends a pooled buffer only while the data is processed.
 type Conn struct {
-	fd netFD
-	// The remote address of a TCP connection, if known when it was made:
-	// the raw parts of a unix.SockaddrInet4 or 6 (rfam 4 or 6), smaller
-	// than a netip.AddrPort; RemoteAddr builds the net.Addr on first use.
-	rip   [16]byte
-	rzone uint32
-	rport uint16
-	rfam  uint8
-	netw  uint8 // network: an index in networks
+	fd *netFD // never nil in a Conn made by this package
 	// addrs holds the addresses once built (on first use, under fd.mu).
 	// Connections accepted by one listener share its local address
 	// through one connAddrs until a remote address is built: a pointer
 	// costs an idle connection 8 bytes where two interfaces cost 32.
 	// Never written through: replaced whole.
 	addrs *connAddrs
+}
+
+// peer is what a netFD records of its connection when it is made: the
+// network and, for TCP, the remote address if known, as the raw parts of
+// a unix.SockaddrInet4 or 6 (fam 4 or 6), smaller than a netip.AddrPort;
+// RemoteAddr builds the net.Addr on first use.
+type peer struct {
+	ip   [16]byte
+	zone uint32
+	port uint16
+	fam  uint8
+	netw uint8 // network: an index in networks
 }
 
 type connAddrs struct{ la, ra net.Addr }
@@ -59,46 +68,64 @@ func networkIndex(network string) uint8 {
 }
 
 // network returns the connection's network ("tcp", "tcp4", "tcp6" or "unix").
-func (c *Conn) network() string { return networks[c.netw&3] }
+func (c *Conn) network() string { return networks[c.fd.peer.netw&3] }
+
+// ok reports whether c is a connection this package made: a zero or nil
+// *Conn owns no descriptor, and its methods fail with syscall.EINVAL as a
+// zero *net.TCPConn's do.
+func (c *Conn) ok() bool { return c != nil && c.fd != nil }
+
+// ok reports whether l is a listener this package made; the methods of a
+// zero or nil *Listener fail with syscall.EINVAL, as a zero
+// *net.TCPListener's do.
+func (l *Listener) ok() bool { return l != nil && l.fd != nil }
 
 // newConn wraps the connected socket s (ownership passes to the Conn, also
 // on failure). rsa is the peer's address if known.
 func newConn(p *poller, s int, network string, rsa unix.Sockaddr, addrs *connAddrs) (*Conn, error) {
-	c := &Conn{netw: networkIndex(network), addrs: addrs}
+	pr := peer{netw: networkIndex(network)}
 	switch sa := rsa.(type) {
 	case *unix.SockaddrInet4:
-		copy(c.rip[:], sa.Addr[:])
-		c.rport, c.rfam = uint16(sa.Port), 4
+		copy(pr.ip[:], sa.Addr[:])
+		pr.port, pr.fam = uint16(sa.Port), 4
 	case *unix.SockaddrInet6:
-		c.rip, c.rzone = sa.Addr, sa.ZoneId
-		c.rport, c.rfam = uint16(sa.Port), 6
+		pr.ip, pr.zone = sa.Addr, sa.ZoneId
+		pr.port, pr.fam = uint16(sa.Port), 6
 	case nil:
 	default:
-		c.addrs = &connAddrs{la: c.addrs.local(), ra: netAddr(network, rsa)}
+		addrs = &connAddrs{la: addrs.local(), ra: netAddr(network, rsa)}
 	}
 	if network != "unix" {
 		unix.SetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as package net does
 	}
-	if err := c.fd.init(p, s); err != nil {
+	fd, err := newFD(p, s)
+	if err != nil {
 		unix.Close(s)
 		return nil, err
 	}
+	fd.peer = pr
+	c := &Conn{fd: fd, addrs: addrs}
+	collectOnDrop(c, fd)
 	return c, nil
 }
 
 // remoteSockaddr rebuilds the remote address newConn recorded.
 func (c *Conn) remoteSockaddr() unix.Sockaddr {
-	switch c.rfam {
+	pr := &c.fd.peer
+	switch pr.fam {
 	case 4:
-		return &unix.SockaddrInet4{Port: int(c.rport), Addr: [4]byte(c.rip[:4])}
+		return &unix.SockaddrInet4{Port: int(pr.port), Addr: [4]byte(pr.ip[:4])}
 	case 6:
-		return &unix.SockaddrInet6{Port: int(c.rport), ZoneId: c.rzone, Addr: c.rip}
+		return &unix.SockaddrInet6{Port: int(pr.port), ZoneId: pr.zone, Addr: pr.ip}
 	}
 	return nil
 }
 
-// LocalAddr returns the local network address.
+// LocalAddr returns the local network address (nil for a zero Conn).
 func (c *Conn) LocalAddr() net.Addr {
+	if !c.ok() {
+		return nil
+	}
 	c.fd.mu.Lock()
 	defer c.fd.mu.Unlock()
 	la := c.addrs.local()
@@ -111,13 +138,16 @@ func (c *Conn) LocalAddr() net.Addr {
 	return la
 }
 
-// RemoteAddr returns the remote network address.
+// RemoteAddr returns the remote network address (nil for a zero Conn).
 func (c *Conn) RemoteAddr() net.Addr {
+	if !c.ok() {
+		return nil
+	}
 	c.fd.mu.Lock()
 	defer c.fd.mu.Unlock()
 	ra := c.addrs.remote()
 	if ra == nil {
-		if c.rfam != 0 {
+		if c.fd.peer.fam != 0 {
 			ra = netAddr(c.network(), c.remoteSockaddr())
 		} else if !c.fd.closing() {
 			if sa, err := unix.Getpeername(c.fd.sysfd); err == nil {
@@ -159,20 +189,26 @@ func (c *Conn) opError(op string, err error) error {
 // (its bytes are saved with every parked connection): each calls park
 // itself, with no defer, few locals and the arm closure on the stack; the
 // system calls, the error wrapping and the end of the wait are in
-// functions called before or after it.
+// functions called before or after it. Across the park they keep only c
+// live, never c.fd apart (they load it again after): the saved stack then
+// points to one object per connection, the Conn (which holds its netFD),
+// so its pointer shadow has one entry for it, not two.
 func (c *Conn) Read(b []byte) (int, error) {
-	fd := &c.fd
-	if err := fd.acquire(&fd.r.l); err != nil {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	if err := c.fd.acquire(&c.fd.r.l); err != nil {
 		return 0, c.readError(err)
 	}
 	for {
-		n, seq, wait, err := fd.read(b)
+		n, seq, wait, err := c.fd.read(b)
 		if wait {
-			if err = fd.endWait(&fd.r, parkIO("poll: read", func(w waker) bool { return fd.arm(&fd.r, seq, w) })); err == nil {
+			err = parkIO("poll: read", func(w waker) bool { return c.fd.arm(&c.fd.r, seq, w) })
+			if err = c.fd.endWait(&c.fd.r, err); err == nil {
 				continue
 			}
 		}
-		fd.release(&fd.r.l)
+		c.fd.release(&c.fd.r.l)
 		if err != nil && err != io.EOF {
 			err = c.readError(err)
 		}
@@ -221,8 +257,10 @@ func (fd *netFD) read(b []byte) (n int, seq uint32, wait bool, err error) {
 // Write writes all of b, parking while the socket's buffer is full. It
 // returns len(b) or an error.
 func (c *Conn) Write(b []byte) (int, error) {
-	fd := &c.fd
-	if err := fd.acquire(&fd.w.l); err != nil {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
+	if err := c.fd.acquire(&c.fd.w.l); err != nil {
 		return 0, c.writeError(err)
 	}
 	nn := 0
@@ -230,13 +268,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 		var seq uint32
 		var wait bool
 		var err error
-		nn, seq, wait, err = fd.write(b, nn)
+		nn, seq, wait, err = c.fd.write(b, nn)
 		if wait {
-			if err = fd.endWait(&fd.w, parkIO("poll: write", func(w waker) bool { return fd.arm(&fd.w, seq, w) })); err == nil {
+			err = parkIO("poll: write", func(w waker) bool { return c.fd.arm(&c.fd.w, seq, w) })
+			if err = c.fd.endWait(&c.fd.w, err); err == nil {
 				continue
 			}
 		}
-		fd.release(&fd.w.l)
+		c.fd.release(&c.fd.w.l)
 		if err != nil {
 			err = c.writeError(err)
 		}
@@ -289,6 +328,9 @@ func (fd *netFD) write(b []byte, nn int) (int, uint32, bool, error) {
 // Close closes the connection. Reads and Writes blocked in other
 // coroutines or goroutines return net.ErrClosed at once.
 func (c *Conn) Close() error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	c.LocalAddr() // cached now: errors after Close still name it
 	return c.opError("close", c.fd.Close())
 }
@@ -300,6 +342,9 @@ func (c *Conn) CloseRead() error { return c.shutdown(unix.SHUT_RD) }
 func (c *Conn) CloseWrite() error { return c.shutdown(unix.SHUT_WR) }
 
 func (c *Conn) shutdown(how int) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	if err := c.fd.incref(); err != nil {
 		return c.opError("close", err)
 	}
@@ -313,16 +358,25 @@ func (c *Conn) shutdown(how int) error {
 // SetDeadline sets the read and write deadlines (zero: none). An operation
 // that reaches one fails with an error wrapping os.ErrDeadlineExceeded.
 func (c *Conn) SetDeadline(t time.Time) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	return c.opError("set", c.fd.setDeadline(t, true, true))
 }
 
 // SetReadDeadline sets the deadline for Read, WaitRead and ReadWith.
 func (c *Conn) SetReadDeadline(t time.Time) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	return c.opError("set", c.fd.setDeadline(t, true, false))
 }
 
 // SetWriteDeadline sets the deadline for Write.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	return c.opError("set", c.fd.setDeadline(t, false, true))
 }
 
@@ -333,13 +387,16 @@ var peekBuf [1]byte
 // an error is pending), ctx is done, the read deadline passes or the
 // connection is closed. It holds no buffer while it waits.
 func (c *Conn) WaitRead(ctx context.Context) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	if ctx != nil && ctx.Done() != nil {
 		return c.waitReadCtx(ctx)
 	}
-	fd := &c.fd
-	seq, wait, err := fd.startWaitRead()
+	seq, wait, err := c.fd.startWaitRead()
 	if wait {
-		err = fd.endWaitRead(parkIO("poll: wait read", func(w waker) bool { return fd.arm(&fd.r, seq, w) }))
+		err = parkIO("poll: wait read", func(w waker) bool { return c.fd.arm(&c.fd.r, seq, w) })
+		err = c.fd.endWaitRead(err)
 	}
 	if err != nil {
 		return c.readError(err)
@@ -349,7 +406,7 @@ func (c *Conn) WaitRead(ctx context.Context) error {
 
 // waitReadCtx is WaitRead with a context that can be done.
 func (c *Conn) waitReadCtx(ctx context.Context) error {
-	fd := &c.fd
+	fd := c.fd
 	seq, wait, err := fd.startWaitRead()
 	if wait {
 		err = fd.wait(ctx, &fd.r, seq, "poll: wait read")
@@ -409,11 +466,14 @@ func (fd *netFD) endWaitRead(err error) error {
 // keep p. ReadWith returns io.EOF at the end of the stream, a read error, or
 // fn's error.
 func (c *Conn) ReadWith(pool *BufferPool, fn func(p []byte) error) error {
-	fd := &c.fd
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	for {
-		seq, wait, err := fd.startWaitRead()
+		seq, wait, err := c.fd.startWaitRead()
 		if wait {
-			err = fd.endWaitRead(parkIO("poll: wait read", func(w waker) bool { return fd.arm(&fd.r, seq, w) }))
+			err = parkIO("poll: wait read", func(w waker) bool { return c.fd.arm(&c.fd.r, seq, w) })
+			err = c.fd.endWaitRead(err)
 		}
 		if err != nil {
 			return c.readError(err)
@@ -452,7 +512,7 @@ func (c *Conn) readWith(pool *BufferPool, fn func(p []byte) error) (err error, a
 
 // readOnce is one non-blocking read: EAGAIN is returned, not waited on.
 func (c *Conn) readOnce(b []byte) (int, error) {
-	fd := &c.fd
+	fd := c.fd
 	if err := fd.incref(); err != nil {
 		return 0, err
 	}
@@ -505,6 +565,9 @@ func (c *Conn) SetWriteBuffer(bytes int) error {
 // SetLinger sets SO_LINGER as net.TCPConn.SetLinger does: sec < 0 restores
 // the default, 0 makes Close discard unsent data and reset the connection.
 func (c *Conn) SetLinger(sec int) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	if err := c.fd.incref(); err != nil {
 		return c.opError("set", err)
 	}
@@ -520,6 +583,9 @@ func (c *Conn) SetLinger(sec int) error {
 }
 
 func (c *Conn) setsockopt(level, opt, v int) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	if err := c.fd.incref(); err != nil {
 		return c.opError("set", err)
 	}
@@ -540,13 +606,16 @@ func boolInt(b bool) int {
 // SyscallConn returns a raw connection for socket options and custom I/O.
 // Its Read and Write call f until it reports done, parking on EAGAIN.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	if !c.ok() {
+		return nil, syscall.EINVAL
+	}
 	return rawConn{c}, nil
 }
 
 type rawConn struct{ c *Conn }
 
 func (r rawConn) Control(f func(fd uintptr)) error {
-	fd := &r.c.fd
+	fd := r.c.fd
 	if err := fd.incref(); err != nil {
 		return r.c.opError("raw-control", err)
 	}
@@ -564,7 +633,7 @@ func (r rawConn) Write(f func(fd uintptr) (done bool)) error {
 }
 
 func (r rawConn) rw(op string, d *ioDir, l *ioLock, f func(fd uintptr) bool) error {
-	fd := &r.c.fd
+	fd := r.c.fd
 	if err := fd.incref(); err != nil {
 		return r.c.opError(op, err)
 	}

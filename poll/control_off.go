@@ -15,3 +15,7 @@ const brokenWakeOrder = false
 // cancellation although the lock was handed to it, leaving the lock held
 // for good (see netFD.lock).
 const brokenLockGrant = false
+
+// brokenCollect attaches no cleanup to Conns and Listeners, so that one
+// dropped without Close is never closed (see collectOnDrop).
+const brokenCollect = false

@@ -8,4 +8,5 @@ package poll
 var (
 	brokenWakeOrder bool
 	brokenLockGrant bool
+	brokenCollect   bool
 )

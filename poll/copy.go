@@ -2,7 +2,10 @@
 
 package poll
 
-import "io"
+import (
+	"io"
+	"syscall"
+)
 
 // ReadFrom implements io.ReaderFrom (io.Copy calls it): it copies from r
 // into the connection until r's end of stream (which is not an error) or
@@ -27,6 +30,9 @@ import "io"
 // Errors are *net.OpError with Op "readfrom" and c's addresses, whichever
 // side failed, as with *net.TCPConn.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
 	n, err, handled := spliceFrom(c, r)
 	if !handled {
 		var m int64
@@ -45,10 +51,13 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 // addresses. Other writers get io.Copy's semantics with a pooled 32 KiB
 // buffer (or w's ReadFrom, if it has one).
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	if !c.ok() {
+		return 0, syscall.EINVAL
+	}
 	var n int64
 	var err error
 	handled := false
-	if dst, ok := w.(*Conn); ok {
+	if dst, ok := w.(*Conn); ok && dst.ok() {
 		var fallback bool
 		n, fallback, err = spliceCopy(dst, c, 1<<63-1)
 		handled = !fallback
@@ -74,8 +83,8 @@ func spliceFrom(c *Conn, r io.Reader) (written int64, err error, handled bool) {
 		}
 	}
 	src, ok := r.(*Conn)
-	if !ok {
-		return 0, nil, false
+	if !ok || !src.ok() {
+		return 0, nil, false // a zero Conn fails its Reads with EINVAL
 	}
 	written, fallback, err := spliceCopy(c, src, remain)
 	if lr != nil {

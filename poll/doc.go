@@ -20,13 +20,22 @@
 // Each scheduler has one poller, created by the first Listen or Dial for
 // it and installed with sched.Scheduler.SetPoller, so that the scheduler's
 // idle carrier sleeps in epoll_wait until the next timer and is woken by
-// readiness or by Wake (an eventfd; EVFILT_USER on kqueue). The poller owns
-// a table from descriptor number to netFD. Every socket is registered once,
-// edge-triggered, for input and output (EPOLLIN|EPOLLOUT|EPOLLRDHUP|
-// EPOLLET); an operation tries its system call and parks (sched.Park) only
-// on EAGAIN. Deadlines are timers on the scheduler's wheel. The same
-// connection works from ordinary goroutines (crypto/tls, net/http): Park
-// blocks them instead.
+// readiness or by Wake (an eventfd; EVFILT_USER on kqueue).
+//
+// The poller owns a table from descriptor number to netFD: the part of a
+// Conn or Listener that waits (the descriptor, the per-direction wait
+// state, deadlines), a separate object that never points back. So the
+// table does not keep a Conn alive, and one dropped without Close is
+// closed by a cleanup (runtime.AddCleanup) once it is unreachable, as
+// package net's finalizers close a dropped *net.TCPConn, and counted in
+// Stats.Collected. An operation parked on a Conn keeps it reachable (its
+// frame holds the Conn), so only a Conn nobody can use again is collected.
+//
+// Every socket is registered once, edge-triggered, for input and output
+// (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET); an operation tries its system
+// call and parks (sched.Park) only on EAGAIN. Deadlines are timers on the
+// scheduler's wheel. The same connection works from ordinary goroutines
+// (crypto/tls, net/http): Park blocks them instead.
 //
 // Conn implements io.ReaderFrom and io.WriterTo, so io.Copy between two
 // Conns (a relay) moves the bytes with splice(2) through a cached pipe on
@@ -59,9 +68,14 @@
 //   - A descriptor number is closed only when no operation uses it: every
 //     operation holds a reference, including while parked; Close sets the
 //     closing bit, readies both waiters (they fail with net.ErrClosed) and
-//     drops the creation reference; the last reference closes it. An event
-//     that arrives for a closed number carries the old registration's
+//     drops the creation reference; the last reference closes it. A netFD
+//     closes its number once, whoever asks (Close, the cleanup of a dropped
+//     Conn): the cleanup holds the netFD, not the number, so a number
+//     closed and reused is never closed by a late cleanup. An event that
+//     arrives for a closed number carries the old registration's
 //     generation (epoll data) and is dropped.
+//   - The netFD never refers to its Conn or Listener; only the Conn's
+//     cleanup and the table refer to the netFD.
 //   - A lock of one direction is never left held: a grant (a lock that arm
 //     found free, or that unlock handed over) wins over a cancellation,
 //     so the waiter keeps it and releases it; Close readies every lock
@@ -89,5 +103,9 @@
 //     coroutine parks, its carrier runs on); lookups beyond its size queue.
 //   - A poller lives as long as the process (sched has no hook to release
 //     it on Close): two descriptors per scheduler that ever did I/O.
+//   - Every Conn and Listener carries a runtime cleanup: about 56 bytes of
+//     runtime records and 24 of heap per connection (Go 1.26), the price of
+//     closing dropped connections. A listener's socket file (unix) is not
+//     removed when the garbage collector closes it (as with package net).
 //   - The kqueue implementation builds and vets but is not run here.
 package poll

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,7 +51,7 @@ func Listen(s *sched.Scheduler, network, address string, opts ...Option) (*Liste
 // Listener is a stream listener served by a poller. It implements
 // net.Listener; AcceptConn returns the concrete *Conn.
 type Listener struct {
-	fd        netFD
+	fd        *netFD
 	network   string
 	addr      net.Addr
 	connAddrs *connAddrs          // local address of accepted connections, if fixed
@@ -157,10 +158,13 @@ func (lc *ListenConfig) listenEndpoint(p *poller, network string, ep endpoint) (
 	} else {
 		l.keepAlive = keepAliveFor(lc.KeepAlive, lc.KeepAliveConfig)
 	}
-	if err := l.fd.init(p, s); err != nil {
+	fd, err := newFD(p, s)
+	if err != nil {
 		unix.Close(s)
 		return nil, err
 	}
+	l.fd = fd
+	collectOnDrop(l, fd)
 	return l, nil
 }
 
@@ -190,6 +194,9 @@ const (
 // Out of descriptors, it first closes the idle pipes that splicing copies
 // keep for reuse, and tries again at once if there were any.
 func (l *Listener) AcceptConn() (*Conn, error) {
+	if !l.ok() {
+		return nil, syscall.EINVAL
+	}
 	c, err := l.accept()
 	if err != nil {
 		return nil, &net.OpError{Op: "accept", Net: l.network, Addr: l.addr, Err: err}
@@ -198,7 +205,7 @@ func (l *Listener) AcceptConn() (*Conn, error) {
 }
 
 func (l *Listener) accept() (*Conn, error) {
-	fd := &l.fd
+	fd := l.fd
 	if err := fd.incref(); err != nil {
 		return nil, err
 	}
@@ -277,6 +284,9 @@ func (l *Listener) wakeSleeper() {
 // Close stops listening; blocked Accepts return net.ErrClosed. A unix
 // socket's file is removed.
 func (l *Listener) Close() error {
+	if !l.ok() {
+		return syscall.EINVAL
+	}
 	l.closeOnce.Do(func() {
 		l.closeErr = l.fd.Close()
 		l.wakeSleeper()
@@ -292,6 +302,9 @@ func (l *Listener) Close() error {
 
 // SetDeadline sets the deadline for Accept (zero: none).
 func (l *Listener) SetDeadline(t time.Time) error {
+	if !l.ok() {
+		return syscall.EINVAL
+	}
 	if err := l.fd.setDeadline(t, true, false); err != nil {
 		return &net.OpError{Op: "set", Net: l.network, Addr: l.addr, Err: err}
 	}
@@ -389,7 +402,7 @@ func (d *Dialer) connect(ctx context.Context, p *poller, network string, ep endp
 	if err != nil {
 		return nil, err
 	}
-	fd := &c.fd
+	fd := c.fd
 	seq := fd.w.edges()
 	for {
 		err = unix.Connect(s, ep.sa)

@@ -39,6 +39,7 @@ type poller struct {
 	readied        atomic.Uint64
 	acceptBackoffs atomic.Uint64
 	acceptRetries  atomic.Uint64
+	collected      atomic.Uint64
 }
 
 var _ sched.Poller = (*poller)(nil)
@@ -161,6 +162,7 @@ type Stats struct {
 	AcceptBackoffs uint64 // Accept sleeps after EMFILE/ENFILE/ENOBUFS/ENOMEM
 	AcceptRetries  uint64 // Accept retries after ECONNABORTED and similar
 	HelperRuns     uint64 // starts of the helper poller (see helper.go)
+	Collected      uint64 // Conns and Listeners closed by a cleanup: dropped without Close
 }
 
 // StatsFor returns the counters of s's poller (zero if s has none yet).
@@ -185,6 +187,7 @@ func (p *poller) stats() Stats {
 		AcceptBackoffs: p.acceptBackoffs.Load(),
 		AcceptRetries:  p.acceptRetries.Load(),
 		HelperRuns:     p.helperRuns.Load(),
+		Collected:      p.collected.Load(),
 	}
 }
 

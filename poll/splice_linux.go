@@ -242,7 +242,7 @@ func (s *splicer) unlock() {
 func (s *splicer) step() (fd *netFD, d *ioDir, seq uint32, reason string, wait bool, err error) {
 	for {
 		if s.inPipe > 0 {
-			fd = &s.dst.fd
+			fd = s.dst.fd
 			if err = s.lock(fd, &fd.w.l); err != nil {
 				return
 			}
@@ -259,7 +259,7 @@ func (s *splicer) step() (fd *netFD, d *ioDir, seq uint32, reason string, wait b
 		if s.remain <= 0 {
 			return
 		}
-		fd = &s.src.fd
+		fd = s.src.fd
 		if err = s.lock(fd, &fd.r.l); err != nil {
 			return
 		}
@@ -294,7 +294,7 @@ func (s *splicer) step() (fd *netFD, d *ioDir, seq uint32, reason string, wait b
 // fill splices from src into the empty pipe, with src's read lock held.
 // n == 0 with no error is src's end of stream.
 func (s *splicer) fill() (n int, seq uint32, wait bool, err error) {
-	fd := &s.src.fd
+	fd := s.src.fd
 	max := int64(maxSpliceSize)
 	if s.remain < max {
 		max = s.remain
@@ -320,7 +320,7 @@ func (s *splicer) fill() (n int, seq uint32, wait bool, err error) {
 // pump splices everything in the pipe into dst, with dst's write lock
 // held, or until dst's buffer is full (wait) or an error.
 func (s *splicer) pump() (seq uint32, wait bool, err error) {
-	fd := &s.dst.fd
+	fd := s.dst.fd
 	for s.inPipe > 0 {
 		if err := fd.check(&fd.w); err != nil {
 			return 0, false, err
