@@ -20,7 +20,13 @@
 // Each scheduler has one poller, created by the first Listen or Dial for
 // it and installed with sched.Scheduler.SetPoller, so that the scheduler's
 // idle carrier sleeps in epoll_wait until the next timer and is woken by
-// readiness or by Wake (an eventfd; EVFILT_USER on kqueue).
+// readiness or by Wake (an eventfd; EVFILT_USER on kqueue). The scheduler
+// owns it (sched.Scheduler.Poller finds it; nothing global refers to it)
+// and closes it when it closes, after its carriers have stopped: the
+// poller then closes every connection and listener still open (their
+// operations, parked or later, fail with net.ErrClosed, as after their own
+// Close), waits until nobody polls, and closes its own descriptors; Listen
+// and Dial on a closed scheduler fail with net.ErrClosed.
 //
 // The poller owns a table from descriptor number to netFD: the part of a
 // Conn or Listener that waits (the descriptor, the per-direction wait
@@ -47,8 +53,8 @@
 // carriers are busy, on Linux they look for readiness between tasks
 // (PollBusy, at most every 20us and only while somebody waits). A helper
 // goroutine (helper.go) polls while somebody waits and the scheduler has
-// not polled for 10ms: before its carriers start, after they stop, or
-// while they are all busy elsewhere (kqueue, or one long task per carrier).
+// not polled for 10ms: before its carriers start, or while they are all
+// busy elsewhere (kqueue, or one long task per carrier).
 //
 // # Invariants
 //
@@ -70,12 +76,15 @@
 //     closing bit, readies both waiters (they fail with net.ErrClosed) and
 //     drops the creation reference; the last reference closes it. A netFD
 //     closes its number once, whoever asks (Close, the cleanup of a dropped
-//     Conn): the cleanup holds the netFD, not the number, so a number
+//     Conn, the poller's Close): the cleanup holds the netFD, not the number, so a number
 //     closed and reused is never closed by a late cleanup. An event that
 //     arrives for a closed number carries the old registration's
 //     generation (epoll data) and is dropped.
 //   - The netFD never refers to its Conn or Listener; only the Conn's
 //     cleanup and the table refer to the netFD.
+//   - The poller's own descriptors are used only between enter and exit
+//     (Poll, PollBusy, Wake, registration, the helper's polls), and Close
+//     closes them only after every such use has ended.
 //   - A lock of one direction is never left held: a grant (a lock that arm
 //     found free, or that unlock handed over) wins over a cancellation,
 //     so the waiter keeps it and releases it; Close readies every lock
@@ -101,8 +110,13 @@
 //
 //   - Host names are looked up on the scheduler's bounded Await pool (the
 //     coroutine parks, its carrier runs on); lookups beyond its size queue.
-//   - A poller lives as long as the process (sched has no hook to release
-//     it on Close): two descriptors per scheduler that ever did I/O.
+//   - Closing a scheduler closes its connections and listeners, also
+//     those its tasks handed to goroutines: they cannot outlive the poller
+//     that serves them. A listener's socket file (unix) is not removed
+//     then; Close the listener for that.
+//   - An Accept sleeping in its EMFILE backoff when the scheduler closes
+//     wakes only when the listener is closed (its timer has no driver
+//     left).
 //   - Every Conn and Listener carries a runtime cleanup: about 56 bytes of
 //     runtime records and 24 of heap per connection (Go 1.26), the price of
 //     closing dropped connections. A listener's socket file (unix) is not

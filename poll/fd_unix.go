@@ -97,8 +97,12 @@ const closingBit = 1
 var errClosed = net.ErrClosed
 
 // newFD registers sysfd with p and returns its netFD. On failure the
-// caller still owns sysfd.
+// caller still owns sysfd; the error is net.ErrClosed once p is closed.
 func newFD(p *poller, sysfd int) (*netFD, error) {
+	if !p.enter() {
+		return nil, errClosed
+	}
+	defer p.exit()
 	fd := &netFD{p: p, sysfd: sysfd, gen: p.nextGen()}
 	fd.state.Store(2)
 	p.tab.set(sysfd, fd)

@@ -10,8 +10,9 @@ import "time"
 // connections, and a scheduler whose carriers are all busy for a long
 // time. The helper covers both: a goroutine that polls (and runs due
 // timers) while somebody waits and the scheduler has not polled for
-// helperAfter. It stops as soon as the scheduler polls again or nobody
-// waits, so in the common case (an idle watcher in Poll) it never runs.
+// helperAfter. It stops as soon as the scheduler polls again, nobody
+// waits or the poller is closed, so in the common case (an idle watcher
+// in Poll) it never runs.
 
 const (
 	helperAfter = 10 * time.Millisecond // scheduler silence that starts the helper
@@ -31,7 +32,7 @@ func (p *poller) schedSilent() bool {
 // waitBegin is called before a waiter parks, waitEnd after.
 func (p *poller) waitBegin() {
 	p.waiters.Add(1)
-	if !p.helperOn.Load() && p.schedSilent() && p.helperOn.CompareAndSwap(false, true) {
+	if !p.helperOn.Load() && p.schedSilent() && !p.isClosed() && p.helperOn.CompareAndSwap(false, true) {
 		p.helperRuns.Add(1)
 		go p.helper()
 	}
@@ -39,21 +40,36 @@ func (p *poller) waitBegin() {
 
 func (p *poller) waitEnd() { p.waiters.Add(-1) }
 
+// helperNeeded reports whether the helper has work.
+func (p *poller) helperNeeded() bool {
+	return !p.isClosed() && p.waiters.Load() != 0 && p.schedSilent()
+}
+
 func (p *poller) helper() {
 	for {
-		if p.closed.Load() || p.waiters.Load() == 0 || !p.schedSilent() {
+		if !p.helperNeeded() {
 			p.helperOn.Store(false)
 			// A waiter that arrived after the check above saw helperOn set
 			// and started nothing: look again.
-			if p.closed.Load() || p.waiters.Load() == 0 || !p.schedSilent() || !p.helperOn.CompareAndSwap(false, true) {
+			if !p.helperNeeded() || !p.helperOn.CompareAndSwap(false, true) {
 				return
 			}
+		}
+		if !p.enter() {
+			p.helperOn.Store(false)
+			return // closed
 		}
 		d := helperWait
 		if next, ok := p.wheel.Next(); ok && next < d {
 			d = next
 		}
 		p.poll(d, true)
-		p.wheel.Advance(time.Now())
+		p.runTimers()
+		p.exit()
 	}
+}
+
+// runTimers runs the due timers for the helper.
+func (p *poller) runTimers() {
+	p.wheel.Advance(time.Now())
 }

@@ -36,7 +36,7 @@ func newTestPoller(t testing.TB) *poller {
 		cancel()
 		p.Wake()
 		wg.Wait()
-		p.close()
+		p.Close()
 	})
 	return p
 }

@@ -4,6 +4,7 @@ package poll
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -14,10 +15,11 @@ import (
 	"weak"
 
 	"github.com/stackslice/stackslice/sched"
+	"github.com/stackslice/stackslice/timers"
 )
 
 // Issue 11, section 4: nothing leaks. A Conn or Listener dropped without
-// Close is closed by a cleanup.
+// Close is closed by a cleanup; a scheduler's Close releases its poller.
 
 // TestConnSizes guards the memory of an idle connection: a Conn and its
 // netFD are two allocations that fill the 16- and 112-byte size classes,
@@ -271,4 +273,192 @@ func TestParkedConnNotCollected(t *testing.T) {
 			t.Fatal("parked Read did not return")
 		}
 	})
+}
+
+// TestSchedulerCloseReleasesPoller creates and closes 1,000 schedulers
+// that each Listen, Dial and echo one message: the descriptors and the
+// heap come back to their baseline (the poller, its two descriptors and
+// the scheduler are released).
+func TestSchedulerCloseReleasesPoller(t *testing.T) {
+	n := 1000
+	if testing.Short() {
+		n = 200
+	}
+	round := func() error {
+		s := sched.New(sched.WithCarriers(1))
+		ln, err := Listen(s, "tcp", "127.0.0.1:0")
+		if err != nil {
+			s.Close()
+			return err
+		}
+		var serr, cerr error
+		s.Go(func(context.Context) {
+			c, err := ln.AcceptConn()
+			if err != nil {
+				serr = err
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				serr = err
+				return
+			}
+			_, serr = c.Write(buf)
+		})
+		s.Go(func(context.Context) {
+			c, err := Dial(context.Background(), s, "tcp", ln.Addr().String())
+			if err != nil {
+				cerr = err
+				return
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("hello")); err != nil {
+				cerr = err
+				return
+			}
+			buf := make([]byte, 5)
+			_, cerr = io.ReadFull(c, buf)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a hang bound
+		err = s.Run(ctx)
+		cancel()
+		ln.Close()
+		s.Close()
+		return errors.Join(err, serr, cerr)
+	}
+	for range 20 { // warm-up: pools, templates, code paths
+		if err := round(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle := func() (fds int, heap uint64) {
+		var ms runtime.MemStats
+		settleGC()
+		runtime.ReadMemStats(&ms)
+		return openFDs(t), ms.HeapInuse
+	}
+	fds0, heap0 := settle()
+	for i := range n {
+		if err := round(); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	var fds1 int
+	var heap1 uint64
+	const slack = 1 << 20 // a leaked scheduler holds its 8 KiB fd table chunk alone
+	gcUntil(func() bool {
+		fds1, heap1 = settle()
+		return fds1 <= fds0 && heap1 <= heap0+slack
+	})
+	t.Logf("%d schedulers: descriptors %d -> %d, heap in use %d -> %d KiB", n, fds0, fds1, heap0>>10, heap1>>10)
+	if fds1 > fds0 {
+		t.Errorf("%d descriptors open after %d schedulers closed, %d before", fds1, n, fds0)
+	}
+	if heap1 > heap0+slack {
+		t.Errorf("heap in use %d KiB after %d schedulers closed, %d KiB before: %d bytes per scheduler kept",
+			heap1>>10, n, heap0>>10, (heap1-heap0)/uint64(n))
+	}
+}
+
+// TestSchedulerCloseClosesConns: connections and listeners still open when
+// their scheduler closes are closed with it; goroutines blocked on them
+// return net.ErrClosed, later calls fail with it, and Listen and Dial on
+// the closed scheduler fail with net.ErrClosed. StatsFor still answers.
+func TestSchedulerCloseClosesConns(t *testing.T) {
+	s := sched.New()
+	ln, err := Listen(s, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sc, err := ln.AcceptConn() // from this goroutine: the helper polls
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds0 := openFDs(t)
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := sc.Read(make([]byte, 1))
+		readErr <- err
+	}()
+	acceptErr := make(chan error, 1)
+	go func() {
+		_, err := ln.Accept()
+		acceptErr <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let them block (not needed for correctness)
+	s.Close()
+	for what, ch := range map[string]chan error{"Read": readErr, "Accept": acceptErr} {
+		select {
+		case err := <-ch:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("%s blocked when the scheduler closed: %v, want net.ErrClosed", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s blocked when the scheduler closed did not return", what)
+		}
+	}
+	if _, err := sc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Write after the scheduler closed: %v", err)
+	}
+	if err := sc.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Close after the scheduler closed: %v", err)
+	}
+	if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Listener.Close after the scheduler closed: %v", err)
+	}
+	if _, err := Listen(s, "tcp", "127.0.0.1:0"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Listen on a closed scheduler: %v", err)
+	}
+	if _, err := Dial(context.Background(), s, "tcp", ln.Addr().String()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Dial on a closed scheduler: %v", err)
+	}
+	// The connection, the listener, the epoll instance and the eventfd.
+	if got := openFDs(t); got > fds0-4 {
+		t.Errorf("%d descriptors open after the scheduler closed, %d before: want at most %d", got, fds0, fds0-4)
+	}
+	if st := StatsFor(s); st.FDs != 0 {
+		t.Errorf("StatsFor a closed scheduler: %+v, want no descriptors", st)
+	}
+
+	// A scheduler closed before it ever had a poller.
+	s2 := sched.New()
+	s2.Close()
+	if _, err := Listen(s2, "tcp", "127.0.0.1:0"); !errors.Is(err, net.ErrClosed) || !errors.Is(err, sched.ErrClosed) {
+		t.Errorf("Listen on a scheduler closed before any I/O: %v, want net.ErrClosed and sched.ErrClosed", err)
+	}
+	if st := StatsFor(s2); st != (Stats{}) {
+		t.Errorf("StatsFor a scheduler without a poller: %+v", st)
+	}
+}
+
+// TestPollerCloseRefusesLaterUse: Close of a poller wakes a Poll in
+// progress and waits for it, and every later use of the poller's
+// descriptors is refused.
+func TestPollerCloseRefusesLaterUse(t *testing.T) {
+	p, err := newPoller(timers.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Poll(-1) // returns when Close wakes it
+	}()
+	time.Sleep(5 * time.Millisecond)
+	p.Close()
+	wait(t, done, "Poll across Close")
+	p.Poll(-1) // returns at once
+	p.Wake()
+	if _, err := newFD(p, -1); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("newFD on a closed poller: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
 }

@@ -44,8 +44,8 @@ func (p *poller) init() error {
 	return nil
 }
 
+// close closes the poller's own descriptors (see Close).
 func (p *poller) close() {
-	p.closed.Store(true)
 	unix.Close(p.evfd)
 	unix.Close(p.epfd)
 }
@@ -143,6 +143,10 @@ func (p *poller) PollBusy() {
 	if now-last < int64(busyPollAfter) || !p.lastPoll.CompareAndSwap(last, now) {
 		return
 	}
+	if !p.enter() {
+		return // closed
+	}
+	defer p.exit()
 	p.busyPolls.Add(1)
 	var evs [pollBatch]unix.EpollEvent
 	n, err := unix.EpollWait(p.epfd, evs[:], 0)

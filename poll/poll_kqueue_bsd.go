@@ -38,8 +38,8 @@ func (p *poller) init() error {
 	return nil
 }
 
+// close closes the poller's own descriptors (see Close).
 func (p *poller) close() {
-	p.closed.Store(true)
 	unix.Close(p.kq)
 }
 

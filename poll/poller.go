@@ -4,6 +4,8 @@ package poll
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,11 +16,23 @@ import (
 
 // poller is one scheduler's readiness engine: the OS readiness queue
 // (pollImpl: epoll or kqueue), the table of the descriptors registered with
-// it, and counters. It implements sched.Poller.
+// it, and counters. It implements sched.Poller and io.Closer: the
+// scheduler owns it and closes it (Close) once its carriers have stopped.
+//
+// Its own descriptors (the epoll instance and eventfd, or the kqueue) are
+// used only between enter and exit, and Close closes them only once every
+// such use has ended, so a number is never used after it was closed (and
+// perhaps reused by somebody else).
 type poller struct {
 	pollImpl
 	wheel *timers.Wheel
 	tab   fdTable
+
+	// users counts, in units of 2, the goroutines between enter and exit;
+	// bit 0 is set once Close began. drained is closed by the exit that
+	// leaves no user after Close began.
+	users   atomic.Int64
+	drained chan struct{}
 
 	wakePending atomic.Bool // a Wake is written and not yet consumed
 
@@ -28,7 +42,6 @@ type poller struct {
 	lastPoll atomic.Int64 // nanotime of the scheduler's last Poll
 	waiters  atomic.Int64 // parked or parking waiters
 	helperOn atomic.Bool  // the helper goroutine runs
-	closed   atomic.Bool
 
 	fds            atomic.Int64
 	helperRuns     atomic.Uint64
@@ -48,11 +61,59 @@ func newPoller(w *timers.Wheel) (*poller, error) {
 	if w == nil {
 		return nil, errors.New("poll: scheduler has no timing wheel")
 	}
-	p := &poller{wheel: w}
+	p := &poller{wheel: w, drained: make(chan struct{})}
 	if err := p.init(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+const pollerClosed = 1 // the bit of poller.users set by Close
+
+// enter begins a use of the poller's own descriptors; it reports false,
+// and the caller must not use them, once Close began. Every true enter is
+// followed by exit.
+func (p *poller) enter() bool {
+	for {
+		u := p.users.Load()
+		if u&pollerClosed != 0 {
+			return false
+		}
+		if p.users.CompareAndSwap(u, u+2) {
+			return true
+		}
+	}
+}
+
+func (p *poller) exit() {
+	if p.users.Add(-2) == pollerClosed {
+		close(p.drained) // the last user after Close began
+	}
+}
+
+// isClosed reports whether Close began.
+func (p *poller) isClosed() bool { return p.users.Load()&pollerClosed != 0 }
+
+// Close closes the poller: the scheduler's Close calls it once its
+// carriers have stopped. It closes every descriptor still registered
+// (connections and listeners: their operations in progress and later fail
+// with net.ErrClosed, as after their own Close), waits until no goroutine
+// uses the poller's own descriptors (the helper polls for at most
+// helperWait, and is woken), then closes them. Later Dials, Listens and
+// Accepts fail with net.ErrClosed; Wake and Poll do nothing.
+func (p *poller) Close() error {
+	u := p.users.Or(pollerClosed)
+	if u&pollerClosed != 0 {
+		return nil // closed already
+	}
+	p.wake() // a Poll in progress (the helper's) returns
+	if u != 0 {
+		<-p.drained
+	}
+	// Nothing registers any more: the table only shrinks now.
+	p.tab.each(func(fd *netFD) { fd.Close() })
+	p.close()
+	return nil
 }
 
 // nextGen returns a registration generation, never 0.
@@ -66,15 +127,20 @@ func (p *poller) nextGen() uint32 {
 
 // Wake makes a Poll in progress, or the next one, return at once.
 func (p *poller) Wake() {
-	if p.wakePending.CompareAndSwap(false, true) {
+	if p.wakePending.CompareAndSwap(false, true) && p.enter() {
 		p.wakes.Add(1)
 		p.wake()
+		p.exit()
 	}
 }
 
 // Poll waits up to timeout for readiness and readies the waiters of the
 // descriptors that became ready (see pollImpl.poll).
 func (p *poller) Poll(timeout time.Duration) {
+	if !p.enter() {
+		return // closed
+	}
+	defer p.exit()
 	p.polls.Add(1)
 	p.inPoll.Add(1)
 	p.lastPoll.Store(nanotime())
@@ -123,31 +189,45 @@ func (p *poller) readyFD(fd int, gen uint32, read, write bool) {
 	}
 }
 
-// Per-scheduler pollers, created on first use.
-var (
-	pollersMu sync.Mutex
-	pollers   = map[*sched.Scheduler]*poller{}
-)
+// pollerMu serialises the creation of pollers, so that two first uses of
+// a scheduler do not both make one. The scheduler holds its poller
+// (sched.Scheduler.Poller); nothing here keeps either alive.
+var pollerMu sync.Mutex
+
+// errSchedClosed is the error of a Listen or Dial on a scheduler that was
+// closed before it had a poller: net.ErrClosed, and sched.ErrClosed too.
+var errSchedClosed = fmt.Errorf("%w (%w)", net.ErrClosed, sched.ErrClosed)
 
 // pollerFor returns s's poller, creating and installing it on first use.
+// A closed scheduler's poller is closed: operations on it fail with
+// net.ErrClosed.
 func pollerFor(s *sched.Scheduler) (*poller, error) {
 	if s == nil {
 		return nil, errors.New("poll: nil scheduler")
 	}
-	pollersMu.Lock()
-	defer pollersMu.Unlock()
-	if p := pollers[s]; p != nil {
+	if p, ok := s.Poller().(*poller); ok {
 		return p, nil
+	}
+	pollerMu.Lock()
+	defer pollerMu.Unlock()
+	switch p := s.Poller().(type) {
+	case *poller:
+		return p, nil
+	case nil:
+	default:
+		return nil, errors.New("poll: the scheduler has a poller of another package")
 	}
 	p, err := newPoller(s.Timers())
 	if err != nil {
 		return nil, err
 	}
 	if err := s.SetPoller(p); err != nil {
-		p.close()
+		p.Close()
+		if errors.Is(err, sched.ErrClosed) {
+			err = errSchedClosed
+		}
 		return nil, err
 	}
-	pollers[s] = p
 	return p, nil
 }
 
@@ -166,11 +246,13 @@ type Stats struct {
 }
 
 // StatsFor returns the counters of s's poller (zero if s has none yet).
+// They stay readable after s is closed.
 func StatsFor(s *sched.Scheduler) Stats {
-	pollersMu.Lock()
-	p := pollers[s]
-	pollersMu.Unlock()
-	if p == nil {
+	if s == nil {
+		return Stats{}
+	}
+	p, ok := s.Poller().(*poller)
+	if !ok {
 		return Stats{}
 	}
 	return p.stats()
@@ -239,6 +321,24 @@ func (t *fdTable) set(fd int, c *netFD) {
 		t.mu.Unlock()
 	}
 	(*cs)[i][fd%fdChunkSize].Store(c)
+}
+
+// each calls f for every netFD in the table.
+func (t *fdTable) each(f func(*netFD)) {
+	cs := t.chunks.Load()
+	if cs == nil {
+		return
+	}
+	for _, ch := range *cs {
+		if ch == nil {
+			continue
+		}
+		for i := range ch {
+			if fd := ch[i].Load(); fd != nil {
+				f(fd)
+			}
+		}
+	}
 }
 
 func (t *fdTable) clear(fd int, c *netFD) {
