@@ -19,3 +19,7 @@ const brokenLockGrant = false
 // brokenCollect attaches no cleanup to Conns and Listeners, so that one
 // dropped without Close is never closed (see collectOnDrop).
 const brokenCollect = false
+
+// brokenTimerDriver makes the helper advance a scheduler's timing wheel
+// itself instead of through the scheduler's guard (see runTimers).
+const brokenTimerDriver = false

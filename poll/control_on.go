@@ -6,7 +6,8 @@ package poll
 // the negative-control tests set.
 
 var (
-	brokenWakeOrder bool
-	brokenLockGrant bool
-	brokenCollect   bool
+	brokenWakeOrder   bool
+	brokenLockGrant   bool
+	brokenCollect     bool
+	brokenTimerDriver bool
 )

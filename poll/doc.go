@@ -54,7 +54,9 @@
 // (PollBusy, at most every 20us and only while somebody waits). A helper
 // goroutine (helper.go) polls while somebody waits and the scheduler has
 // not polled for 10ms: before its carriers start, or while they are all
-// busy elsewhere (kqueue, or one long task per carrier).
+// busy elsewhere (kqueue, or one long task per carrier). It runs the due
+// timers through sched.Scheduler.AdvanceTimers, under the scheduler's own
+// guard, so that the wheel never has two drivers at once.
 //
 // # Invariants
 //
@@ -76,10 +78,10 @@
 //     closing bit, readies both waiters (they fail with net.ErrClosed) and
 //     drops the creation reference; the last reference closes it. A netFD
 //     closes its number once, whoever asks (Close, the cleanup of a dropped
-//     Conn, the poller's Close): the cleanup holds the netFD, not the number, so a number
-//     closed and reused is never closed by a late cleanup. An event that
-//     arrives for a closed number carries the old registration's
-//     generation (epoll data) and is dropped.
+//     Conn, the poller's Close): the cleanup holds the netFD, not the
+//     number, so a number closed and reused is never closed by a late
+//     cleanup. An event that arrives for a closed number carries the old
+//     registration's generation (epoll data) and is dropped.
 //   - The netFD never refers to its Conn or Listener; only the Conn's
 //     cleanup and the table refer to the netFD.
 //   - The poller's own descriptors are used only between enter and exit

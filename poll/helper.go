@@ -13,6 +13,11 @@ import "time"
 // helperAfter. It stops as soon as the scheduler polls again, nobody
 // waits or the poller is closed, so in the common case (an idle watcher
 // in Poll) it never runs.
+//
+// The timers are the scheduler's: the helper runs them through
+// sched.Scheduler.AdvanceTimers, which does nothing while a carrier or the
+// scheduler's monitor runs them, so that the wheel has one driver at a
+// time. Only a poller of no scheduler (a test's) advances its wheel itself.
 
 const (
 	helperAfter = 10 * time.Millisecond // scheduler silence that starts the helper
@@ -71,5 +76,9 @@ func (p *poller) helper() {
 
 // runTimers runs the due timers for the helper.
 func (p *poller) runTimers() {
+	if p.s != nil && !brokenTimerDriver {
+		p.s.AdvanceTimers()
+		return
+	}
 	p.wheel.Advance(time.Now())
 }

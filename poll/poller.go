@@ -26,6 +26,7 @@ import (
 type poller struct {
 	pollImpl
 	wheel *timers.Wheel
+	s     *sched.Scheduler // the owner; nil for a test's poller
 	tab   fdTable
 
 	// users counts, in units of 2, the goroutines between enter and exit;
@@ -221,6 +222,7 @@ func pollerFor(s *sched.Scheduler) (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.s = s
 	if err := s.SetPoller(p); err != nil {
 		p.Close()
 		if errors.Is(err, sched.ErrClosed) {
