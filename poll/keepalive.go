@@ -5,6 +5,7 @@ package poll
 import (
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -88,6 +89,9 @@ func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 }
 
 func (c *Conn) setKeepAlive(set func(s int) error) error {
+	if !c.ok() {
+		return syscall.EINVAL
+	}
 	if err := c.fd.incref(); err != nil {
 		return c.opError("set", err)
 	}

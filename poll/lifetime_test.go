@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"sync"
 	"testing"
@@ -460,5 +462,52 @@ func TestPollerCloseRefusesLaterUse(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// A goroutine that accepts on a listener of a scheduler that never runs,
+// right after the program starts, is served by the helper poller. The
+// poller used to count as having polled at the package's start, so for
+// the first 10 ms nothing polled for such a waiter, ever. Run in a child
+// process, so that the wait begins within milliseconds of start-up.
+func TestFreshPollerHelper(t *testing.T) {
+	if os.Getenv("STACKSLICE_FRESH_CHILD") != "" {
+		s := sched.New() // never started: only the helper can poll
+		defer s.Close()
+		ln, err := Listen(s, "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		accepted := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				c.Close()
+			}
+			accepted <- err
+		}()
+		for p, _ := pollerFor(s); p.waiters.Load() == 0; { // Accept parks first
+			time.Sleep(100 * time.Microsecond)
+		}
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		select {
+		case err := <-accepted:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Accept in a goroutine on a scheduler that never ran was not served within 10s")
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFreshPollerHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "STACKSLICE_FRESH_CHILD=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 }

@@ -63,6 +63,9 @@ func newPoller(w *timers.Wheel) (*poller, error) {
 		return nil, errors.New("poll: scheduler has no timing wheel")
 	}
 	p := &poller{wheel: w, drained: make(chan struct{})}
+	// Never polled: a waiter on a scheduler that has not run must find it
+	// silent and start the helper, even within helperAfter of start-up.
+	p.lastPoll.Store(nanotime() - 2*int64(helperAfter))
 	if err := p.init(); err != nil {
 		return nil, err
 	}
