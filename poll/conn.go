@@ -130,7 +130,7 @@ func (c *Conn) LocalAddr() net.Addr {
 	defer c.fd.mu.Unlock()
 	la := c.addrs.local()
 	if la == nil && !c.fd.closing() {
-		if sa, err := unix.Getsockname(c.fd.sysfd); err == nil {
+		if sa, err := unix.Getsockname(c.fd.sysfd()); err == nil {
 			la = netAddr(c.network(), sa)
 			c.addrs = &connAddrs{la: la, ra: c.addrs.remote()}
 		}
@@ -150,7 +150,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 		if c.fd.peer.fam != 0 {
 			ra = netAddr(c.network(), c.remoteSockaddr())
 		} else if !c.fd.closing() {
-			if sa, err := unix.Getpeername(c.fd.sysfd); err == nil {
+			if sa, err := unix.Getpeername(c.fd.sysfd()); err == nil {
 				ra = netAddr(c.network(), sa)
 			}
 		}
@@ -238,7 +238,7 @@ func (fd *netFD) read(b []byte) (n int, seq uint32, wait bool, err error) {
 			return 0, 0, false, err
 		}
 		seq := fd.r.edges()
-		n, err := unix.Read(fd.sysfd, b)
+		n, err := unix.Read(fd.sysfd(), b)
 		switch err {
 		case nil:
 			if n == 0 {
@@ -304,7 +304,7 @@ func (fd *netFD) write(b []byte, nn int) (int, uint32, bool, error) {
 		if len(chunk) > maxRW {
 			chunk = chunk[:maxRW]
 		}
-		n, err := unix.Write(fd.sysfd, chunk)
+		n, err := unix.Write(fd.sysfd(), chunk)
 		if n > 0 {
 			nn += n
 		}
@@ -349,7 +349,7 @@ func (c *Conn) shutdown(how int) error {
 		return c.opError("close", err)
 	}
 	defer c.fd.decref()
-	if err := unix.Shutdown(c.fd.sysfd, how); err != nil {
+	if err := unix.Shutdown(c.fd.sysfd(), how); err != nil {
 		return c.opError("close", os.NewSyscallError("shutdown", err))
 	}
 	return nil
@@ -438,7 +438,7 @@ func (fd *netFD) startWaitRead() (seq uint32, wait bool, err error) {
 			return 0, false, err
 		}
 		seq := fd.r.edges()
-		_, _, err := unix.Recvfrom(fd.sysfd, peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		_, _, err := unix.Recvfrom(fd.sysfd(), peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		switch err {
 		case unix.EINTR:
 		case unix.EAGAIN:
@@ -525,7 +525,7 @@ func (c *Conn) readOnce(b []byte) (int, error) {
 		return 0, err
 	}
 	for {
-		n, err := unix.Read(fd.sysfd, b)
+		n, err := unix.Read(fd.sysfd(), b)
 		switch err {
 		case nil:
 			if n == 0 && len(b) > 0 {
@@ -576,7 +576,7 @@ func (c *Conn) SetLinger(sec int) error {
 	if sec < 0 {
 		l = unix.Linger{}
 	}
-	if err := unix.SetsockoptLinger(c.fd.sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
+	if err := unix.SetsockoptLinger(c.fd.sysfd(), unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
 		return c.opError("set", os.NewSyscallError("setsockopt", err))
 	}
 	return nil
@@ -590,7 +590,7 @@ func (c *Conn) setsockopt(level, opt, v int) error {
 		return c.opError("set", err)
 	}
 	defer c.fd.decref()
-	if err := unix.SetsockoptInt(c.fd.sysfd, level, opt, v); err != nil {
+	if err := unix.SetsockoptInt(c.fd.sysfd(), level, opt, v); err != nil {
 		return c.opError("set", os.NewSyscallError("setsockopt", err))
 	}
 	return nil
@@ -620,7 +620,7 @@ func (r rawConn) Control(f func(fd uintptr)) error {
 		return r.c.opError("raw-control", err)
 	}
 	defer fd.decref()
-	f(uintptr(fd.sysfd))
+	f(uintptr(fd.sysfd()))
 	return nil
 }
 
@@ -647,7 +647,7 @@ func (r rawConn) rw(op string, d *ioDir, l *ioLock, f func(fd uintptr) bool) err
 			return r.c.opError(op, err)
 		}
 		seq := d.edges()
-		if f(uintptr(fd.sysfd)) {
+		if f(uintptr(fd.sysfd())) {
 			return nil
 		}
 		if err := fd.wait(background, d, seq, "poll: "+op); err != nil {

@@ -558,7 +558,7 @@ func TestSyscallConn(t *testing.T) {
 		}
 		var fdv uintptr
 		rc.Control(func(fd uintptr) { fdv = fd })
-		if int(fdv) != sc.fd.sysfd {
+		if int(fdv) != sc.fd.sysfd() {
 			t.Errorf("Control fd %d", fdv)
 		}
 		var n int

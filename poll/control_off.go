@@ -23,3 +23,8 @@ const brokenCollect = false
 // brokenTimerDriver makes the helper advance a scheduler's timing wheel
 // itself instead of through the scheduler's guard (see runTimers).
 const brokenTimerDriver = false
+
+// brokenStaleMark leaves a deadline timer's callback that fired before its
+// deadline was replaced unmarked, so that it expires the new deadline
+// (see deadline.go).
+const brokenStaleMark = false

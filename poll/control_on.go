@@ -11,3 +11,5 @@ var (
 	brokenCollect     bool
 	brokenTimerDriver bool
 )
+
+var brokenStaleMark bool

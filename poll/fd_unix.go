@@ -4,12 +4,12 @@ package poll
 
 import (
 	"context"
+	"math"
 	"net"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,15 +41,20 @@ import (
 // closes its number at most once, however many of Close, the cleanup of
 // its owner and the poller's Close ask.
 type netFD struct {
-	p     *poller
-	sysfd int
-	gen   uint32
+	p   *poller
+	num int32  // the descriptor (see sysfd)
+	gen uint32 // registration generation (epoll data)
 
 	state atomic.Int32
 
-	mu   sync.Mutex // guards the wk fields, dl and Conn.addrs
+	// rt is the read deadline's timer while one is set (see deadline.go),
+	// kept here because idle connections with an idle timeout all have
+	// one; the write deadline's is in dl. Guarded by mu.
+	rt timers.Ref
+
+	mu   sync.Mutex // guards the wk fields, rt, dl and Conn.addrs
 	r, w ioDir
-	dl   *deadlines // allocated on first use: deadlines and lock waiters
+	dl   *fdExtra // allocated on first use: the write deadline, lock waiters
 
 	// peer holds a connection's facts fixed when it was made. It lives
 	// here rather than in the Conn so that both allocations fill their
@@ -63,8 +68,9 @@ type netFD struct {
 // flags share one word, which also lets the poller bump the edges and see
 // whether a waiter is parked in one atomic operation.
 type ioDir struct {
-	// state is edges*edgeUnit | expiredBit | waitingBit: the readiness
-	// edges seen (modulo 2^30), whether the deadline has passed, and
+	// state is edges*edgeUnit | staleBit | expiredBit | waitingBit: the
+	// readiness edges seen (modulo 2^29), whether the deadline's timer
+	// callback in flight is stale, whether the deadline has passed, and
 	// whether wk holds a parked waiter.
 	state atomic.Uint32
 	l     ioLock // serialises this direction's operations
@@ -74,8 +80,9 @@ type ioDir struct {
 const (
 	waitingBit = 1
 	expiredBit = 2
-	flagBits   = waitingBit | expiredBit
-	edgeUnit   = 4
+	staleBit   = 4 // a deadline timer's callback in flight is stale (deadline.go)
+	flagBits   = waitingBit | expiredBit | staleBit
+	edgeUnit   = 8
 )
 
 // edges returns the readiness edges seen so far, as the value a wait
@@ -103,7 +110,10 @@ func newFD(p *poller, sysfd int) (*netFD, error) {
 		return nil, errClosed
 	}
 	defer p.exit()
-	fd := &netFD{p: p, sysfd: sysfd, gen: p.nextGen()}
+	if sysfd < 0 || sysfd > math.MaxInt32 { // kept in 32 bits (netFD.num)
+		return nil, os.NewSyscallError("socket", unix.EBADF)
+	}
+	fd := &netFD{p: p, num: int32(sysfd), gen: p.nextGen()}
 	fd.state.Store(2)
 	p.tab.set(sysfd, fd)
 	if err := p.register(sysfd, fd.gen); err != nil {
@@ -134,6 +144,9 @@ func collectFD(fd *netFD) {
 		fd.p.collected.Add(1)
 	}
 }
+
+// sysfd returns the descriptor number.
+func (fd *netFD) sysfd() int { return int(fd.num) }
 
 func (fd *netFD) incref() error {
 	for {
@@ -177,9 +190,9 @@ func (fd *netFD) wakeAll() {
 	fd.mu.Lock()
 	rw, rok := fd.r.take()
 	ww, wok := fd.w.take()
+	fd.stopDeadlines()
 	var lq []*lockWaiter
 	if fd.dl != nil {
-		fd.dl.stop()
 		lq, fd.dl.lq = fd.dl.lq, nil // not granted: they fail with ErrClosed
 	}
 	fd.mu.Unlock()
@@ -196,13 +209,11 @@ func (fd *netFD) wakeAll() {
 
 func (fd *netFD) destroy() {
 	fd.mu.Lock()
-	if fd.dl != nil {
-		fd.dl.stop()
-	}
+	fd.stopDeadlines()
 	fd.mu.Unlock()
-	fd.p.tab.clear(fd.sysfd, fd)
+	fd.p.tab.clear(fd.sysfd(), fd)
 	fd.p.fds.Add(-1)
-	unix.Close(fd.sysfd)
+	unix.Close(fd.sysfd())
 }
 
 // take removes and returns the parked waiter, if any. fd.mu must be held.
@@ -355,7 +366,7 @@ func (fd *netFD) lock(l *ioLock) error {
 }
 
 // removeWaiter drops lw from the lock queue, if it is there. fd.mu is held.
-func (dl *deadlines) removeWaiter(lw *lockWaiter) {
+func (dl *fdExtra) removeWaiter(lw *lockWaiter) {
 	for i, x := range dl.lq {
 		if x == lw {
 			dl.lq = append(dl.lq[:i], dl.lq[i+1:]...)
@@ -403,111 +414,19 @@ func (fd *netFD) unlock(l *ioLock) {
 	}
 }
 
-// deadlines holds a netFD's deadline timers and its lock waiters, rarely
-// used and so kept out of the netFD; allocated on first use (extra).
-type deadlines struct {
-	rt, wt       timerSlot
-	rfire, wfire func()        // set by the first setDeadline
-	lq           []*lockWaiter // operations waiting for an ioLock
+// fdExtra is the rarely used part of a netFD, allocated on first use
+// (extra): the write deadline's timer and the lock waiters.
+type fdExtra struct {
+	wt timers.Ref    // the write deadline's timer (see deadline.go)
+	lq []*lockWaiter // operations waiting for an ioLock
 }
 
 // extra returns fd.dl, allocating it on first use. fd.mu must be held.
-func (fd *netFD) extra() *deadlines {
+func (fd *netFD) extra() *fdExtra {
 	if fd.dl == nil {
-		fd.dl = &deadlines{}
+		fd.dl = &fdExtra{}
 	}
 	return fd.dl
-}
-
-type timerSlot struct {
-	at    time.Time // zero: no deadline
-	t     timers.Timer
-	armed bool // t was created
-}
-
-func (dl *deadlines) stop() {
-	dl.rt.at, dl.wt.at = time.Time{}, time.Time{}
-	if dl.rt.armed {
-		dl.rt.t.Stop()
-	}
-	if dl.wt.armed {
-		dl.wt.t.Stop()
-	}
-}
-
-// setDeadline sets the read and/or write deadline to t (zero: none).
-func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
-	if err := fd.incref(); err != nil {
-		return err
-	}
-	defer fd.decref()
-	var wake [2]waker
-	var nw int
-	fd.mu.Lock()
-	if dl := fd.extra(); dl.rfire == nil {
-		dl.rfire = func() { fd.deadlineFired(&fd.r, &fd.dl.rt) }
-		dl.wfire = func() { fd.deadlineFired(&fd.w, &fd.dl.wt) }
-	}
-	set := func(d *ioDir, s *timerSlot, fire func()) {
-		s.at = t
-		if t.IsZero() {
-			if s.armed {
-				s.t.Stop()
-			}
-			d.setExpired(false)
-			return
-		}
-		dur := time.Until(t)
-		if dur <= 0 {
-			if s.armed {
-				s.t.Stop()
-			}
-			d.setExpired(true)
-			if w, ok := d.take(); ok {
-				wake[nw] = w
-				nw++
-			}
-			return
-		}
-		d.setExpired(false)
-		if s.armed {
-			s.t.Reset(dur)
-		} else {
-			s.t = fd.p.wheel.Add(dur, fire)
-			s.armed = true
-		}
-	}
-	if read {
-		set(&fd.r, &fd.dl.rt, fd.dl.rfire)
-	}
-	if write {
-		set(&fd.w, &fd.dl.wt, fd.dl.wfire)
-	}
-	fd.mu.Unlock()
-	for _, w := range wake[:nw] {
-		w.Ready()
-	}
-	return nil
-}
-
-// deadlineFired runs on the timer wheel's goroutine.
-func (fd *netFD) deadlineFired(d *ioDir, s *timerSlot) {
-	fd.mu.Lock()
-	if s.at.IsZero() {
-		fd.mu.Unlock()
-		return
-	}
-	if dur := time.Until(s.at); dur > 0 {
-		s.t.Reset(dur) // the wheel's clock ran ahead of ours; not yet
-		fd.mu.Unlock()
-		return
-	}
-	d.setExpired(true)
-	w, ok := d.take()
-	fd.mu.Unlock()
-	if ok {
-		w.Ready()
-	}
 }
 
 // maxRW caps one read or write system call, as package net does.

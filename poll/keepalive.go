@@ -96,7 +96,7 @@ func (c *Conn) setKeepAlive(set func(s int) error) error {
 		return c.opError("set", err)
 	}
 	defer c.fd.decref()
-	if err := set(c.fd.sysfd); err != nil {
+	if err := set(c.fd.sysfd()); err != nil {
 		return c.opError("set", err)
 	}
 	return nil

@@ -145,7 +145,7 @@ func droppedListenerClosed(t *testing.T, e env) bool {
 	ln = nil
 	defer fd.Close() // if not collected
 	return gcUntil(func() bool { return fd.p.collected.Load() > collected }) &&
-		fd.closing() && fd.p.tab.get(fd.sysfd) != fd
+		fd.closing() && fd.p.tab.get(fd.sysfd()) != fd
 }
 
 // TestClosedConnNotClosedAgain: a Conn closed with Close and then dropped
@@ -169,7 +169,7 @@ func TestClosedConnNotClosedAgain(t *testing.T) {
 			return c
 		}
 		a := dial()
-		p, num := a.fd.p, a.fd.sysfd
+		p, num := a.fd.p, a.fd.sysfd()
 		collected := p.collected.Load()
 		a.Close()
 		// Take a's number for b: keep dialing (and closing the misses)
@@ -177,7 +177,7 @@ func TestClosedConnNotClosedAgain(t *testing.T) {
 		var b *Conn
 		for range 20 {
 			c := dial()
-			if c.fd.sysfd == num {
+			if c.fd.sysfd() == num {
 				b = c
 				break
 			}

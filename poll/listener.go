@@ -220,7 +220,7 @@ func (l *Listener) accept() (*Conn, error) {
 			return nil, err
 		}
 		seq := fd.r.edges()
-		ns, rsa, err := sysAccept(fd.sysfd)
+		ns, rsa, err := sysAccept(fd.sysfd())
 		switch err {
 		case nil:
 			if l.keepAlive.Enable {
@@ -370,7 +370,7 @@ func (d *Dialer) dial(ctx context.Context, p *poller, network, address string) (
 	}
 	if ep.family != unix.AF_UNIX {
 		if ka := keepAliveFor(d.KeepAlive, d.KeepAliveConfig); ka.Enable {
-			setKeepAliveConfig(c.fd.sysfd, ka) // errors ignored, as package net does
+			setKeepAliveConfig(c.fd.sysfd(), ka) // errors ignored, as package net does
 		}
 	}
 	return c, nil
