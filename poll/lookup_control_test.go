@@ -18,7 +18,9 @@ func TestLookupOffCarrierControl(t *testing.T) {
 	brokenLookupOnCarrier = true
 	defer func() { brokenLookupOnCarrier = false }()
 	ln := stdListener(t)
-	s := newScheduler(t, sched.WithCarriers(1))
+	// Stand-ins off: a lookup that blocked the carrier would get one after
+	// a few milliseconds, and the other task would run anyway.
+	s := newScheduler(t, sched.WithCarriers(1), sched.WithStandIns(0))
 	b := newBlockingLookup(t, false)
 	dialer, err := s.Go(func(ctx context.Context) {
 		if c, err := Dial(ctx, s, "tcp", "stub.invalid:"+port(ln.Addr())); err == nil {
