@@ -39,9 +39,18 @@
 //
 // Every socket is registered once, edge-triggered, for input and output
 // (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET); an operation tries its system
-// call and parks (sched.Park) only on EAGAIN. Deadlines are timers on the
-// scheduler's wheel. The same connection works from ordinary goroutines
-// (crypto/tls, net/http): Park blocks them instead.
+// call and parks (sched.ParkNoContext) only on EAGAIN. Deadlines are
+// timers on the scheduler's wheel (deadline.go): a direction with a
+// deadline holds one wheel node and a 4-byte reference to it, so an idle
+// connection with an idle timeout costs one node (48 bytes) more. The same
+// connection works from ordinary goroutines (crypto/tls, net/http): Park
+// blocks them instead.
+//
+// Listen and Dial take package net's defaults, TCP keep-alive included
+// (15 s); ListenConfig and Dialer, modelled on net's, set keep-alive,
+// Control hooks, ReusePort, Backlog, Timeout, Deadline and LocalAddr. A
+// host name is looked up through sched.Await: the coroutine parks, its
+// carrier runs on.
 //
 // Conn implements io.ReaderFrom and io.WriterTo, so io.Copy between two
 // Conns (a relay) moves the bytes with splice(2) through a cached pipe on
