@@ -114,9 +114,10 @@ func TestStandInControl(t *testing.T) {
 	stop := startSleepers(t, s, 20, &woke)
 	defer stop()
 	waitFor(t, "sleepers running", func() bool { return woke.Load() > 20 })
-	ch := make(chan struct{})
-	blocked := mustGo(t, s, func(ctx context.Context) { <-ch })
-	time.Sleep(50 * time.Millisecond) // let the blocker take the carrier
+	ch, started := make(chan struct{}), make(chan struct{})
+	blocked := mustGo(t, s, func(ctx context.Context) { close(started); <-ch })
+	<-started                         // the blocker has the only carrier now
+	time.Sleep(10 * time.Millisecond) // wake-ups already running finish
 	before := woke.Load()
 	time.Sleep(300 * time.Millisecond)
 	stalled := woke.Load() - before
