@@ -17,7 +17,7 @@ import (
 // TestUsesEngine makes sure the harness tests the stack-slicing engine, not
 // the goroutine-backed fallback, in builds that have the engine.
 func TestUsesEngine(t *testing.T) {
-	if !slice.UsingEngine() {
+	if !slice.Engine().StackSlicing {
 		t.Fatalf("the fuzz harness would test the fallback: %s", slice.Engine())
 	}
 }
@@ -49,7 +49,7 @@ func TestBrokenEngineChild(t *testing.T) {
 	if brk == "" {
 		t.Skip("only run by TestHarnessCatchesBrokenEngine")
 	}
-	if !slice.UsingEngine() { // select the engine before breaking it
+	if !slice.Engine().StackSlicing { // select the engine before breaking it
 		t.Skip(slice.Engine())
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(1))

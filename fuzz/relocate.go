@@ -1233,7 +1233,7 @@ func (st *runState) resumeCo(c *co, how byte, depth int, outer *slice.Coroutine)
 		err = fmt.Errorf("Resume reported done=%v but Done() = %v", done, cr.Done())
 	case slice.Current() != outer:
 		err = fmt.Errorf("slice.Current() = %p after Resume, want %p", slice.Current(), outer)
-	case !done && slice.UsingEngine() && cr.Size() <= 0:
+	case !done && slice.Engine().StackSlicing && cr.Size() <= 0:
 		err = fmt.Errorf("Size() = %d while suspended", cr.Size())
 	}
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 // sweeps reports whether s packs its idle tasks with a sweeper.
 func (s *Scheduler) sweeps() bool {
 	p := s.policy
-	return p.Mode != slice.CompressNone && p.After > 0 && p.Budget <= 0 && slice.UsingEngine()
+	return p.Mode != slice.CompressNone && p.After > 0 && p.Budget <= 0 && slice.Engine().StackSlicing
 }
 
 // setTaskPolicy gives a new task's coroutine the slice policy it needs.

@@ -446,7 +446,7 @@ func TestDumpAndStats(t *testing.T) {
 	if !strings.Contains(out, `coroutine 1 "dumped" [chan receive,`) {
 		t.Fatalf("dump header missing:\n%s", out)
 	}
-	if slice.UsingEngine() {
+	if slice.Engine().StackSlicing {
 		if !strings.Contains(out, "sched.dumpTarget(...)") || !strings.Contains(out, "features_test.go:") {
 			t.Fatalf("dump lacks the task's frames:\n%s", out)
 		}
@@ -548,8 +548,8 @@ func TestCloseFromTask(t *testing.T) {
 }
 
 func TestDumpAndStatsCompressed(t *testing.T) {
-	if !slice.UsingEngine() {
-		t.Skip("no blocks to pack on the fallback: " + slice.Engine())
+	if !slice.Engine().StackSlicing {
+		t.Skip("no blocks to pack on the fallback: " + slice.Engine().String())
 	}
 	s := newSched(t, WithCompression(slice.Policy{Mode: slice.CompressTemplate, After: 0}))
 	ch := NewChan[int](0)
@@ -575,8 +575,8 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 // WithCompression says otherwise; with CompressNone they follow slice's
 // global policy.
 func TestTaskCompressionPolicy(t *testing.T) {
-	if !slice.UsingEngine() {
-		t.Skip("no blocks to pack on the fallback: " + slice.Engine())
+	if !slice.Engine().StackSlicing {
+		t.Skip("no blocks to pack on the fallback: " + slice.Engine().String())
 	}
 	parkedPacked := func(s *Scheduler) bool {
 		before := slice.ReadCompressionStats().Packed

@@ -83,11 +83,11 @@ func TestStandInForBlockedCarrier(t *testing.T) {
 			var dump bytes.Buffer
 			s.Dump(&dump)
 			want := `"blocker" [blocked outside the scheduler, ` + b.wait
-			if !slice.UsingEngine() {
+			if !slice.Engine().StackSlicing {
 				want = `"blocker" [blocked outside the scheduler, ` // no stacks on the fallback
 			}
 			if !strings.Contains(dump.String(), want) ||
-				slice.UsingEngine() && !strings.Contains(dump.String(), "sched.blockedTaskBody(") {
+				slice.Engine().StackSlicing && !strings.Contains(dump.String(), "sched.blockedTaskBody(") {
 				t.Errorf("Dump does not show the blocker blocked in %q with its stack:\n%s", b.wait, dump.String())
 			}
 			if b.release != nil {

@@ -83,7 +83,7 @@ func (t *Task) inspect(f func(v uint64)) {
 // Stats is a snapshot of a scheduler.
 type Stats struct {
 	Name     string
-	Engine   string // slice.Engine()
+	Engine   string // slice.Engine().Description
 	Carriers int
 	Tasks    int            // live tasks
 	Running  int            // on a carrier now
@@ -142,7 +142,7 @@ func addHist(h []Bucket, n int) {
 
 // Stats returns a snapshot of s. It visits every task: O(tasks).
 func (s *Scheduler) Stats() Stats {
-	st := Stats{Name: s.name, Engine: slice.Engine(), Carriers: s.ncarriers,
+	st := Stats{Name: s.name, Engine: slice.Engine().Description, Carriers: s.ncarriers,
 		ParkedBy: map[string]int{}, SavedHist: newHist(), PeakHist: newHist(),
 		Switches: s.switches(), Handoffs: s.handoffs.Load(),
 		StandIns: int(s.standIns.Load()), StandInsStarted: s.standInsStarted.Load(),
@@ -208,7 +208,7 @@ func (s *Scheduler) Dump(w io.Writer) error {
 	sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
 	d := dumper{now: now, blocked: s.blockedTasks()}
 	for _, t := range ts {
-		if t.state.Load()&statusMask == stRunning && slice.UsingEngine() {
+		if t.state.Load()&statusMask == stRunning && slice.Engine().StackSlicing {
 			d.stacks = goroutineStacks()
 			d.running = s.runningTasks()
 			break
@@ -277,7 +277,7 @@ func writeFrames(b *strings.Builder, t *Task, v uint64, pcs []uintptr) {
 	if len(pcs) == 0 {
 		why := "running on its carrier"
 		switch {
-		case !slice.UsingEngine():
+		case !slice.Engine().StackSlicing:
 			why = "goroutine-backed fallback"
 		case v&statusMask == stQueued && t.state.Load()&statusMask == stQueued && t.peak.Load() == 0:
 			why = "not started"

@@ -272,7 +272,7 @@ func idleRun(kind string, objs []idleObj, results []int) (heapEach, stackEach fl
 			if cs[i].Resume() {
 				return 0, 0, fmt.Errorf("coroutine %d finished before yielding", i)
 			}
-			if mode != slice.CompressNone && !cs[i].Compress(mode) && slice.UsingEngine() {
+			if mode != slice.CompressNone && !cs[i].Compress(mode) && slice.Engine().StackSlicing {
 				return 0, 0, fmt.Errorf("coroutine %d: Compress(%v) did not pack", i, mode)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 // A Carrier tells a goroutine blocked on a channel or in a system call
 // from one that runs; on the fallback it cannot tell.
 func TestCarrierBlocked(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		if CurrentCarrier().Blocked() {
 			t.Fatal("the fallback's Carrier claims to know")
 		}

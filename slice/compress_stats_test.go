@@ -10,7 +10,7 @@ import "testing"
 // where they were once every coroutine has finished, and are right while one
 // is packed.
 func TestCompressStatsBalance(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	for _, m := range packModes {

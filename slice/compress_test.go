@@ -29,14 +29,14 @@ func TestCompressRoundTrip(t *testing.T) {
 			c := New(func() { bigFrameYield(&got) })
 			c.Resume()
 			packed := c.Compress(m)
-			if UsingEngine() && !packed {
+			if Engine().StackSlicing && !packed {
 				t.Fatalf("Compress(%v) did not pack", m)
 			}
-			if !UsingEngine() && packed {
+			if !Engine().StackSlicing && packed {
 				t.Fatal("the fallback packed a coroutine")
 			}
 			runtime.GC()
-			if UsingEngine() && len(c.Callers()) < 3 {
+			if Engine().StackSlicing && len(c.Callers()) < 3 {
 				t.Fatalf("Callers of a packed coroutine: %v", c.Callers())
 			}
 			for i := 0; !c.done(i); i++ {
@@ -68,7 +68,7 @@ func TestTortureCompressedEveryYield(t *testing.T) {
 			if bad := runTorture(32, 4, 2); bad != "" {
 				t.Fatal(bad)
 			}
-			if UsingEngine() && ReadCompressionStats().Packs == 0 {
+			if Engine().StackSlicing && ReadCompressionStats().Packs == 0 {
 				t.Fatal("nothing was packed")
 			}
 		})
@@ -76,7 +76,7 @@ func TestTortureCompressedEveryYield(t *testing.T) {
 }
 
 func TestTemplatesShared(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	before := ReadCompressionStats()
@@ -162,7 +162,7 @@ func templateRoundTrip(n int) (bare int, err error) {
 // Coroutines parked at one place that differ only in the objects they point
 // to pack to no diff at all: their pointer words hold the same tokens.
 func TestTemplateSwizzle(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	const n = 200
@@ -197,7 +197,7 @@ func kindAt(k int, out *int) {
 // frame) get a template per kind, up to maxVariants, and pack to nothing;
 // kinds past that pack against the first template.
 func TestTemplateVariants(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	const n = 60
@@ -253,7 +253,7 @@ func optimizationsOff() bool {
 // The negative control: with unswizzle putting back the wrong pointers, the
 // coroutines must compute wrong results.
 func TestTemplateSwizzleControl(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	unswizzleMixForTest = true
@@ -267,7 +267,7 @@ func TestTemplateSwizzleControl(t *testing.T) {
 // table's size they go in its extra part. Either way they override the
 // global policy (none here).
 func TestPerCoroutinePolicies(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	for i := 0; i < maxPolicies+3; i++ {
@@ -297,7 +297,7 @@ func TestPerCoroutinePolicies(t *testing.T) {
 }
 
 func TestCompactorPacksIdle(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
 	withPolicy(t, Policy{Mode: CompressS2, After: time.Millisecond})

@@ -165,7 +165,7 @@ func TestYieldInDeferDuringPanic(t *testing.T) {
 		t.Run(fmt.Sprint("loop=", loop), func(t *testing.T) {
 			var refusal any
 			c := New(func() { panickingYielder(&refusal, loop) })
-			if !UsingEngine() {
+			if !Engine().StackSlicing {
 				if c.Resume() {
 					t.Fatal("the fallback refused a Yield during a panic")
 				}
@@ -184,9 +184,9 @@ func TestYieldInDeferDuringPanic(t *testing.T) {
 func checkRefusal(t *testing.T, r any, want string) {
 	t.Helper()
 	switch {
-	case !UsingEngine() && r != nil:
+	case !Engine().StackSlicing && r != nil:
 		t.Fatalf("the fallback refused the Yield: %v", r)
-	case UsingEngine() && (r == nil || !strings.Contains(fmt.Sprint(r), want)):
+	case Engine().StackSlicing && (r == nil || !strings.Contains(fmt.Sprint(r), want)):
 		t.Fatalf("Yield panicked with %v, want %q", r, want)
 	}
 }
@@ -230,7 +230,7 @@ func TestYieldInDeferDuringGoexit(t *testing.T) {
 		defer func() { refusal = yieldOrRefusal() }()
 		runtime.Goexit()
 	})
-	if !UsingEngine() && c.Resume() {
+	if !Engine().StackSlicing && c.Resume() {
 		t.Fatal("the fallback refused a Yield during a Goexit")
 	}
 	if !goexits(t, func() { c.Resume() }) {

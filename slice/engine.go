@@ -67,14 +67,25 @@ func chooseEngine() {
 	engineState.mode.Store(modeEngine)
 }
 
-// Engine says which implementation runs and, for the fallback, why: for
-// example "stack-slicing engine (go1.26.8 linux/amd64)" or
-// "goroutine fallback (go1.26.8 linux/amd64): built with -race".
-func Engine() string {
-	engineOn()
-	return engineState.desc
+// An Implementation says which implementation of coroutines runs in this
+// process: the stack-slicing engine, or the goroutine-backed fallback
+// (with -race, the purego tag, an unsupported Go version or architecture,
+// or a failed start-up self-test).
+type Implementation struct {
+	// StackSlicing reports whether the stack-slicing engine runs.
+	StackSlicing bool
+	// Description names the implementation and the platform and, for the
+	// fallback, says why: "stack-slicing engine (go1.26.8 linux/amd64)",
+	// "goroutine fallback (go1.26.8 linux/amd64): built with -race".
+	Description string
 }
 
-// UsingEngine reports whether the stack-slicing engine runs (rather than the
-// goroutine-backed fallback).
-func UsingEngine() bool { return engineOn() }
+// String returns the Description.
+func (i Implementation) String() string { return i.Description }
+
+// Engine says which implementation runs (deciding first, with the
+// start-up self-test, if nothing has yet).
+func Engine() Implementation {
+	on := engineOn()
+	return Implementation{StackSlicing: on, Description: engineState.desc}
+}

@@ -103,7 +103,7 @@ func TestPanicOnFaultIsTheCarriers(t *testing.T) {
 		left <- debug.SetPanicOnFault(false)
 	}()
 	secondKept := <-left
-	if UsingEngine() {
+	if Engine().StackSlicing {
 		if !carrierKept || seen || secondKept {
 			t.Fatalf("engine: first carrier kept %v (want true), coroutine then saw %v (want false), second carrier kept %v (want false)", carrierKept, seen, secondKept)
 		}
@@ -118,7 +118,7 @@ func TestPanicOnFaultIsTheCarriers(t *testing.T) {
 // follow the coroutine to the goroutine that resumes it, and a fault there
 // is fatal. Run in a child process, which dies.
 func TestPanicOnFaultLostAcrossMigration(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("the fallback's coroutine keeps its own goroutine's setting")
 	}
 	if os.Getenv("SLICE_FAULT_CHILD") == "1" {

@@ -25,7 +25,7 @@ type pullImpl struct {
 
 func pullImpls() []pullImpl {
 	ours := 1 // the fallback runs each coroutine on a goroutine
-	if UsingEngine() {
+	if Engine().StackSlicing {
 		ours = 0
 	}
 	return []pullImpl{

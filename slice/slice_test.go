@@ -21,10 +21,10 @@ func TestEngineSelectedWhereSupported(t *testing.T) {
 	v := runtime.Version()
 	supported := runtime.GOARCH == "amd64" && !raceEnabled && !puregoEnabled &&
 		(strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27"))
-	if supported && !UsingEngine() {
+	if supported && !Engine().StackSlicing {
 		t.Fatalf("the stack-slicing engine should run on %s %s/%s, but: %s", v, runtime.GOOS, runtime.GOARCH, Engine())
 	}
-	if !supported && UsingEngine() {
+	if !supported && Engine().StackSlicing {
 		t.Fatalf("the engine runs on an unsupported build: %s", Engine())
 	}
 }
@@ -308,7 +308,7 @@ func recurse(n int) int {
 }
 
 func TestReflectFrameRefused(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("the fallback can yield through reflect frames")
 	}
 	var fn func()
@@ -321,7 +321,7 @@ func TestReflectFrameRefused(t *testing.T) {
 }
 
 func TestYieldInPanickingDeferRefused(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("the fallback can yield during a panic")
 	}
 	c := New(func() {
@@ -338,7 +338,7 @@ func TestSizeIsSmall(t *testing.T) {
 	c.Resume()
 	size := c.Size()
 	t.Logf("suspended coroutine: %d bytes (%s)", size, Engine())
-	if UsingEngine() && (size <= 0 || size > 1024) {
+	if Engine().StackSlicing && (size <= 0 || size > 1024) {
 		t.Fatalf("Size %d, want a few hundred bytes", size)
 	}
 	c.Resume()
@@ -394,7 +394,7 @@ func TestCallersOfSuspended(t *testing.T) {
 	c.Resume()
 	defer c.Resume()
 	pcs := c.Callers()
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		if pcs != nil {
 			t.Fatal("fallback returned callers")
 		}
@@ -442,7 +442,7 @@ func TestBlockSizesAcrossYields(t *testing.T) {
 			for i := 0; !c.done(i); i++ {
 				sizes = append(sizes, c.Size())
 			}
-			if UsingEngine() && m == CompressNone && (slices.Max(sizes) < 64<<10 || slices.Min(sizes) > 1024) {
+			if Engine().StackSlicing && m == CompressNone && (slices.Max(sizes) < 64<<10 || slices.Min(sizes) > 1024) {
 				t.Fatalf("saved sizes %v: want some past the size classes and some small", sizes)
 			}
 			want := []int{1, 5000, 3, 300, 8000, 2}
@@ -481,7 +481,7 @@ func depthSum(i, n int, up *int) int {
 // share one plan cache set but not one plan: switching between them in
 // turn must not rebuild their plans every time.
 func TestPlansOfEqualSizeDoNotEvictEachOther(t *testing.T) {
-	if !UsingEngine() {
+	if !Engine().StackSlicing {
 		t.Skip("the fallback keeps no plans")
 	}
 	var a, b [4]int

@@ -133,7 +133,7 @@ func TestTorture(t *testing.T) {
 	if brk := os.Getenv(tortureBreakEnv); brk != "" && brk != "none" {
 		// Select the engine first: its self-test would notice the
 		// breakage and fall back to goroutines.
-		if !UsingEngine() {
+		if !Engine().StackSlicing {
 			t.Fatalf("negative control needs the engine, but: %s", Engine())
 		}
 		stackmap.SkipRelocForTest = brk == "reloc"
@@ -151,8 +151,8 @@ func TestTorture(t *testing.T) {
 // TestTortureNegativeControls proves the torture test can fail: with one
 // relocation skipped, or the pointer shadow dropped, it must.
 func TestTortureNegativeControls(t *testing.T) {
-	if !UsingEngine() {
-		t.Skip("the negative controls break the engine, which does not run here: " + Engine())
+	if !Engine().StackSlicing {
+		t.Skip("the negative controls break the engine, which does not run here: " + Engine().String())
 	}
 	if os.Getenv(tortureBreakEnv) != "" {
 		t.Skip("inside a negative-control subprocess")
@@ -184,7 +184,7 @@ func TestTortureNegativeControls(t *testing.T) {
 // goroutines' g structs) is in it.
 func TestHundredThousandSuspended(t *testing.T) {
 	n := 100_000
-	if testing.Short() || !UsingEngine() { // the fallback costs a goroutine each
+	if testing.Short() || !Engine().StackSlicing { // the fallback costs a goroutine each
 		n = 10_000
 	}
 	suspendAll(t, n)

@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	start := time.Now()
-	rep := Report{Engine: slice.Engine(), UsingEngine: slice.UsingEngine(), N: *n, Depth: *depth}
+	rep := Report{Engine: slice.Engine().Description, UsingEngine: slice.Engine().StackSlicing, N: *n, Depth: *depth}
 	if !*asJSON {
 		fmt.Fprintln(stdout, rep.Engine)
 		fmt.Fprintf(stdout, "%d computations of each kind suspended %d calls deep:\n\n", *n, *depth)
