@@ -75,7 +75,7 @@ func schedEnvOn(s *sched.Scheduler) env {
 			return done
 		},
 		await: func(done <-chan struct{}) {
-			sched.Park(nil, "test: await", func(w sched.Waker) bool {
+			sched.ParkCtx(nil, "test: await", func(w sched.Waker) bool {
 				go func() { <-done; w.Ready() }()
 				return true
 			})

@@ -39,7 +39,7 @@
 //
 // Every socket is registered once, edge-triggered, for input and output
 // (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET); an operation tries its system
-// call and parks (sched.ParkNoContext) only on EAGAIN. Deadlines are
+// call and parks (sched.Park) only on EAGAIN. Deadlines are
 // timers on the scheduler's wheel (deadline.go): a direction with a
 // deadline holds one wheel node and a 4-byte reference to it, so an idle
 // connection with an idle timeout costs one node (48 bytes) more. The same

@@ -15,17 +15,17 @@ import (
 // Close will find it, and re-checks the condition after storing it.
 type waker = sched.Waker
 
-// park is sched.Park, called directly (not through a function variable)
+// park is sched.ParkCtx, called directly (not through a function variable)
 // so that arm closures do not escape: they live in the parked frame
 // instead of in a heap object per wait.
 func park(ctx context.Context, reason string, arm func(waker) bool) error {
-	return sched.Park(ctx, reason, arm)
+	return sched.ParkCtx(ctx, reason, arm)
 }
 
 // parkIO is park without a ctx (reads and writes end by deadline timers
-// and Close), through sched.ParkNoContext: its frame, and its caller's
+// and Close), through sched.Park: its frame, and its caller's
 // (a smaller call), are smaller, and every idle connection's saved stack
 // holds both.
 func parkIO(reason string, arm func(waker) bool) error {
-	return sched.ParkNoContext(reason, arm)
+	return sched.Park(reason, arm)
 }

@@ -64,3 +64,14 @@ func Sleep(d time.Duration) error {
 func sleepTimer(t *Task, w Waker, d time.Duration) timers.Timer {
 	return t.s.wheel.Add(d, func() { w.Ready() })
 }
+
+// CurrentScheduler returns the scheduler of the calling coroutine, nil outside.
+func CurrentScheduler() *Scheduler {
+	if t := currentTask(); t != nil {
+		return t.s
+	}
+	return nil
+}
+
+// InCoroutine reports whether the caller runs as a task of some Scheduler.
+func InCoroutine() bool { return currentTask() != nil }

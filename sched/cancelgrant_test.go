@@ -760,17 +760,17 @@ func (p *tokenPool) take(mb *member, r *stressRound) error {
 	var err error
 	switch rand.N(4) {
 	case 0:
-		err = Park(mb.ctx, "token", arm) // a task's own context: as nil
+		err = ParkCtx(mb.ctx, "token", arm) // a task's own context: as nil
 	case 1:
-		err = Park(mb.op, "token", arm)
+		err = ParkCtx(mb.op, "token", arm)
 	case 2:
 		if mb.inTask {
-			err = ParkNoContext("token", arm)
+			err = Park("token", arm)
 			break
 		}
 		fallthrough
 	default:
-		err = Park(nil, "token", arm)
+		err = ParkCtx(nil, "token", arm)
 	}
 	if calledOff {
 		if err != nil {

@@ -70,7 +70,7 @@ func TestParkReadyFromGoroutine(t *testing.T) {
 	s := newSched(t)
 	wch := make(chan Waker, 1)
 	task := mustGo(t, s, func(ctx context.Context) {
-		if err := Park(ctx, "test", func(w Waker) bool { wch <- w; return true }); err != nil {
+		if err := ParkCtx(ctx, "test", func(w Waker) bool { wch <- w; return true }); err != nil {
 			t.Error(err)
 		}
 	})
@@ -90,7 +90,7 @@ func TestParkReadyInsideArm(t *testing.T) {
 	s := newSched(t)
 	task := mustGo(t, s, func(ctx context.Context) {
 		for i := 0; i < 100; i++ {
-			if err := Park(ctx, "self", func(w Waker) bool { w.Ready(); return true }); err != nil {
+			if err := ParkCtx(ctx, "self", func(w Waker) bool { w.Ready(); return true }); err != nil {
 				t.Error(err)
 			}
 		}
@@ -103,13 +103,13 @@ func TestParkReadyInsideArm(t *testing.T) {
 func TestParkGoroutine(t *testing.T) {
 	wch := make(chan Waker, 1)
 	done := make(chan error)
-	go func() { done <- Park(context.Background(), "g", func(w Waker) bool { wch <- w; return true }) }()
+	go func() { done <- ParkCtx(context.Background(), "g", func(w Waker) bool { wch <- w; return true }) }()
 	(<-wch).Ready()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { done <- Park(ctx, "g", func(w Waker) bool { wch <- w; return true }) }()
+	go func() { done <- ParkCtx(ctx, "g", func(w Waker) bool { wch <- w; return true }) }()
 	w := <-wch
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -125,7 +125,7 @@ func TestCancelParked(t *testing.T) {
 	wch := make(chan Waker, 1)
 	var got error
 	task := mustGo(t, s, func(ctx context.Context) {
-		got = Park(ctx, "forever", func(w Waker) bool { wch <- w; return true })
+		got = ParkCtx(ctx, "forever", func(w Waker) bool { wch <- w; return true })
 	})
 	w := <-wch
 	task.Cancel()

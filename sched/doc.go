@@ -58,9 +58,9 @@
 // while no carrier is idle.
 //
 // Every task's coroutine runs taskMain, which finds its Task through its
-// worker: no closure per task. Library code that parks without a context
-// uses ParkNoContext, whose frame (saved with every parked task) is
-// smaller than Park's, and which holds no task pointer while parked.
+// worker: no closure per task. Park, for library code whose waits end
+// without a context, has a smaller frame (saved with every parked task)
+// than ParkCtx's, and holds no task pointer while parked.
 //
 // Tasks parked for a second are packed by default (DefaultCompression,
 // WithCompression): a sweeper goroutine walks the registry every half
@@ -160,7 +160,7 @@
 //     Waker when fn returns; a cancelled Await returns at once, and fn
 //     runs to its end.
 //   - Sleep: a timer readies the Waker; a cancelled Sleep stops it.
-//   - Package poll's reads and writes park through ParkNoContext with an
+//   - Package poll's reads and writes park through Park with an
 //     arm that calls the park off when readiness came first; its
 //     per-direction I/O lock grants under the descriptor's lock with a
 //     granted flag, and Close readies every lock waiter.

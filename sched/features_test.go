@@ -121,7 +121,7 @@ func TestCancelEveryBlockingCall(t *testing.T) {
 		"send":   func() error { return NewChan[int](0).Send(1) },
 		"select": func() error { _, err := Select(NewChan[int](0).CaseRecv(nil, nil)); return err },
 		"sleep":  func() error { return Sleep(time.Hour) },
-		"park":   func() error { return Park(nil, "test", func(Waker) bool { return true }) },
+		"park":   func() error { return ParkCtx(nil, "test", func(Waker) bool { return true }) },
 		"mutex":  func() error { return mu.Lock() },
 		"sem":    func() error { return sem.Acquire(1) },
 		"wg":     func() error { return wg.Wait() },
@@ -129,7 +129,7 @@ func TestCancelEveryBlockingCall(t *testing.T) {
 		"wait": func() error {
 			// The inner task parks until cancelled (blocking its carrier
 			// on <-ctx.Done() would hang a one-carrier scheduler).
-			tk, _ := s.Go(func(ctx context.Context) { Park(nil, "test: until cancelled", func(Waker) bool { return true }) })
+			tk, _ := s.Go(func(ctx context.Context) { ParkCtx(nil, "test: until cancelled", func(Waker) bool { return true }) })
 			defer tk.Cancel()
 			return tk.Wait()
 		},
@@ -163,7 +163,7 @@ func TestParkCtx(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var got error
 	task := mustGo(t, s, func(context.Context) {
-		got = Park(ctx, "ctx", func(Waker) bool { return true })
+		got = ParkCtx(ctx, "ctx", func(Waker) bool { return true })
 	})
 	parkedIn(s, "ctx", 1)
 	cancel()
@@ -526,7 +526,7 @@ func TestPoller(t *testing.T) {
 	// A task parked on an external Waker is readied from a goroutine while
 	// the only carrier is in Poll.
 	wch := make(chan Waker, 1)
-	task := mustGo(t, s, func(ctx context.Context) { Park(ctx, "io", func(w Waker) bool { wch <- w; return true }) })
+	task := mustGo(t, s, func(ctx context.Context) { ParkCtx(ctx, "io", func(w Waker) bool { wch <- w; return true }) })
 	w := <-wch
 	for p.polls.Load() == 0 {
 		runtime.Gosched()

@@ -2,49 +2,105 @@ package sched
 
 import (
 	"context"
-	"errors"
-	"io"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/stackslice/stackslice/slice"
-	"github.com/stackslice/stackslice/timers"
 )
 
 // Park parks the calling coroutine until the Waker given to arm is
-// readied, or ctx is done. Called outside any task (from an ordinary
-// goroutine), Park blocks the calling goroutine instead, with the same
-// semantics.
+// readied, or the task is cancelled (Park then returns the task context's
+// error). Called outside any task (from an ordinary goroutine), Park
+// blocks the calling goroutine instead, with the same semantics. It is
+// the primitive for waits that end by other means than a context
+// (deadlines through timers, Close), such as package poll's reads and
+// writes; ParkCtx also watches a context.
 //
 // arm runs on the coroutine, after it is marked parking and before it
 // switches out. It registers the Waker with whatever will ready it and
 // reports whether to park: false calls the park off, and Park returns nil
-// at once, whatever ctx or the task's cancellation say (the Waker is then
+// at once, whatever the task's cancellation says (the Waker is then
 // stale: Ready on it does nothing and returns false). Return false when
 // arm finds that what the caller waits for has happened and arm took it
 // (a lock that turned out free, say), so that nothing granted is dropped;
-// that is the role of gopark's unlockf in the Go runtime.
+// that is the role of gopark's unlockf in the Go runtime. arm must not
+// block or park; it runs even when the task is cancelled already (Park
+// then returns the error at once, unless arm calls the park off).
 //
 // Ready may be called from any goroutine at any time after arm received
-// the Waker, even before the coroutine has finished switching out: a Ready
-// that comes first is not lost. Park returns nil when readied, ctx.Err() if
-// ctx ended first. A task's own cancellation also ends a Park, whatever ctx
-// is: Park then returns the task context's error. A Waker that Ready was
-// called on wins over a cancellation that came later, and the other way
-// round: exactly one of them ends the park, and Ready's result says which.
+// the Waker, even before the coroutine has finished switching out: a
+// Ready that comes first is not lost. Park returns nil when readied. A
+// Waker that Ready was called on wins over a cancellation that came
+// later, and the other way round: exactly one of them ends the park, and
+// Ready's result says which. The package documentation's "Parking"
+// section states the sequence, which every primitive of this package
+// follows too.
+func Park(reason string, arm func(Waker) bool) error {
+	// A parked task's frames are saved with it, and each argument word of
+	// a call costs the caller a spill slot in its frame: with three words
+	// to pass, this frame and its caller's stay small, which every idle
+	// connection pays. Park holds no task pointer while parked, live or
+	// dead: the park begins in a callee whose frame is gone by the yield,
+	// and the task is looked up again after it. So the saved stack needs
+	// no shadow entry for the task, and tasks parked at the same place
+	// have the same bytes there (templates, package slice's
+	// CompressTemplate, then store nothing for them).
+	switch beginParkCall(reason, arm) {
+	case parkOutside:
+		return parkCallSlow(reason, arm)
+	case parkOff:
+		return nil
+	case parkYield:
+		slice.Yield()
+		// arm stays live across the yield, so its argument slot in the
+		// caller's frame holds it (a pointer into the region, the same
+		// for every task parked at one place) rather than what an earlier
+		// call left there, which differs between connections and kept idle
+		// ones from packing to their template (~30 bytes each).
+		runtime.KeepAlive(arm)
+	}
+	return endParkCall()
+}
+
+// endParkCall ends Park's park, in a callee so that Park's frame has no
+// local of its own: one word less in every parked task, and no slot
+// there left over from an earlier call.
 //
-// ctx may be nil (no context but the task's). arm must not block or park;
-// it runs even when ctx is already done or the task cancelled (Park then
-// returns the error at once, unless arm calls the park off).
+//go:noinline
+func endParkCall() error {
+	t := currentTask()
+	return t.parkErr(t.endPark())
+}
+
+// beginParkCall begins Park's park and arms its Waker.
 //
-// The package documentation's "Parking" section states the sequence,
-// which every primitive of this package follows too.
-func Park(ctx context.Context, reason string, arm func(Waker) bool) error {
+//go:noinline
+func beginParkCall(reason string, arm func(Waker) bool) int {
+	t := currentTask()
+	if t == nil {
+		return parkOutside
+	}
+	return t.armPark(t.startParkNamed(reason), 0, arm)
+}
+
+// parkCallSlow is Park outside a task: it keeps Park's calls at three
+// words.
+//
+//go:noinline
+func parkCallSlow(reason string, arm func(Waker) bool) error {
+	return parkSlow(nil, reason, arm)
+}
+
+// ParkCtx is Park that also ends when ctx is done: it then returns
+// ctx.Err() (the Waker is stale). ctx may be nil (no context but the
+// task's). arm runs even when ctx is done already (ParkCtx then returns
+// the error at once, unless arm calls the park off).
+func ParkCtx(ctx context.Context, reason string, arm func(Waker) bool) error {
 	// The frame of the function that yields is saved with every parked
-	// task, with the outgoing argument area of everything it calls: Park
-	// parks by itself (no deeper frames but slice.Yield's), keeps only t
-	// live across the yield, and calls helpers with few arguments.
+	// task, with the outgoing argument area of everything it calls:
+	// ParkCtx parks by itself (no deeper frames but slice.Yield's), keeps
+	// only t live across the yield, and calls helpers with few arguments.
 	t := currentTask()
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return parkSlow(ctx, reason, arm)
@@ -63,7 +119,7 @@ const (
 	parkYield   = iota // the park began: yield
 	parkWoke           // the park began and was woken already: do not yield
 	parkOff            // arm called the park off: return nil
-	parkOutside        // not in a task (ParkNoContext)
+	parkOutside        // not in a task (Park)
 )
 
 // armPark runs arm for the park that began with w, then checks the task's
@@ -82,7 +138,7 @@ func (t *Task) armPark(w Waker, kind uint64, arm func(Waker) bool) int {
 	return parkYield
 }
 
-// parkSlow is Park outside a task, or with a ctx to watch.
+// parkSlow is ParkCtx outside a task, or with a ctx to watch.
 //
 //go:noinline
 func parkSlow(ctx context.Context, reason string, arm func(Waker) bool) error {
@@ -97,10 +153,10 @@ func parkSlow(ctx context.Context, reason string, arm func(Waker) bool) error {
 	return parkCtx(t, ctx, id, arm, 0)
 }
 
-// parkInternal is Park for this package's own primitives (Chan, Mutex,
+// parkInternal is ParkCtx for this package's own primitives (Chan, Mutex,
 // Wait...): a task parked in one can only be woken by another task, which
 // is what deadlock detection relies on.
-// Like Park, it parks by itself.
+// Like ParkCtx, it parks by itself.
 func parkInternal(ctx context.Context, reason reasonID, arm func(Waker) bool) error {
 	t := currentTask()
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
@@ -120,7 +176,7 @@ func parkInternalSlow(ctx context.Context, reason reasonID, arm func(Waker) bool
 	return park(currentTask(), ctx, reason, arm, kindInternal)
 }
 
-// park is Park for this package, with the reason interned already (one of
+// park is ParkCtx for this package, with the reason interned already (one of
 // the package's own: never reasonOther) and the kind of park (kind* bits).
 func park(t *Task, ctx context.Context, reason reasonID, arm func(Waker) bool, kind uint64) error {
 	if t == nil {
@@ -169,7 +225,8 @@ func parkCtx(t *Task, ctx context.Context, reason reasonID, arm func(Waker) bool
 	return t.wakeErr(ctx, cause)
 }
 
-// startParkNamed is startPark for Park, whose reason is any string.
+// startParkNamed is startPark for Park and ParkCtx, whose reason is any
+// string.
 //
 //go:noinline
 func (t *Task) startParkNamed(reason string) Waker {
@@ -382,104 +439,3 @@ func parkGoroutine(ctx context.Context, reason reasonID, other string, arm func(
 	goParkers.Put(t)
 	return err
 }
-
-// A Poller lets idle carriers sleep in the OS's readiness wait (epoll_wait)
-// instead of on a futex.
-type Poller interface {
-	// Poll waits for I/O readiness for at most timeout (forever if timeout < 0, not at all if 0),
-	// readying the Wakers of ready descriptors; it returns early when Wake is called.
-	Poll(timeout time.Duration)
-	// Wake makes a Poll in progress (or the next one) return at once. Safe from any goroutine.
-	Wake()
-}
-
-// A BusyPoller is a Poller that can also look for readiness without
-// waiting, cheaply when there is nothing to do: busy carriers call PollBusy
-// between tasks now and then, so that I/O readiness is noticed while no
-// carrier is idle to wait in Poll. PollBusy must not block and must pass
-// on any Wake it consumes.
-type BusyPoller interface {
-	Poller
-	PollBusy()
-}
-
-// pollBusy lets the poller look for readiness from a busy carrier, if it
-// can (see BusyPoller).
-func (s *Scheduler) pollBusy() {
-	if p := s.poller.Load(); p != nil {
-		if bp, ok := (*p).(BusyPoller); ok {
-			bp.PollBusy()
-		}
-	}
-}
-
-// ErrPollerSet is returned by SetPoller when the scheduler has one.
-var ErrPollerSet = errors.New("sched: the scheduler already has a poller")
-
-// SetPoller installs p as the scheduler's poller: from then on one idle
-// carrier at a time waits in p.Poll instead of sleeping. At most one per
-// scheduler. The scheduler owns p from then on: if p is an io.Closer,
-// Close closes it once the carriers have stopped. SetPoller returns
-// ErrClosed once the scheduler is closing.
-func (s *Scheduler) SetPoller(p Poller) error {
-	if p == nil {
-		return errors.New("sched: SetPoller(nil)")
-	}
-	s.idleMu.Lock()
-	defer s.idleMu.Unlock()
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if s.poller.Load() != nil {
-		return ErrPollerSet
-	}
-	s.poller.Store(&p)
-	s.wakeAllLocked() // an idle carrier may now poll
-	return nil
-}
-
-// Poller returns the poller installed with SetPoller, or nil.
-func (s *Scheduler) Poller() Poller {
-	if p := s.poller.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// closePoller closes the poller, if it is an io.Closer, after the carriers
-// have stopped (Close).
-func (s *Scheduler) closePoller() {
-	s.idleMu.Lock()
-	s.closed.Store(true) // SetPoller fails from now on (Close set it already)
-	p := s.poller.Load()
-	s.idleMu.Unlock()
-	if p == nil {
-		return
-	}
-	if c, ok := (*p).(io.Closer); ok {
-		c.Close()
-	}
-}
-
-// AdvanceTimers runs the timing wheel's due timers and returns how many
-// fired, unless another goroutine is running them (then it returns 0 at
-// once): the scheduler's carriers and its monitor call it, and so may a
-// Poller that polls for the scheduler while its carriers are busy or
-// stopped, so that the wheel has one driver at a time.
-func (s *Scheduler) AdvanceTimers() int { return s.advanceTimers() }
-
-// Timers returns the scheduler's timing wheel (used by Sleep and for
-// deadlines). Its due timers are run by the scheduler's carriers: by idle
-// ones, and by the monitor while all are busy; callbacks must not block.
-func (s *Scheduler) Timers() *timers.Wheel { return s.wheel }
-
-// CurrentScheduler returns the scheduler of the calling coroutine, nil outside.
-func CurrentScheduler() *Scheduler {
-	if t := currentTask(); t != nil {
-		return t.s
-	}
-	return nil
-}
-
-// InCoroutine reports whether the caller runs as a task of some Scheduler.
-func InCoroutine() bool { return currentTask() != nil }

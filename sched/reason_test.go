@@ -21,7 +21,7 @@ func TestParkReasons(t *testing.T) {
 		var wk Waker
 		armed := make(chan struct{})
 		tk := mustGo(t, s, func(ctx context.Context) {
-			if err := Park(nil, reason, func(w Waker) bool { wk = w; close(armed); return true }); err != nil {
+			if err := ParkCtx(nil, reason, func(w Waker) bool { wk = w; close(armed); return true }); err != nil {
 				t.Errorf("Park = %v", err)
 			}
 		})

@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// ParkNoContext behaves as Park(nil, ...): readied, cancelled with the
+// Park behaves as ParkCtx(nil, ...): readied, cancelled with the
 // task, and blocking a goroutine outside any task.
 func TestParkNoContext(t *testing.T) {
 	s := newSched(t)
 	wakers := make(chan Waker, 2)
 	ready := mustGo(t, s, func(ctx context.Context) {
-		if err := ParkNoContext("test: ready", func(w Waker) bool { wakers <- w; return true }); err != nil {
+		if err := Park("test: ready", func(w Waker) bool { wakers <- w; return true }); err != nil {
 			t.Errorf("readied park: %v", err)
 		}
 	})
@@ -22,7 +22,7 @@ func TestParkNoContext(t *testing.T) {
 
 	var got error
 	canceled := mustGo(t, s, func(ctx context.Context) {
-		got = ParkNoContext("test: cancel", func(w Waker) bool { wakers <- w; return true })
+		got = Park("test: cancel", func(w Waker) bool { wakers <- w; return true })
 	})
 	<-wakers
 	canceled.Cancel()
@@ -32,7 +32,7 @@ func TestParkNoContext(t *testing.T) {
 	}
 
 	go func() { (<-wakers).Ready() }()
-	if err := ParkNoContext("test: goroutine", func(w Waker) bool { wakers <- w; return true }); err != nil {
+	if err := Park("test: goroutine", func(w Waker) bool { wakers <- w; return true }); err != nil {
 		t.Fatalf("goroutine park: %v", err)
 	}
 }
