@@ -19,33 +19,18 @@ import (
 	"github.com/stackslice/stackslice/timers"
 )
 
-// Option configures Listen (see ListenConfig for more options).
-type Option func(*options)
-
-type options struct {
-	reusePort bool
-	backlog   int
-}
-
-// ReusePort sets SO_REUSEPORT, so that several processes (or listeners)
-// can accept on the same port; the kernel spreads connections over them.
-func ReusePort() Option { return func(o *options) { o.reusePort = true } }
-
-// Backlog sets the listen backlog (default: the system's maximum, as
-// package net uses).
-func Backlog(n int) Option { return func(o *options) { o.backlog = n } }
-
 // Listen announces on the local address for network "tcp", "tcp4", "tcp6"
 // or "unix", with connections served by s's poller. The returned
 // *Listener's Accept parks the calling coroutine. It listens as a zero
-// ListenConfig with opts applied does: accepted TCP connections have
-// keep-alive on, as package net's do.
-func Listen(s *sched.Scheduler, network, address string, opts ...Option) (*Listener, error) {
+// ListenConfig does (which sets SO_REUSEPORT, the backlog, keep-alive and
+// a Control hook): accepted TCP connections have keep-alive on, as
+// package net's do.
+func Listen(s *sched.Scheduler, network, address string) (*Listener, error) {
 	p, err := pollerFor(s)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
-	return listen(p, network, address, opts...)
+	return listen(p, network, address)
 }
 
 // Listener is a stream listener served by a poller. It implements
@@ -70,12 +55,8 @@ type Listener struct {
 var _ net.Listener = (*Listener)(nil)
 
 // listen is Listen on the poller p.
-func listen(p *poller, network, address string, opts ...Option) (*Listener, error) {
-	var o options
-	for _, f := range opts {
-		f(&o)
-	}
-	lc := ListenConfig{ReusePort: o.reusePort, Backlog: o.backlog}
+func listen(p *poller, network, address string) (*Listener, error) {
+	var lc ListenConfig
 	return lc.listen(background, p, network, address)
 }
 

@@ -81,7 +81,7 @@ func mutexStress(cfg stressConfig) error {
 				if mb.inTask {
 					mb.maybeCancel()
 				}
-				if err := m.Lock(); err != nil {
+				if err := m.LockCtx(nil); err != nil {
 					if !mb.cancelled(err) {
 						r.errorf("member %d: Lock = %v, not cancelled", mb.id, err)
 					}
@@ -161,7 +161,7 @@ func condStress(cfg stressConfig) error {
 				if mb.inTask {
 					mb.maybeCancel()
 				}
-				if err := l.Lock(); err != nil {
+				if err := l.LockCtx(nil); err != nil {
 					if !mb.cancelled(err) {
 						r.errorf("member %d: Lock = %v, not cancelled", mb.id, err)
 					}
@@ -194,7 +194,7 @@ func condStress(cfg stressConfig) error {
 				if mb.inTask {
 					mb.maybeCancel()
 				}
-				if err := l.Lock(); err != nil {
+				if err := l.LockCtx(nil); err != nil {
 					if !mb.cancelled(err) {
 						r.errorf("member %d: Lock = %v, not cancelled", mb.id, err)
 					}
@@ -230,7 +230,7 @@ func condStress(cfg stressConfig) error {
 		// producers are done.
 		r.task(false, func(mb *member) {
 			producers.Wait()
-			if l.Lock() == nil {
+			if l.LockCtx(nil) == nil {
 				closed = true
 				c.Broadcast()
 				l.Unlock()

@@ -73,12 +73,12 @@ func ExampleScheduler_Run() {
 	total := 0
 	var mu sched.Mutex
 	for i := 1; i <= 10; i++ {
-		wg.Go(s, func(ctx context.Context) {
+		s.Go(func(ctx context.Context) {
 			sched.Sleep(time.Millisecond)
 			mu.Lock()
 			total += i
 			mu.Unlock()
-		})
+		}, sched.WithWaitGroup(&wg))
 	}
 	fmt.Println(s.Run(context.Background()), total)
 	// Output: <nil> 55

@@ -31,9 +31,9 @@ func TestMutex(t *testing.T) {
 	var wg WaitGroup
 	counter := 0
 	for i := 0; i < 20; i++ {
-		wg.Go(s, func(ctx context.Context) {
+		s.Go(func(ctx context.Context) {
 			for j := 0; j < 100; j++ {
-				if err := m.Lock(); err != nil {
+				if err := m.LockCtx(nil); err != nil {
 					t.Error(err)
 					return
 				}
@@ -42,7 +42,7 @@ func TestMutex(t *testing.T) {
 				counter = c + 1
 				m.Unlock()
 			}
-		})
+		}, WithWaitGroup(&wg))
 	}
 	wg.Wait()
 	if counter != 2000 {
@@ -56,7 +56,7 @@ func TestSemaphoreCondWaitGroup(t *testing.T) {
 	var inside, maxInside atomic.Int32
 	var wg WaitGroup
 	for i := 0; i < 30; i++ {
-		wg.Go(s, func(ctx context.Context) {
+		s.Go(func(ctx context.Context) {
 			sem.Acquire(1)
 			n := inside.Add(1)
 			for {
@@ -68,7 +68,7 @@ func TestSemaphoreCondWaitGroup(t *testing.T) {
 			Yield()
 			inside.Add(-1)
 			sem.Release(1)
-		})
+		}, WithWaitGroup(&wg))
 	}
 	wg.Wait()
 	if maxInside.Load() > 3 {
@@ -80,14 +80,14 @@ func TestSemaphoreCondWaitGroup(t *testing.T) {
 	ready := false
 	var woke atomic.Int32
 	for i := 0; i < 5; i++ {
-		wg.Go(s, func(ctx context.Context) {
+		s.Go(func(ctx context.Context) {
 			mu.Lock()
 			for !ready {
 				c.Wait()
 			}
 			mu.Unlock()
 			woke.Add(1)
-		})
+		}, WithWaitGroup(&wg))
 	}
 	parkedIn(s, "cond wait", 5)
 	mu.Lock()
@@ -122,7 +122,7 @@ func TestCancelEveryBlockingCall(t *testing.T) {
 		"select": func() error { _, err := Select(NewChan[int](0).CaseRecv(nil, nil)); return err },
 		"sleep":  func() error { return Sleep(time.Hour) },
 		"park":   func() error { return ParkCtx(nil, "test", func(Waker) bool { return true }) },
-		"mutex":  func() error { return mu.Lock() },
+		"mutex":  func() error { return mu.LockCtx(nil) },
 		"sem":    func() error { return sem.Acquire(1) },
 		"wg":     func() error { return wg.Wait() },
 		"await":  func() error { return Await(func() { <-block }) },
@@ -219,13 +219,13 @@ func TestAwait(t *testing.T) {
 	var wg WaitGroup
 	var n atomic.Int32
 	for i := 0; i < 10; i++ {
-		wg.Go(s, func(ctx context.Context) {
+		s.Go(func(ctx context.Context) {
 			v, err := AwaitValue(func() (int, error) { return 7, nil })
 			if err != nil || v != 7 {
 				t.Errorf("AwaitValue = %d, %v", v, err)
 			}
 			n.Add(1)
-		})
+		}, WithWaitGroup(&wg))
 	}
 	wg.Wait()
 	if n.Load() != 10 {
@@ -292,7 +292,7 @@ func TestPinAndSteal(t *testing.T) {
 	var wrong atomic.Int32
 	var wg WaitGroup
 	for i := 0; i < 50; i++ {
-		wg.Go(s, func(ctx context.Context) {})
+		s.Go(func(ctx context.Context) {}, WithWaitGroup(&wg))
 	}
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
@@ -304,7 +304,7 @@ func TestPinAndSteal(t *testing.T) {
 				}
 				Yield()
 			}
-		}, Pin(1))
+		}, WithPin(1))
 	}
 	wg.Wait()
 	if wrong.Load() != 0 {
@@ -321,7 +321,7 @@ func TestStealingUnderLoad(t *testing.T) {
 	done := NewChan[struct{}](0)
 	mustGo(t, s, func(ctx context.Context) {
 		for i := 0; i < 2000; i++ {
-			wg.Go(s, func(ctx context.Context) {
+			s.Go(func(ctx context.Context) {
 				// Keep the load up until both carriers have run some of
 				// it (bounded, so a broken steal fails rather than hangs).
 				for j := 0; j < 2000; j++ {
@@ -333,7 +333,7 @@ func TestStealingUnderLoad(t *testing.T) {
 					}
 					Yield()
 				}
-			})
+			}, WithWaitGroup(&wg))
 		}
 		wg.Wait()
 		done.Close()

@@ -240,6 +240,7 @@ type goOpts struct {
 	pin    int32
 	name   string
 	parent context.Context
+	wg     *WaitGroup
 }
 
 // WithPriority sets the task's priority (default Normal).
@@ -250,9 +251,16 @@ func WithPriority(p Priority) GoOption {
 	return func(o *goOpts) { o.prio = p }
 }
 
-// Pin keeps the task on carrier i (0 <= i < Carriers()): it is never stolen
-// or handed off. Go panics if i is out of range.
-func Pin(i int) GoOption { return func(o *goOpts) { o.pin = int32(i) + 1 } }
+// WithPin keeps the task on carrier i (0 <= i < Carriers()): it is never
+// stolen or handed off. Go panics if i is out of range.
+func WithPin(i int) GoOption { return func(o *goOpts) { o.pin = int32(i) + 1 } }
+
+// WithWaitGroup counts the task in wg: Go adds one to wg before the task
+// starts (nothing if Go fails), and the task's end (return, panic or
+// Goexit) is wg.Done. It is the scheduler's form of sync.WaitGroup.Go:
+// sched's WaitGroup cannot start a task by itself, since it belongs to no
+// scheduler.
+func WithWaitGroup(wg *WaitGroup) GoOption { return func(o *goOpts) { o.wg = wg } }
 
 // WithTaskName names the task in Dump.
 func WithTaskName(name string) GoOption { return func(o *goOpts) { o.name = name } }
@@ -282,20 +290,27 @@ func (s *Scheduler) Go(fn func(ctx context.Context), opts ...GoOption) (*Task, e
 		o = applyGoOpts(opts) // o would escape if its address went to the options
 	}
 	if o.pin < 0 || int(o.pin) > s.ncarriers || o.pin >= 1<<(32-pinShift) {
-		panic(fmt.Sprintf("sched: Pin(%d) out of range: the scheduler has %d carriers", o.pin-1, s.ncarriers))
+		panic(fmt.Sprintf("sched: WithPin(%d) out of range: the scheduler has %d carriers", o.pin-1, s.ncarriers))
 	}
 	t := &Task{s: s, fn: fn}
 	t.flags.Store(uint32(o.prio)<<prioShift | uint32(o.pin)<<pinShift)
 	t.co = slice.New(taskMain)
 	s.setTaskPolicy(t)
-	if o.name != "" || o.parent != nil {
+	if o.name != "" || o.parent != nil || o.wg != nil {
 		x := t.ext_()
 		x.name = o.name
 		x.parent = o.parent
+		x.wg = o.wg
+	}
+	if o.wg != nil {
+		o.wg.Add(1)
 	}
 	s.register(t)
 	if s.closed.Load() { // Close may have swept the registry already
 		s.unregister(t)
+		if o.wg != nil {
+			o.wg.Done()
+		}
 		return nil, ErrClosed
 	}
 	if o.parent != nil && o.parent.Done() != nil {

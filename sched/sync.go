@@ -187,26 +187,34 @@ func readyAll(ws []*syncWaiter) {
 
 // A Mutex is a mutual exclusion lock for tasks (and goroutines): Lock
 // parks the task instead of blocking its carrier. The zero Mutex is
-// unlocked. Unlike sync.Mutex, Lock can fail: when the task is cancelled
-// while it waits.
+// unlocked. Like sync.Mutex, it is a sync.Locker whose Lock cannot fail;
+// LockCtx gives up when the task is cancelled or a context ends.
 type Mutex struct {
 	mu     sync.Mutex
 	locked bool
 	q      syncList
 }
 
-// Lock locks m, parking until it is free. It returns the task context's
-// error, without the lock, if the task is cancelled first.
-func (m *Mutex) Lock() error { return m.lock(true) }
+var _ sync.Locker = (*Mutex)(nil)
 
-func (m *Mutex) lock(cancelable bool) error {
+// Lock locks m, parking the task (blocking a goroutine) until it is free.
+// As with sync.Mutex, it waits however long that takes, even for a task
+// that is cancelled meanwhile: use LockCtx to give up.
+func (m *Mutex) Lock() { m.lock(nil, false) }
+
+// LockCtx locks m, parking until it is free, unless the task is cancelled
+// or ctx (which may be nil) ends first: it then returns the context's
+// error, without the lock.
+func (m *Mutex) LockCtx(ctx context.Context) error { return m.lock(ctx, true) }
+
+func (m *Mutex) lock(ctx context.Context, cancelable bool) error {
 	m.mu.Lock()
 	if !m.locked {
 		m.locked = true
 		m.mu.Unlock()
 		return nil
 	}
-	_, err := m.q.wait(&m.mu, nil, reasonMutex, 1, cancelable)
+	_, err := m.q.wait(&m.mu, ctx, reasonMutex, 1, cancelable)
 	return err
 }
 
@@ -273,7 +281,7 @@ func (c *Cond) Wait() error {
 		}
 		c.mu.Unlock()
 	}
-	c.L.lock(false)
+	c.L.lock(nil, false)
 	return err
 }
 
@@ -355,19 +363,6 @@ func (wg *WaitGroup) Add(delta int) {
 
 // Done decrements the counter.
 func (wg *WaitGroup) Done() { wg.Add(-1) }
-
-// Go runs f in a new task of s, counted by wg.
-func (wg *WaitGroup) Go(s *Scheduler, f func(ctx context.Context)) error {
-	wg.Add(1)
-	_, err := s.Go(func(ctx context.Context) {
-		defer wg.Done()
-		f(ctx)
-	})
-	if err != nil {
-		wg.Done()
-	}
-	return err
-}
 
 // Wait parks until the counter is zero. It returns the task context's
 // error if the task is cancelled first.

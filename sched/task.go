@@ -144,6 +144,7 @@ type taskExt struct {
 	err        error         // result: *slice.PanicError or ErrGoexit
 	sema       chan struct{} // goroutine stand-ins: Park blocks on it
 	reason     string        // the park reason when Task.reason is reasonOther
+	wg         *WaitGroup    // WithWaitGroup's: Done when the task ends
 }
 
 func (t *Task) ext_() *taskExt {
@@ -293,9 +294,11 @@ func (t *Task) finish(err error) {
 	t.mu.Lock()
 	t.state.Store(stDone)
 	var ws []Waker
+	var wg *WaitGroup
 	if t.ext != nil || err != nil {
 		x := t.ext_()
 		x.err = err
+		wg, x.wg = x.wg, nil
 		ws, x.waiters = x.waiters, nil
 		if x.done != nil {
 			close(x.done)
@@ -312,9 +315,12 @@ func (t *Task) finish(err error) {
 	}
 	t.fn = nil
 	t.s.unregister(t)
+	if wg != nil {
+		wg.Done()
+	}
 }
 
-// Name returns the name given with WithName, or "".
+// Name returns the name given with WithTaskName, or "".
 func (t *Task) Name() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

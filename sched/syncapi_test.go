@@ -1,0 +1,81 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+// WithWaitGroup counts a task from Go to its end, whether it returns or
+// panics, and not at all when Go fails.
+func TestWithWaitGroup(t *testing.T) {
+	s := newSched(t, WithPanicHandler(func(*Task, *slice.PanicError) {}))
+	var wg WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i := range 20 {
+		mustGo(t, s, func(ctx context.Context) {
+			Sleep(time.Millisecond)
+			mu.Lock()
+			done++
+			mu.Unlock()
+			if i == 7 {
+				panic("counted anyway")
+			}
+		}, WithWaitGroup(&wg))
+	}
+	if err := wg.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if done != 20 {
+		t.Fatalf("Wait returned with %d of 20 tasks done", done)
+	}
+	s.Close()
+	if _, err := s.Go(func(context.Context) {}, WithWaitGroup(&wg)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Go on a closed scheduler: %v", err)
+	}
+	if n := wg.state.Load() >> 32; n != 0 {
+		t.Fatalf("a failed Go left the WaitGroup at %d", n)
+	}
+}
+
+// Mutex is a sync.Locker whose Lock waits even for a cancelled task;
+// LockCtx gives up.
+func TestMutexLockAndLockCtx(t *testing.T) {
+	s := newSched(t)
+	var m Mutex
+	var l sync.Locker = &m
+	l.Lock()
+	var plain, withCtx error = errors.New("unset"), errors.New("unset")
+	a := mustGo(t, s, func(ctx context.Context) {
+		Current().Cancel()
+		m.Lock() // waits for the lock although cancelled
+		plain = nil
+		m.Unlock()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	b := mustGo(t, s, func(context.Context) { withCtx = m.LockCtx(ctx) })
+	released := false
+	defer func() { // let the waiters go if the test fails (Close waits for them)
+		cancel()
+		if !released {
+			l.Unlock()
+		}
+	}()
+	waitFor(t, "both to wait for the lock", func() bool { return s.Stats().ParkedBy["mutex"] == 2 })
+	cancel()
+	b.Wait()
+	if !errors.Is(withCtx, context.Canceled) {
+		t.Fatalf("LockCtx after its ctx ended: %v", withCtx)
+	}
+	released = true
+	l.Unlock()
+	a.Wait()
+	if plain != nil {
+		t.Fatal("Lock in a cancelled task did not get the lock")
+	}
+}
