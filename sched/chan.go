@@ -22,15 +22,16 @@ var ErrChanClosed = errors.New("sched: Chan is closed")
 // context's error when the calling task is cancelled (or, for the Ctx
 // variants, when their ctx ends); an operation that completed is never
 // undone by a cancellation that comes after it.
-//
-// Internally it is Go's channel algorithm: a ring buffer and queues of
-// waiters, one mutex. A counterpart must claim a waiter before completing
-// its operation, and a cancelled waiter must claim itself (abandon) before
-// leaving, which lets it leave without losing a value. A select's waiter
-// belongs to the select's selector, claimed with a CAS, which is what lets
-// one task wait on several Chans (Select); a single operation's waiter
-// lives in one queue only, so its claim is a flag under the Chan's mutex.
 type Chan[T any] struct {
+	// Internally it is Go's channel algorithm: a ring buffer and queues of
+	// waiters, one mutex. A counterpart must claim a waiter before
+	// completing its operation, and a cancelled waiter must claim itself
+	// (abandon) before leaving, which lets it leave without losing a
+	// value. A select's waiter belongs to the select's selector, claimed
+	// with a CAS, which is what lets one task wait on several Chans
+	// (Select); a single operation's waiter lives in one queue only, so its
+	// claim is a flag under the Chan's mutex.
+
 	mu           sync.Mutex
 	buf          []T
 	head, n      int

@@ -16,21 +16,22 @@ func nanotime() int64 { return int64(time.Since(epoch)) }
 // it costs a call and a load (about 2 ns) while no task overruns.
 var preemptRequests atomic.Int32
 
-// Checkpoint yields the calling task if it has used up its time slice
-// (the monitor noticed it running past the slice), and otherwise returns
-// at once; a preempted task goes to the back of the global queue.
-// Call it in long computations that do not otherwise block: a
-// task that never blocks or checkpoints keeps its carrier (the monitor
-// moves the carrier's other tasks away, but cannot stop it). Outside a
-// task it does nothing.
+// Checkpoint yields the calling task if it has used up its time slice,
+// and otherwise returns at once (it costs a call and a load); a preempted
+// task goes to the back of the global queue. Call it in long computations
+// that do not otherwise block: a task that never blocks or checkpoints
+// keeps running on its worker, and its carrier's other tasks wait for a
+// stand-in (see WithStandIns). Outside a task it does nothing.
 //
-// Checkpoint is also a preemption point for Go's own scheduler and GC: it
-// is kept out of line so that its prologue checks the goroutine's stack
-// guard, which the runtime poisons when it wants the goroutine to stop.
-// With async preemption off (GODEBUG=asyncpreemptoff=1, which
-// gccheckmark=1 implies) a loop without calls would otherwise hold up
-// every GC: the scheduler's monitor cannot help then, because the GC's
-// handshake can leave it without a P (TestCheckpointLetsGCFinish).
+// Checkpoint is also a preemption point for Go's own scheduler and GC,
+// which matters with async preemption off (GODEBUG=asyncpreemptoff=1).
+//
+// Kept out of line so that its prologue checks the goroutine's stack
+// guard, which the runtime poisons when it wants the goroutine to stop:
+// with async preemption off (which gccheckmark=1 implies) a loop without
+// calls would otherwise hold up every GC, and the scheduler's monitor
+// cannot help then, because the GC's handshake can leave it without a P
+// (TestCheckpointLetsGCFinish).
 //
 //go:noinline
 func Checkpoint() {

@@ -129,7 +129,8 @@ func WithCarriers(n int) Option {
 }
 
 // WithTimeSlice sets how long a task may run before Checkpoint yields and
-// the monitor hands its carrier's other tasks away (default 10ms).
+// the monitor hands its carrier's other tasks away, and, if the task still
+// runs a moment later, gives its carrier a stand-in (default 10ms).
 func WithTimeSlice(d time.Duration) Option {
 	return func(s *Scheduler) {
 		if d <= 0 {

@@ -39,8 +39,8 @@ func (p Priority) String() string {
 func (p Priority) valid() bool { return p >= High && p <= Idle }
 
 // ErrGoexit is what Task.Wait reports for a task that called
-// runtime.Goexit. Goexit inside a coroutine ends its carrier goroutine; the
-// scheduler replaces the carrier, and the task is finished.
+// runtime.Goexit. Goexit in a task ends the task (its deferred calls run);
+// the scheduler goes on.
 var ErrGoexit = errors.New("sched: task called runtime.Goexit")
 
 // The task state word packs a park generation, the kind of park, a wake
