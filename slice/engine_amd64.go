@@ -222,12 +222,10 @@ var growSink byte
 // the runtime's records in them. Deferred calls run by a normal return,
 // open-coded or not, and those run after a panic is recovered may yield.
 //
-// On the engine Yield's frame is part of every saved block, so it has no
-// locals, and it is the only caller of suspend (resumes continue at that
-// call).
-//
 //go:noinline
 func Yield() {
+	// Yield's frame is part of every saved block, so it has no locals, and
+	// it is the only caller of suspend (resumes continue at that call).
 	if !engineMayRun() {
 		yieldFallback()
 		return
