@@ -250,19 +250,6 @@ func optimizationsOff() bool {
 	return false
 }
 
-// The negative control: with unswizzle putting back the wrong pointers, the
-// coroutines must compute wrong results.
-func TestTemplateSwizzleControl(t *testing.T) {
-	if !Engine().StackSlicing {
-		t.Skip("no blocks on the fallback")
-	}
-	unswizzleMixForTest = true
-	defer func() { unswizzleMixForTest = false }()
-	if _, err := templateRoundTrip(50); err == nil {
-		t.Fatal("coroutines computed right results with their pointers mixed up: the swizzle test cannot fail")
-	}
-}
-
 // Per-coroutine policies are interned in the coroutine's flags; past the
 // table's size they go in its extra part. Either way they override the
 // global policy (none here).

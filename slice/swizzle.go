@@ -144,10 +144,6 @@ func slotWord(region []byte, off uint32) *uintptr {
 	return (*uintptr)(unsafe.Pointer(&region[off]))
 }
 
-// unswizzleMixForTest, when set, makes unswizzle put back the wrong shadow
-// entry (the next one): the negative control of the template tests.
-var unswizzleMixForTest bool
-
 // unswizzle puts back the pointers named by the tokens in region. A token
 // naming no entry means the block was corrupted: it panics.
 func unswizzle(region []byte, shadow []unsafe.Pointer, alive stackmap.Alive) {
@@ -161,7 +157,7 @@ func unswizzle(region []byte, shadow []unsafe.Pointer, alive stackmap.Alive) {
 		case v&tokenAlive != 0 && k < 2:
 			words[i] = alive[k] + d
 		case v&tokenAlive == 0 && k < uintptr(len(shadow)):
-			if unswizzleMixForTest {
+			if mixUnswizzle {
 				k = (k + 1) % uintptr(len(shadow))
 			}
 			words[i] = uintptr(shadow[k]) + d

@@ -59,9 +59,6 @@ var (
 	ErrFrame   = errors.New("a frame cannot be saved")
 )
 
-// DebugWalk, when set, is called for every frame Build walks.
-var DebugWalk func(f Func, pc, sp, unused uintptr)
-
 // Build walks the frames of a region copy and returns its plan. region is a
 // copy of the stack bytes [lo, lo+len(region)); pc is the innermost frame's
 // PC (the return address its call pushed, just below lo). The outermost frame
@@ -76,9 +73,6 @@ func Build(region []byte, lo, pc uintptr) (*Plan, error) {
 		f, ok := FindFunc(pc)
 		if !ok {
 			return nil, fmt.Errorf("%w: no function contains pc %#x", ErrFrame, pc)
-		}
-		if DebugWalk != nil {
-			DebugWalk(f, pc, sp, 0)
 		}
 		if err := checkFrameFunc(f); err != nil {
 			return nil, err

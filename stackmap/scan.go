@@ -54,17 +54,6 @@ func (s *Scan) Release() {
 	s.region, s.plan = nil, nil
 }
 
-// DropShadowForTest, when set, makes Run drop every heap pointer instead of
-// putting it in Shadow. Tests set it to prove that the GC torture tests catch
-// a missing shadow; it is never set otherwise.
-var DropShadowForTest bool
-
-// SkipRelocForTest, when set, makes Run leave every region pointer in live
-// slots and stack objects unrelocated (saved frame pointers excepted: the
-// unwinder would crash at once). Tests set it to prove that the relocation
-// tests catch a missed relocation; it is never set otherwise.
-var SkipRelocForTest bool
-
 // Run scans region (a copy of [lo, lo+len(region))) with plan p. Extra roots
 // (byte offsets of words that hold pointers outside any stack map, such as
 // the fn field of stack-allocated defer records) are scanned like live slots.
@@ -123,14 +112,14 @@ func (s *Scan) pointer(off uint32) error {
 	v := s.load(off)
 	switch s.class.kind(v) {
 	case wordRegion:
-		if !SkipRelocForTest {
+		if !skipReloc {
 			s.relocate(off, v)
 		}
 		s.markObject(uint32(v - s.lo))
 	case wordCarrier:
 		return errCarrier(off)
 	case wordHeap:
-		if !DropShadowForTest {
+		if !dropShadow {
 			s.Shadow = append(s.Shadow, *(*unsafe.Pointer)(unsafe.Pointer(&s.region[off])))
 		}
 	}
@@ -278,7 +267,7 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, alive Ali
 		w := (*uintptr)(unsafe.Pointer(&region[off]))
 		switch c.kind(*w) {
 		case wordRegion:
-			if !SkipRelocForTest {
+			if !skipReloc {
 				*w -= lo
 				relocs[nreloc] = uint16(off / 8)
 				nreloc++
@@ -286,7 +275,7 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, alive Ali
 		case wordCarrier:
 			return 0, 0, errCarrier(off)
 		case wordHeap:
-			if !DropShadowForTest {
+			if !dropShadow {
 				shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
 				nshadow++
 			}

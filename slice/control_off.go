@@ -1,0 +1,13 @@
+//go:build !negcontrol
+
+package slice
+
+// Negative controls: switches that break a mechanism on purpose, so that a
+// test can show it fails without it. They exist only in builds with the
+// negcontrol tag (go test -tags negcontrol); in every other build they are
+// constants the compiler removes, so nothing a user imports can flip them.
+// The engine's own switches are in package stackmap (BreakForControl).
+
+// mixUnswizzle makes unswizzle put back the wrong shadow entry (the next
+// one), so that a packed coroutine resumes with its pointers mixed up.
+const mixUnswizzle = false
