@@ -6,7 +6,7 @@ package stackmap
 // The table decoding works on arm64, but the frame-pointer self-check and the
 // engine's assembly have not been written for it yet, so archSupported is false.
 const (
-	PCQuantum     = 4
-	MinFrameSize  = 8
+	pcQuantum     = 4
+	minFrameSize  = 8
 	archSupported = false
 )

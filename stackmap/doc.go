@@ -1,5 +1,7 @@
-// Package stackmap reads the Go runtime's own function tables so that a
-// region of goroutine stack can be saved and restored at another address.
+// Package stackmap is part of stackslice's engine: it reads the Go runtime's
+// own function tables so that a region of goroutine stack can be saved and
+// restored at another address. Its API serves package slice alone and carries
+// no compatibility promise; import slice instead.
 //
 // The tables (internal/abi/symtab.go) give, for every return PC: the frame
 // size (pcsp), the live pointer words of the frame's locals and arguments
@@ -13,23 +15,32 @@
 //
 // A Plan is the walk of one region's frames by the runtime's own rules
 // (traceback.go, stkframe.go): live slots, saved frame pointers, stack
-// objects. Plans are cached by (innermost PC, region length) and each use
-// checks the chain of return addresses again. A Scan classifies a region
-// copy's words for one save, as the GC's scanstack would: pointers into the
-// region become offsets to relocate, other pointers go to the pointer shadow,
-// and a stack object counts only when a live word points into it.
+// objects. Lookup caches plans by innermost PC, region length and first
+// return address, and checks the whole chain of return addresses again on
+// each use. A Scan classifies a region copy's words for one save, as the
+// GC's scanstack would: pointers into the region become offsets to relocate,
+// other heap pointers go to the pointer shadow (pointers into the binary's
+// static memory and the two the caller names in Alive excepted), a pointer
+// into the carrier's stack outside the region is refused, and a stack object
+// counts only when a live word points into it.
 //
 // # Invariants
 //
-//   - The walk follows the runtime exactly: fp = sp + spdelta + return
+//   - The walk follows the runtime exactly: fp = sp + spdelta + the return
 //     address; the saved BP is just below the return address when the frame
-//     has locals; the stack map index is read at pc-1 except at a function's
-//     entry.
-//   - Frames the runtime treats specially (cgo callbacks, SPWRITE and top
-//     frames, reflect stubs with unknown argument sizes) are refused, never
-//     guessed.
-//   - Layout constants exist only for versions whose runtime source was
-//     read; Supported is false for any other, and the engine falls back.
-//   - SelfCheck compares the decoder with the runtime (names, entries,
-//     lines, frame-pointer chains) before the engine trusts it.
+//     size is not zero; the stack map index is read at pc-1 except at a
+//     function's entry.
+//   - Frames the runtime treats specially (cgo callbacks, any special runtime
+//     function, SPWRITE and top frames, reflect stubs with unknown argument
+//     sizes) are refused, never guessed.
+//   - The moduledata offsets are trusted only for the Go versions whose
+//     runtime source was read (go1.26 and go1.27), and the frame walk only on
+//     amd64: Supported is false anywhere else, and the engine falls back.
+//   - SelfCheck compares the decoder with the runtime (names, entries, lines,
+//     stack map indexes, a stack object's GC mask, section bounds and, on
+//     amd64, the frame-pointer chain) before the engine trusts it.
+//   - Nothing in an ordinary build can make a scan skip a relocation or a
+//     shadow entry: the switches that do, for the negative-control tests of
+//     slice and fuzz (BreakForControl), exist only with the negcontrol build
+//     tag.
 package stackmap

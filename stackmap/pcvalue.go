@@ -7,7 +7,7 @@ package stackmap
 // moduledata.pctab at the offset stored in the _func record and is a
 // sequence of pairs of unsigned varints:
 //
-//	value delta (zig-zag encoded), pc delta (in units of PCQuantum)
+//	value delta (zig-zag encoded), pc delta (in units of pcQuantum)
 //
 // starting from value -1 at the function's entry pc. A pair with a value
 // delta of 0 ends the table, except for the very first pair. The value for
@@ -43,7 +43,7 @@ func (f Func) pcValue(off uint32, targetpc uintptr) int32 {
 			return -1
 		}
 		p = p[n:]
-		pc += uintptr(pcd) * PCQuantum
+		pc += uintptr(pcd) * pcQuantum
 		if targetpc < pc {
 			return val
 		}

@@ -34,8 +34,8 @@ type Plan struct {
 	// Objects are the stack objects of all frames, sorted by offset. One is
 	// live only if a live word (or another live object) points into it.
 	Objects []Object
-	// Frames is the number of frames, for statistics and dumps.
-	Frames int
+	// frames is the number of frames, for statistics and dumps.
+	frames int
 }
 
 // retSlot is one return address in the region, checked on every use of a
@@ -47,32 +47,32 @@ type retSlot struct {
 
 // Object is a stack object within a region.
 type Object struct {
-	Off, Size uint32
-	obj       StackObject
+	off, size uint32
+	obj       stackObject
 }
 
 // Errors for regions that cannot be saved. The walker wraps them with the
 // frame at fault.
 var (
-	ErrCgo     = errors.New("a cgo callback is on the stack: C frames cannot be saved")
-	ErrReflect = errors.New("a frame made by reflect (MakeFunc or a method value) is on the stack: it has no ordinary stack map")
-	ErrFrame   = errors.New("a frame cannot be saved")
+	errCgo     = errors.New("a cgo callback is on the stack: C frames cannot be saved")
+	errReflect = errors.New("a frame made by reflect (MakeFunc or a method value) is on the stack: it has no ordinary stack map")
+	errFrame   = errors.New("a frame cannot be saved")
 )
 
-// Build walks the frames of a region copy and returns its plan. region is a
+// build walks the frames of a region copy and returns its plan. region is a
 // copy of the stack bytes [lo, lo+len(region)); pc is the innermost frame's
 // PC (the return address its call pushed, just below lo). The outermost frame
 // must end exactly at the region's top (its return address lies just above)
 // and have saved a frame pointer just below it, at top-8: the restore stores
 // the new carrier's frame pointer there.
-func Build(region []byte, lo, pc uintptr) (*Plan, error) {
+func build(region []byte, lo, pc uintptr) (*Plan, error) {
 	w := walker{region: region, lo: lo, top: lo + uintptr(len(region))}
 	p := &Plan{pc: pc, size: uintptr(len(region))}
 	sp := lo
 	for {
 		f, ok := FindFunc(pc)
 		if !ok {
-			return nil, fmt.Errorf("%w: no function contains pc %#x", ErrFrame, pc)
+			return nil, fmt.Errorf("%w: no function contains pc %#x", errFrame, pc)
 		}
 		if err := checkFrameFunc(f); err != nil {
 			return nil, err
@@ -81,15 +81,15 @@ func Build(region []byte, lo, pc uintptr) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Frames++
+		p.frames++
 		if fp == w.top+8 { // the return address is at top: outermost frame
 			if fp-8 <= sp { // no saved BP at top-8 (the runtime's varp > sp rule)
-				return nil, fmt.Errorf("%w: the coroutine's function %s saves no frame pointer (a nosplit function without locals?)", ErrFrame, f.Name())
+				return nil, fmt.Errorf("%w: the coroutine's function %s saves no frame pointer (a nosplit function without locals?)", errFrame, f.name())
 			}
 			break
 		}
 		if fp > w.top+8 || fp <= sp {
-			return nil, fmt.Errorf("%w: frame of %s (pc %#x) does not end inside the region", ErrFrame, f.Name(), pc)
+			return nil, fmt.Errorf("%w: frame of %s (pc %#x) does not end inside the region", errFrame, f.name(), pc)
 		}
 		off := uint32(fp - 8 - lo)
 		pc = w.word(off)
@@ -105,18 +105,18 @@ func Build(region []byte, lo, pc uintptr) (*Plan, error) {
 
 // checkFrameFunc refuses functions whose frames cannot be moved.
 func checkFrameFunc(f Func) error {
-	switch f.FuncID() {
-	case FuncID_cgocallback, FuncID_asmcgocall:
-		return fmt.Errorf("%w (%s)", ErrCgo, f.Name())
-	case FuncIDNormal, FuncID_wrapper:
+	switch f.funcID() {
+	case funcID_cgocallback, funcID_asmcgocall:
+		return fmt.Errorf("%w (%s)", errCgo, f.name())
+	case funcIDNormal, funcID_wrapper:
 	default:
-		return fmt.Errorf("%w: %s is a special runtime function", ErrFrame, f.Name())
+		return fmt.Errorf("%w: %s is a special runtime function", errFrame, f.name())
 	}
-	if f.Flag()&(FlagSPWrite|FlagTopFrame) != 0 {
-		return fmt.Errorf("%w: %s switches stacks", ErrFrame, f.Name())
+	if f.flag()&(flagSPWrite|flagTopFrame) != 0 {
+		return fmt.Errorf("%w: %s switches stacks", errFrame, f.name())
 	}
-	if f.ArgsSize() == ArgsSizeUnknown {
-		return fmt.Errorf("%w (%s)", ErrReflect, f.Name())
+	if f.argsSize() == _ArgsSizeUnknown {
+		return fmt.Errorf("%w (%s)", errReflect, f.name())
 	}
 	return nil
 }
@@ -136,9 +136,9 @@ func (w *walker) in(addr uintptr) bool { return addr >= w.lo && addr < w.top }
 // the runtime's own rules (traceback.go and stkframe.go getStackMap), and
 // returns the frame's fp (the caller's SP).
 func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) {
-	delta := f.SPDelta(pc)
+	delta := f.spDelta(pc)
 	if delta < 0 { // -1: no table; other negatives: the function popped its return address
-		return 0, fmt.Errorf("%w: no usable frame size for %s at pc %#x", ErrFrame, f.Name(), pc)
+		return 0, fmt.Errorf("%w: no usable frame size for %s at pc %#x", errFrame, f.name(), pc)
 	}
 	fp = sp + uintptr(delta) + 8 // + the return address (x86)
 	varp := fp - 8
@@ -150,51 +150,51 @@ func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) 
 	}
 	idx := int32(-1)
 	if pc != f.Entry() {
-		idx = f.PCData(PCDATA_StackMapIndex, pc-1) // back up to the CALL
+		idx = f.pcdata(_PCDATA_StackMapIndex, pc-1) // back up to the CALL
 	}
 	if idx == -1 {
 		idx = 0
 	}
-	if size := varp - sp; size > MinFrameSize {
-		m := f.LocalsMaps()
-		if m.N() <= 0 {
-			return 0, fmt.Errorf("%w: %s has %d bytes of locals and no stack map", ErrFrame, f.Name(), size)
+	if size := varp - sp; size > minFrameSize {
+		m := f.localsMaps()
+		if m.n() <= 0 {
+			return 0, fmt.Errorf("%w: %s has %d bytes of locals and no stack map", errFrame, f.name(), size)
 		}
-		if m.NBit() > 0 {
-			w.bits(p, m, idx, f, varp-uintptr(m.Map(idx).N)*8)
+		if m.nbit() > 0 {
+			w.bits(p, m, idx, f, varp-uintptr(m.bitmap(idx).n)*8)
 		}
 	}
-	argp := fp + MinFrameSize
-	if f.ArgsSize() > 0 && argp < w.top {
-		m := f.ArgsMaps()
-		if m.N() <= 0 {
-			return 0, fmt.Errorf("%w: %s has arguments and no stack map", ErrFrame, f.Name())
+	argp := fp + minFrameSize
+	if f.argsSize() > 0 && argp < w.top {
+		m := f.argsMaps()
+		if m.n() <= 0 {
+			return 0, fmt.Errorf("%w: %s has arguments and no stack map", errFrame, f.name())
 		}
-		if m.NBit() > 0 {
+		if m.nbit() > 0 {
 			w.bits(p, m, idx, f, argp)
 		}
 	}
-	for i, n := 0, f.NumStackObjects(); i < n; i++ {
-		o := f.StackObjectAt(i)
-		base := argp + uintptr(int64(o.Off))
-		if o.Off < 0 {
-			base = varp + uintptr(int64(o.Off))
+	for i, n := 0, f.numStackObjects(); i < n; i++ {
+		o := f.stackObjectAt(i)
+		base := argp + uintptr(int64(o.off))
+		if o.off < 0 {
+			base = varp + uintptr(int64(o.off))
 		}
-		if w.in(base) && o.PtrBytes > 0 {
-			p.Objects = append(p.Objects, Object{Off: uint32(base - w.lo), Size: uint32(o.Size), obj: o})
+		if w.in(base) && o.ptrBytes > 0 {
+			p.Objects = append(p.Objects, Object{off: uint32(base - w.lo), size: uint32(o.size), obj: o})
 		}
 	}
 	return fp, nil
 }
 
 // bits appends the words of map idx whose bit is set, starting at base.
-func (w *walker) bits(p *Plan, m StackMaps, idx int32, f Func, base uintptr) {
-	if idx < 0 || idx >= m.N() {
-		panic(fmt.Sprintf("stackmap: stack map index %d out of range [0, %d) for %s", idx, m.N(), f.Name()))
+func (w *walker) bits(p *Plan, m stackMaps, idx int32, f Func, base uintptr) {
+	if idx < 0 || idx >= m.n() {
+		panic(fmt.Sprintf("stackmap: stack map index %d out of range [0, %d) for %s", idx, m.n(), f.name()))
 	}
-	bv := m.Map(idx)
-	for i := int32(0); i < bv.N; i++ {
-		if a := base + uintptr(i)*8; bv.Bit(i) && w.in(a) {
+	bv := m.bitmap(idx)
+	for i := int32(0); i < bv.n; i++ {
+		if a := base + uintptr(i)*8; bv.bit(i) && w.in(a) {
 			p.Slots = append(p.Slots, uint32(a-w.lo))
 		}
 	}
@@ -204,7 +204,7 @@ func (w *walker) bits(p *Plan, m StackMaps, idx int32, f Func, base uintptr) {
 func (p *Plan) finish() {
 	p.Slots = sortUnique(p.Slots)
 	p.BPs = sortUnique(p.BPs)
-	sort.Slice(p.Objects, func(i, j int) bool { return p.Objects[i].Off < p.Objects[j].Off })
+	sort.Slice(p.Objects, func(i, j int) bool { return p.Objects[i].off < p.Objects[j].off })
 }
 
 func sortUnique(s []uint32) []uint32 {
@@ -224,8 +224,8 @@ func sortUnique(s []uint32) []uint32 {
 // for other variables; Scan handles each word once.
 func (p *Plan) checkDisjoint() error {
 	for i := 1; i < len(p.Objects); i++ {
-		if prev := p.Objects[i-1]; prev.Off+prev.Size > p.Objects[i].Off {
-			return fmt.Errorf("%w: stack objects at offsets %d and %d overlap", ErrFrame, prev.Off, p.Objects[i].Off)
+		if prev := p.Objects[i-1]; prev.off+prev.size > p.Objects[i].off {
+			return fmt.Errorf("%w: stack objects at offsets %d and %d overlap", errFrame, prev.off, p.Objects[i].off)
 		}
 	}
 	return nil
@@ -297,7 +297,7 @@ func firstReturn(region []byte, pc uintptr) uintptr {
 	if m == nil || m.pc != pc {
 		m = &pcDelta{pc: pc, delta: -1}
 		if f, ok := FindFunc(pc); ok {
-			m.delta = f.SPDelta(pc)
+			m.delta = f.spDelta(pc)
 		}
 		lastDelta.Store(m)
 	}
@@ -314,7 +314,7 @@ type pcDelta struct {
 
 var lastDelta atomic.Pointer[pcDelta]
 
-// Lookup returns the plan for region (see Build), from the cache when a plan
+// Lookup returns the plan for region (see build), from the cache when a plan
 // with the same PC, length and chain of return addresses is there.
 func Lookup(region []byte, lo, pc uintptr) (*Plan, error) {
 	set := cache[cacheSet(pc, uintptr(len(region)), firstReturn(region, pc)):][:cacheWays]
@@ -323,7 +323,7 @@ func Lookup(region []byte, lo, pc uintptr) (*Plan, error) {
 			return p, nil
 		}
 	}
-	p, err := Build(region, lo, pc)
+	p, err := build(region, lo, pc)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +345,7 @@ func Builds() int64 { return builds.Load() }
 // each return address found by walking the frames of the region copy (whose
 // words may already hold relocation offsets: return addresses never do). It
 // stops at the first frame it cannot size, so it is safe on any region that
-// Build accepted.
+// build accepted.
 func ReturnPCs(region []byte, pc uintptr) []uintptr {
 	pcs := []uintptr{pc}
 	off := uintptr(0)
@@ -354,7 +354,7 @@ func ReturnPCs(region []byte, pc uintptr) []uintptr {
 		if !ok {
 			return pcs
 		}
-		delta := f.SPDelta(pc)
+		delta := f.spDelta(pc)
 		if delta < 0 {
 			return pcs
 		}
@@ -369,4 +369,4 @@ func ReturnPCs(region []byte, pc uintptr) []uintptr {
 }
 
 // abi0Entry returns a PC inside this package's code, to find its module.
-func abi0Entry() uintptr { return reflect.ValueOf(Build).Pointer() }
+func abi0Entry() uintptr { return reflect.ValueOf(build).Pointer() }

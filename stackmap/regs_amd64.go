@@ -4,7 +4,7 @@ package stackmap
 
 import "unsafe"
 
-// haveCallerFrame says callerFrame works, so SelfCheck can verify SPDelta
+// haveCallerFrame says callerFrame works, so SelfCheck can verify spDelta
 // against the real frame-pointer chain.
 const haveCallerFrame = true
 

@@ -78,7 +78,7 @@ func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 	for _, off := range p.BPs {
 		v := s.load(off)
 		if v-lo >= uintptr(len(region)) {
-			return fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", ErrFrame, v, off)
+			return fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", errFrame, v, off)
 		}
 		if s.ChainBPs {
 			*(*uintptr)(unsafe.Pointer(&region[off])) = v - lo
@@ -127,7 +127,7 @@ func (s *Scan) pointer(off uint32) error {
 }
 
 func errCarrier(off uint32) error {
-	return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", ErrFrame, off)
+	return fmt.Errorf("%w: word at offset %d points into the carrier's stack outside the region", errFrame, off)
 }
 
 // relocate turns the region pointer v at off into an offset.
@@ -139,8 +139,8 @@ func (s *Scan) relocate(off uint32, v uintptr) {
 // markObject queues the stack object containing off, if any and not yet seen.
 func (s *Scan) markObject(off uint32) {
 	objs := s.plan.Objects
-	i := sort.Search(len(objs), func(i int) bool { return objs[i].Off+objs[i].Size > off })
-	if i == len(objs) || objs[i].Off > off {
+	i := sort.Search(len(objs), func(i int) bool { return objs[i].off+objs[i].size > off })
+	if i == len(objs) || objs[i].off > off {
 		return
 	}
 	if s.live[i] {
@@ -152,9 +152,9 @@ func (s *Scan) markObject(off uint32) {
 
 // object scans the pointer words of a live stack object.
 func (s *Scan) object(o *Object) error {
-	for w := int32(0); int64(w)*8 < int64(o.obj.PtrBytes); w++ {
-		if o.obj.IsPtr(w) {
-			if err := s.pointer(o.Off + uint32(w)*8); err != nil {
+	for w := int32(0); int64(w)*8 < int64(o.obj.ptrBytes); w++ {
+		if o.obj.isPtr(w) {
+			if err := s.pointer(o.off + uint32(w)*8); err != nil {
 				return err
 			}
 		}
@@ -284,7 +284,7 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, alive Ali
 	for _, off := range p.BPs {
 		w := (*uintptr)(unsafe.Pointer(&region[off]))
 		if *w-lo >= size {
-			return 0, 0, fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", ErrFrame, *w, off)
+			return 0, 0, fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", errFrame, *w, off)
 		}
 		*w -= lo
 		if !chainBPs {

@@ -12,8 +12,8 @@ import (
 // runtime's tables correctly: the moduledata layout (section bounds around
 // known variables and types), names, entries and lines against the runtime's
 // public API, the stack map index of each frame, a known stack object's GC
-// mask, and (amd64) that SPDelta reproduces the real frame-pointer chain.
-// It takes well under a millisecond. It returns a descriptive error on the
+// mask, and (amd64) that the frame sizes it decodes reproduce the real
+// frame-pointer chain. It takes well under a millisecond. It returns a descriptive error on the
 // first mismatch; the engine must then not use the decoders.
 func SelfCheck() error {
 	if !Supported {
@@ -87,9 +87,9 @@ func selfCheckLeaf(r *selfCheckResult, o *scObj) {
 	r.ncaller = runtime.Callers(1, r.callers[:])
 }
 
-// walkFramePointers walks selfCheckFrames frames from (pc, sp) using SPDelta
+// walkFramePointers walks selfCheckFrames frames from (pc, sp) using spDelta
 // only, and checks at each frame with locals that the frame pointer register
-// (bp, then each saved BP) points where SPDelta says the saved BP is.
+// (bp, then each saved BP) points where spDelta says the saved BP is.
 //
 //go:nocheckptr
 func walkFramePointers(r *selfCheckResult, pc uintptr, sp, bp unsafe.Pointer) error {
@@ -99,15 +99,15 @@ func walkFramePointers(r *selfCheckResult, pc uintptr, sp, bp unsafe.Pointer) er
 		if !ok {
 			return fmt.Errorf("stackmap: frame %d: no function for pc %#x", i, pc)
 		}
-		d := f.SPDelta(pc)
+		d := f.spDelta(pc)
 		if d < 0 {
-			return fmt.Errorf("stackmap: frame %d (%s): SPDelta(%#x) = %d", i, f.Name(), pc, d)
+			return fmt.Errorf("stackmap: frame %d (%s): spDelta(%#x) = %d", i, f.name(), pc, d)
 		}
 		fp := unsafe.Add(sp, int(d)+returnAddrOffset) // the caller's SP
 		if d > 0 {
 			if want := unsafe.Add(fp, -savedBPOffset); bp != want {
-				return fmt.Errorf("stackmap: frame %d (%s): SPDelta(%#x) = %d gives saved BP at %p, but BP is %p",
-					i, f.Name(), pc, d, want, bp)
+				return fmt.Errorf("stackmap: frame %d (%s): spDelta(%#x) = %d gives saved BP at %p, but BP is %p",
+					i, f.name(), pc, d, want, bp)
 			}
 			bp = *(*unsafe.Pointer)(bp)
 		}
@@ -148,27 +148,27 @@ func checkFrame(pc uintptr, fr runtime.Frame, shortName string) error {
 		return fmt.Errorf("stackmap: FindFunc(%#x) failed for %s", pc, fr.Function)
 	}
 	rf := runtime.FuncForPC(pc)
-	if name := f.Name(); name != fr.Function || !strings.HasSuffix(name, "."+shortName) {
+	if name := f.name(); name != fr.Function || !strings.HasSuffix(name, "."+shortName) {
 		return fmt.Errorf("stackmap: name at %#x is %q, runtime says %q (want *.%s)", pc, name, fr.Function, shortName)
 	}
 	if f.Entry() != rf.Entry() || f.Entry() != fr.Entry {
 		return fmt.Errorf("stackmap: %s: entry %#x, runtime says %#x", fr.Function, f.Entry(), rf.Entry())
 	}
-	if file, line := f.FileLine(pc - 1); file != fr.File || line != fr.Line {
+	if file, line := f.fileLine(pc - 1); file != fr.File || line != fr.Line {
 		return fmt.Errorf("stackmap: %s: position %s:%d, runtime says %s:%d", fr.Function, file, line, fr.File, fr.Line)
 	}
-	idx, n := f.PCData(PCDATA_StackMapIndex, pc-1), f.LocalsMaps().N()
+	idx, n := f.pcdata(_PCDATA_StackMapIndex, pc-1), f.localsMaps().n()
 	if idx < 0 || idx >= n {
 		return fmt.Errorf("stackmap: %s: stack map index %d at %#x not in [0, %d)", fr.Function, idx, pc-1, n)
 	}
-	d := f.SPDelta(pc)
+	d := f.spDelta(pc)
 	if d <= 0 || d%ptrSize != 0 {
-		return fmt.Errorf("stackmap: %s: bad SPDelta %d at %#x", fr.Function, d, pc)
+		return fmt.Errorf("stackmap: %s: bad spDelta %d at %#x", fr.Function, d, pc)
 	}
 	// Plausibility of the maps (a wrong gofunc offset yields garbage here):
 	// at most one bit per word of the frame, and few maps.
-	if m := f.LocalsMaps(); m.NBit() < 0 || m.NBit() > d/ptrSize || n > 1<<12 {
-		return fmt.Errorf("stackmap: %s: implausible locals maps (n=%d, nbit=%d) for a %d-byte frame", fr.Function, n, m.NBit(), d)
+	if m := f.localsMaps(); m.nbit() < 0 || m.nbit() > d/ptrSize || n > 1<<12 {
+		return fmt.Errorf("stackmap: %s: implausible locals maps (n=%d, nbit=%d) for a %d-byte frame", fr.Function, n, m.nbit(), d)
 	}
 	return nil
 }
@@ -178,21 +178,21 @@ func checkFrame(pc uintptr, fr runtime.Frame, shortName string) error {
 // The count and offsets are checked for plausibility first, so that a wrong
 // gofunc cannot make us scan garbage until something happens to match.
 func checkStackObject(f Func, pc uintptr) error {
-	n, frame := f.NumStackObjects(), f.SPDelta(pc)
+	n, frame := f.numStackObjects(), f.spDelta(pc)
 	if n < 1 || n > 8 {
-		return fmt.Errorf("stackmap: %s: implausible stack object count %d", f.Name(), n)
+		return fmt.Errorf("stackmap: %s: implausible stack object count %d", f.name(), n)
 	}
 	for i := 0; i < n; i++ {
-		o := f.StackObjectAt(i)
-		if o.Off < -frame || o.Off >= 0 {
-			return fmt.Errorf("stackmap: %s: stack object %d at offset %d outside a %d-byte frame", f.Name(), i, o.Off, frame)
+		o := f.stackObjectAt(i)
+		if o.off < -frame || o.off >= 0 {
+			return fmt.Errorf("stackmap: %s: stack object %d at offset %d outside a %d-byte frame", f.name(), i, o.off, frame)
 		}
-		if o.Size == int32(unsafe.Sizeof(scObj{})) && o.PtrBytes == 3*ptrSize &&
-			o.IsPtr(0) && !o.IsPtr(1) && o.IsPtr(2) && !o.IsPtr(3) {
+		if o.size == int32(unsafe.Sizeof(scObj{})) && o.ptrBytes == 3*ptrSize &&
+			o.isPtr(0) && !o.isPtr(1) && o.isPtr(2) && !o.isPtr(3) {
 			return nil
 		}
 	}
-	return fmt.Errorf("stackmap: %s: no stack object matching %T among %d", f.Name(), scObj{}, n)
+	return fmt.Errorf("stackmap: %s: no stack object matching %T among %d", f.name(), scObj{}, n)
 }
 
 // checkModule checks the moduledata offsets of f's module: its pcHeader
@@ -204,8 +204,8 @@ func checkModule(f Func) error {
 	if m := load32(hdr); m != pcHeaderMagic {
 		return fmt.Errorf("stackmap: pcHeader magic %#x, want %#x", m, uint32(pcHeaderMagic))
 	}
-	if q := *(*uint8)(unsafe.Add(hdr, 6)); q != PCQuantum {
-		return fmt.Errorf("stackmap: pcHeader minLC %d, want PCQuantum %d", q, PCQuantum)
+	if q := *(*uint8)(unsafe.Add(hdr, 6)); q != pcQuantum {
+		return fmt.Errorf("stackmap: pcHeader minLC %d, want pcQuantum %d", q, pcQuantum)
 	}
 	// pcHeader.{funcname,cu,filetab,pctab,pcln}Offset are at 32..64.
 	for i, off := range [...]uintptr{mdFuncnametab, mdCutab, mdFiletab, mdPctab, mdPclntable} {
@@ -226,7 +226,7 @@ func checkModule(f Func) error {
 		{"bss", uintptr(unsafe.Pointer(&scBss)), mdBss, mdEbss},
 		{"noptrbss", uintptr(unsafe.Pointer(&scNoptrbss)), mdNoptrbss, mdEnoptrbss},
 		{"types", uintptr((*[2]unsafe.Pointer)(unsafe.Pointer(&typ))[0]), mdTypes, mdEtypes},
-		{"gofunc", uintptr(f.funcdata(FUNCDATA_LocalsPointerMaps)), mdGofunc, mdEpclntab},
+		{"gofunc", uintptr(f.funcdata(_FUNCDATA_LocalsPointerMaps)), mdGofunc, mdEpclntab},
 	}
 	for _, c := range checks {
 		p, lo, hi := c.p, f.mdWord(c.lo), f.mdWord(c.hi)

@@ -16,67 +16,67 @@ const Supported = layoutSupported && archSupported
 // tests re-derive them from the running toolchain's source).
 const (
 	// PCDATA tables.
-	PCDATA_UnsafePoint   = 0
-	PCDATA_StackMapIndex = 1 // index into the locals/args stack maps
-	PCDATA_InlTreeIndex  = 2
-	PCDATA_ArgLiveIndex  = 3
-	PCDATA_PanicBounds   = 4
+	_PCDATA_UnsafePoint   = 0
+	_PCDATA_StackMapIndex = 1 // index into the locals/args stack maps
+	_PCDATA_InlTreeIndex  = 2
+	_PCDATA_ArgLiveIndex  = 3
+	_PCDATA_PanicBounds   = 4
 
 	// FUNCDATA entries.
-	FUNCDATA_ArgsPointerMaps    = 0
-	FUNCDATA_LocalsPointerMaps  = 1
-	FUNCDATA_StackObjects       = 2
-	FUNCDATA_InlTree            = 3
-	FUNCDATA_OpenCodedDeferInfo = 4
-	FUNCDATA_ArgInfo            = 5
-	FUNCDATA_ArgLiveInfo        = 6
-	FUNCDATA_WrapInfo           = 7
+	_FUNCDATA_ArgsPointerMaps    = 0
+	_FUNCDATA_LocalsPointerMaps  = 1
+	_FUNCDATA_StackObjects       = 2
+	_FUNCDATA_InlTree            = 3
+	_FUNCDATA_OpenCodedDeferInfo = 4
+	_FUNCDATA_ArgInfo            = 5
+	_FUNCDATA_ArgLiveInfo        = 6
+	_FUNCDATA_WrapInfo           = 7
 
-	// Values of the PCDATA_UnsafePoint table.
-	UnsafePointSafe           = -1
-	UnsafePointUnsafe         = -2
-	UnsafePointRestart1       = -3
-	UnsafePointRestart2       = -4
-	UnsafePointRestartAtEntry = -5
+	// Values of the _PCDATA_UnsafePoint table.
+	_UnsafePointSafe           = -1
+	_UnsafePointUnsafe         = -2
+	_UnsafePointRestart1       = -3
+	_UnsafePointRestart2       = -4
+	_UnsafePointRestartAtEntry = -5
 
-	// ArgsSizeUnknown is the ArgsSize of functions whose argument size is
+	// _ArgsSizeUnknown is the argsSize of functions whose argument size is
 	// unknown (assembly without an explicit size, C varargs).
-	ArgsSizeUnknown = -0x80000000
+	_ArgsSizeUnknown = -0x80000000
 )
 
 // Func flag bits (abi.FuncFlag).
 const (
-	FlagTopFrame = 1 << 0 // the unwinder stops here (goexit, mstart, ...)
-	FlagSPWrite  = 1 << 1 // writes SP arbitrarily: cannot be unwound through
-	FlagAsm      = 1 << 2 // implemented in assembly
+	flagTopFrame = 1 << 0 // the unwinder stops here (goexit, mstart, ...)
+	flagSPWrite  = 1 << 1 // writes SP arbitrarily: cannot be unwound through
+	flagAsm      = 1 << 2 // implemented in assembly
 )
 
 // Function IDs of special runtime functions (abi.FuncID).
 const (
-	FuncIDNormal = iota
-	FuncID_abort
-	FuncID_asmcgocall
-	FuncID_asyncPreempt
-	FuncID_cgocallback
-	FuncID_corostart
-	FuncID_debugCallV2
-	FuncID_gcBgMarkWorker
-	FuncID_goexit
-	FuncID_gogo
-	FuncID_gopanic
-	FuncID_handleAsyncEvent
-	FuncID_mcall
-	FuncID_morestack
-	FuncID_mstart
-	FuncID_panicwrap
-	FuncID_rt0_go
-	FuncID_runtime_main
-	FuncID_runFinalizers
-	FuncID_runCleanups
-	FuncID_sigpanic
-	FuncID_systemstack
-	FuncID_systemstack_switch
-	FuncID_wrapper // abi.FuncIDWrapper: any compiler-generated code (method and go/defer wrappers, ...)
+	funcIDNormal = iota
+	funcID_abort
+	funcID_asmcgocall
+	funcID_asyncPreempt
+	funcID_cgocallback
+	funcID_corostart
+	funcID_debugCallV2
+	funcID_gcBgMarkWorker
+	funcID_goexit
+	funcID_gogo
+	funcID_gopanic
+	funcID_handleAsyncEvent
+	funcID_mcall
+	funcID_morestack
+	funcID_mstart
+	funcID_panicwrap
+	funcID_rt0_go
+	funcID_runtime_main
+	funcID_runFinalizers
+	funcID_runCleanups
+	funcID_sigpanic
+	funcID_systemstack
+	funcID_systemstack_switch
+	funcID_wrapper // abi.FuncIDWrapper: any compiler-generated code (method and go/defer wrappers, ...)
 )
 
 // funcRecord mirrors runtime._func (runtime/runtime2.go), a 44-byte record in
@@ -118,8 +118,8 @@ func FindFunc(pc uintptr) (Func, bool) {
 	return f, f.f != nil
 }
 
-// Valid reports whether f describes a function.
-func (f Func) Valid() bool { return f.f != nil }
+// valid reports whether f describes a function.
+func (f Func) valid() bool { return f.f != nil }
 
 func (f Func) rec() *funcRecord { return (*funcRecord)(f.f) }
 
@@ -133,11 +133,11 @@ func (f Func) Entry() uintptr {
 	return f.mdWord(mdText) + uintptr(f.rec().entryOff)
 }
 
-// Name returns the function's symbol name, as runtime.FuncForPC(Entry()).Name()
+// name returns the function's symbol name, as runtime.FuncForPC(Entry()).Name()
 // does (for a pc inside inlined code the runtime reports the inlined function;
-// Name always reports the outer, physical function). The string points into
+// name always reports the outer, physical function). The string points into
 // the binary's read-only data: no allocation.
-func (f Func) Name() string {
+func (f Func) name() string {
 	off := f.rec().nameOff
 	tab := f.mdBytes(mdFuncnametab)
 	if off <= 0 || int(off) >= len(tab) {
@@ -150,33 +150,29 @@ func (f Func) Name() string {
 	return unsafe.String(unsafe.SliceData(s), len(s))
 }
 
-// FuncID returns the abi.FuncID of the function (FuncID_* constants).
-func (f Func) FuncID() uint8 { return f.rec().funcID }
+// funcID returns the abi.FuncID of the function (funcID* constants).
+func (f Func) funcID() uint8 { return f.rec().funcID }
 
-// Flag returns the abi.FuncFlag bits of the function (Flag* constants).
-func (f Func) Flag() uint8 { return f.rec().flag }
+// flag returns the abi.FuncFlag bits of the function (flag* constants).
+func (f Func) flag() uint8 { return f.rec().flag }
 
-// ArgsSize returns the size of the function's arguments and results on the
-// stack, or ArgsSizeUnknown.
-func (f Func) ArgsSize() int32 { return f.rec().args }
+// argsSize returns the size of the function's arguments and results on the
+// stack, or _ArgsSizeUnknown.
+func (f Func) argsSize() int32 { return f.rec().args }
 
-// DeferReturn returns the offset from Entry of the function's deferreturn
-// call, or 0 if it has none.
-func (f Func) DeferReturn() uint32 { return f.rec().deferreturn }
-
-// SPDelta returns the distance from the frame's SP to the top of its frame
+// spDelta returns the distance from the frame's SP to the top of its frame
 // (excluding the return address on amd64) at pc, like runtime.funcspdelta.
 // The runtime uses the frame's pc itself (a return address for callers).
 // It returns -1 if the function has no sp table or pc is not covered.
-func (f Func) SPDelta(pc uintptr) int32 {
+func (f Func) spDelta(pc uintptr) int32 {
 	return f.pcValue(f.rec().pcsp, pc)
 }
 
-// PCData returns the value of PCDATA table `table` at pc, like
+// pcdata returns the value of PCDATA table `table` at pc, like
 // runtime.pcdatavalue, or -1 when the function has no such table or it does
 // not cover pc. For the stack-map index of a caller frame, pass the return
 // address minus 1 (the runtime backs up into the CALL instruction).
-func (f Func) PCData(table uint32, pc uintptr) int32 {
+func (f Func) pcdata(table uint32, pc uintptr) int32 {
 	r := f.rec()
 	if table >= r.npcdata {
 		return -1
@@ -185,11 +181,11 @@ func (f Func) PCData(table uint32, pc uintptr) int32 {
 	return f.pcValue(off, pc)
 }
 
-// FileLine returns the source position of pc, like runtime.funcline1 (for
+// fileLine returns the source position of pc, like runtime.funcline1 (for
 // inlined code: the position inside the inlined function). It returns
 // "?", 0 if unknown.
-func (f Func) FileLine(pc uintptr) (file string, line int) {
-	if !f.Valid() {
+func (f Func) fileLine(pc uintptr) (file string, line int) {
+	if !f.valid() {
 		return "?", 0
 	}
 	file, l := funcline1(f, pc, false)
@@ -212,95 +208,95 @@ func (f Func) funcdata(i uint8) unsafe.Pointer {
 	return unsafe.Add(f.mdPtr(mdGofunc), off)
 }
 
-// LocalsMaps returns the function's locals pointer maps
-// (FUNCDATA_LocalsPointerMaps); N() is 0 if it has none.
-func (f Func) LocalsMaps() StackMaps {
-	return StackMaps{f.funcdata(FUNCDATA_LocalsPointerMaps)}
+// localsMaps returns the function's locals pointer maps
+// (_FUNCDATA_LocalsPointerMaps); n() is 0 if it has none.
+func (f Func) localsMaps() stackMaps {
+	return stackMaps{f.funcdata(_FUNCDATA_LocalsPointerMaps)}
 }
 
-// ArgsMaps returns the function's argument pointer maps
-// (FUNCDATA_ArgsPointerMaps); N() is 0 if it has none.
-func (f Func) ArgsMaps() StackMaps {
-	return StackMaps{f.funcdata(FUNCDATA_ArgsPointerMaps)}
+// argsMaps returns the function's argument pointer maps
+// (_FUNCDATA_ArgsPointerMaps); n() is 0 if it has none.
+func (f Func) argsMaps() stackMaps {
+	return stackMaps{f.funcdata(_FUNCDATA_ArgsPointerMaps)}
 }
 
-// StackMaps is a runtime.stackmap: n bitmaps of nbit bits each (one bit per
+// stackMaps is a runtime.stackmap: n bitmaps of nbit bits each (one bit per
 // pointer-sized word), each starting on a byte boundary:
 //
 //	struct { n, nbit int32; bytedata [...]byte }
-type StackMaps struct {
+type stackMaps struct {
 	p unsafe.Pointer // nil when the function has no such maps
 }
 
-// N returns the number of bitmaps (0 if there are none).
-func (m StackMaps) N() int32 {
+// n returns the number of bitmaps (0 if there are none).
+func (m stackMaps) n() int32 {
 	if m.p == nil {
 		return 0
 	}
 	return int32(load32(m.p))
 }
 
-// NBit returns the number of bits (words) in each bitmap.
-func (m StackMaps) NBit() int32 {
+// nbit returns the number of bits (words) in each bitmap.
+func (m stackMaps) nbit() int32 {
 	if m.p == nil {
 		return 0
 	}
 	return int32(load32(unsafe.Add(m.p, 4)))
 }
 
-// Map returns bitmap i, like runtime.stackmapdata. It panics if i is out of
-// range: the index comes from PCDATA_StackMapIndex, and a bad index means the
+// bitmap returns bitmap i, like runtime.stackmapdata. It panics if i is out of
+// range: the index comes from _PCDATA_StackMapIndex, and a bad index means the
 // caller looked up the wrong pc or function.
-func (m StackMaps) Map(i int32) Bitvector {
-	n := m.N()
+func (m stackMaps) bitmap(i int32) bitvector {
+	n := m.n()
 	if i < 0 || i >= n {
 		panicMapIndex(i, n)
 	}
-	nbit := m.NBit()
-	return Bitvector{N: nbit, Bytes: (*byte)(unsafe.Add(m.p, 8+uintptr(i)*uintptr((nbit+7)>>3)))}
+	nbit := m.nbit()
+	return bitvector{n: nbit, data: (*byte)(unsafe.Add(m.p, 8+uintptr(i)*uintptr((nbit+7)>>3)))}
 }
 
 func panicMapIndex(i, n int32) {
 	panic(fmt.Sprintf("stackmap: stack map index %d out of range [0, %d)", i, n))
 }
 
-// Bitvector is one pointer bitmap: bit i (least significant bit first in
+// bitvector is one pointer bitmap: bit i (least significant bit first in
 // each byte) says whether word i of the covered area holds a pointer.
-type Bitvector struct {
-	N     int32 // number of bits
-	Bytes *byte // (N+7)/8 bytes of read-only data
+type bitvector struct {
+	n    int32 // number of bits
+	data *byte // (n+7)/8 bytes of read-only data
 }
 
-// Bit reports whether bit i is set. It panics if i is out of range.
-func (b Bitvector) Bit(i int32) bool {
-	if i < 0 || i >= b.N {
-		panic(fmt.Sprintf("stackmap: bit %d out of range [0, %d)", i, b.N))
+// bit reports whether bit i is set. It panics if i is out of range.
+func (b bitvector) bit(i int32) bool {
+	if i < 0 || i >= b.n {
+		panic(fmt.Sprintf("stackmap: bit %d out of range [0, %d)", i, b.n))
 	}
-	return *(*byte)(unsafe.Add(unsafe.Pointer(b.Bytes), i>>3))>>(i&7)&1 != 0
+	return *(*byte)(unsafe.Add(unsafe.Pointer(b.data), i>>3))>>(i&7)&1 != 0
 }
 
-// StackObject is a runtime.stackObjectRecord: a local variable (or argument)
+// stackObject is a runtime.stackObjectRecord: a local variable (or argument)
 // whose address is taken, scanned by the GC only if something points to it.
-type StackObject struct {
-	// Off is the object's offset in the frame: if negative, from varp
+type stackObject struct {
+	// off is the object's offset in the frame: if negative, from varp
 	// (the frame's top minus the return address and saved frame pointer);
-	// if non-negative, from argp (the caller's SP plus MinFrameSize).
-	Off      int32
-	Size     int32 // size in bytes
-	PtrBytes int32 // length of the prefix that may hold pointers
-	// GCMask is the type's pointer bitmap, one bit per word of the first
-	// PtrBytes bytes (moduledata.rodata + gcdataoff, in both go1.26 and
+	// if non-negative, from argp (the caller's SP plus minFrameSize).
+	off      int32
+	size     int32 // size in bytes
+	ptrBytes int32 // length of the prefix that may hold pointers
+	// gcMask is the type's pointer bitmap, one bit per word of the first
+	// ptrBytes bytes (moduledata.rodata + gcdataoff, in both go1.26 and
 	// go1.27: the linker resolves gcdataoff against rodata even though
 	// go1.27 keeps type descriptors in their own range).
-	GCMask *byte
+	gcMask *byte
 }
 
-// IsPtr reports whether word `word` of the object may hold a pointer.
-func (o StackObject) IsPtr(word int32) bool {
-	if word < 0 || int64(word)*ptrSize >= int64(o.PtrBytes) {
+// isPtr reports whether word `word` of the object may hold a pointer.
+func (o stackObject) isPtr(word int32) bool {
+	if word < 0 || int64(word)*ptrSize >= int64(o.ptrBytes) {
 		return false
 	}
-	return *(*byte)(unsafe.Add(unsafe.Pointer(o.GCMask), word>>3))>>(word&7)&1 != 0
+	return *(*byte)(unsafe.Add(unsafe.Pointer(o.gcMask), word>>3))>>(word&7)&1 != 0
 }
 
 // stackObjectRecordSize is the size of runtime.stackObjectRecord
@@ -310,10 +306,10 @@ const stackObjectRecordSize = 16
 // ptrSize is the size of a pointer (goarch.PtrSize).
 const ptrSize = 4 << (^uintptr(0) >> 63)
 
-// NumStackObjects returns the number of stack objects of the function
-// (allocation-free; see StackObjectAt).
-func (f Func) NumStackObjects() int {
-	p := f.funcdata(FUNCDATA_StackObjects)
+// numStackObjects returns the number of stack objects of the function
+// (allocation-free; see stackObjectAt).
+func (f Func) numStackObjects() int {
+	p := f.funcdata(_FUNCDATA_StackObjects)
 	if p == nil {
 		return 0
 	}
@@ -321,34 +317,34 @@ func (f Func) NumStackObjects() int {
 	return int(loadUintptr(p))
 }
 
-// StackObjectAt returns stack object i (0 <= i < NumStackObjects()).
-func (f Func) StackObjectAt(i int) StackObject {
-	n := f.NumStackObjects()
+// stackObjectAt returns stack object i (0 <= i < numStackObjects()).
+func (f Func) stackObjectAt(i int) stackObject {
+	n := f.numStackObjects()
 	if i < 0 || i >= n {
 		panic(fmt.Sprintf("stackmap: stack object %d out of range [0, %d)", i, n))
 	}
-	p := unsafe.Add(f.funcdata(FUNCDATA_StackObjects), ptrSize+uintptr(i)*stackObjectRecordSize)
+	p := unsafe.Add(f.funcdata(_FUNCDATA_StackObjects), ptrSize+uintptr(i)*stackObjectRecordSize)
 	// go1.26 may place this funcdata unaligned: load byte-wise (the
 	// compiler turns load32 into one load on little-endian targets).
-	return StackObject{
-		Off:      int32(load32(p)),
-		Size:     int32(load32(unsafe.Add(p, 4))),
-		PtrBytes: int32(load32(unsafe.Add(p, 8))),
-		GCMask:   (*byte)(unsafe.Add(f.mdPtr(mdRodata), load32(unsafe.Add(p, 12)))),
+	return stackObject{
+		off:      int32(load32(p)),
+		size:     int32(load32(unsafe.Add(p, 4))),
+		ptrBytes: int32(load32(unsafe.Add(p, 8))),
+		gcMask:   (*byte)(unsafe.Add(f.mdPtr(mdRodata), load32(unsafe.Add(p, 12)))),
 	}
 }
 
-// StackObjects returns the function's stack objects (FUNCDATA_StackObjects),
+// stackObjects returns the function's stack objects (_FUNCDATA_StackObjects),
 // copied out of read-only data. It allocates; hot paths should cache the
-// result or use NumStackObjects and StackObjectAt.
-func (f Func) StackObjects() []StackObject {
-	n := f.NumStackObjects()
+// result or use numStackObjects and stackObjectAt.
+func (f Func) stackObjects() []stackObject {
+	n := f.numStackObjects()
 	if n == 0 {
 		return nil
 	}
-	objs := make([]StackObject, n)
+	objs := make([]stackObject, n)
 	for i := range objs {
-		objs[i] = f.StackObjectAt(i)
+		objs[i] = f.stackObjectAt(i)
 	}
 	return objs
 }
