@@ -4,9 +4,6 @@ package arch
 
 import "unsafe"
 
-// Available reports that this build has the switch routines.
-const Available = true
-
 // Context describes one entry into a coroutine. The carrier fills it on its
 // own stack (above the region SwitchIn overwrites) and passes its address.
 type Context struct {
@@ -22,8 +19,7 @@ type Context struct {
 	Wide   uintptr
 	BPOff  uintptr        // the innermost frame's BP, as an offset from the region's start
 	PC     uintptr        // where the coroutine continues
-	Fn     unsafe.Pointer // start: *funcval of the coroutine's function
-	Arg    unsafe.Pointer // start: a first argument (in AX), if the function takes one
+	Fn     unsafe.Pointer // start: *funcval of the coroutine's function (a func())
 	// Zero is how many bytes (a multiple of 8) below the region to clear
 	// before entering, so that the frames the coroutine builds there hold
 	// no leftovers of earlier calls in their unused slots (leftovers make

@@ -1,7 +1,6 @@
 //go:build !amd64 || purego
 
-package arch
+// This build has no switch routines: the package is empty, the engine is not
+// built, and slice uses its goroutine-backed implementation.
 
-// Available reports that this build has no switch routines: the engine is
-// not built and slice uses its goroutine-backed implementation.
-const Available = false
+package arch

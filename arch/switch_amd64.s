@@ -33,7 +33,6 @@ cleared:
 	JNE	resume
 
 	// Start: enter the coroutine's function as if the carrier had called it.
-	MOVQ	Context_Arg(R12), AX	// first ABIInternal argument (unused by a func())
 	MOVQ	Context_Fn(R12), DX	// closure context register = *funcval
 	MOVQ	(TLS), R14		// ABIInternal: R14 = g
 	XORPS	X15, X15		// ABIInternal: X15 = 0
