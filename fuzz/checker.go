@@ -12,32 +12,25 @@ import (
 // Checking a program: it runs once with coroutines and once sequentially,
 // and the two runs' traces must be the same.
 
-// Run runs the program that Decode makes of program, with real coroutines
-// (useCoroutines) or sequentially with Yield a no-op, and returns a summary of
-// every coroutine's trace: two runs of the same program must return the same
-// result. err reports a failed check or a panic.
-func Run(program []byte, useCoroutines bool) (result string, err error) {
-	out, err := Decode(program).run(useCoroutines)
-	if err != nil {
-		return "", err
-	}
-	return out.summary(), nil
-}
-
-// Check runs program both ways and reports the first difference between the
-// traces, a failed check or a panic.
-func Check(program []byte) error {
-	p := Decode(program)
+// Check decodes input into a coroutine program (any input makes one; bytes
+// past the first 4096 are ignored), runs it once with real coroutines and
+// once sequentially with Yield a no-op, and returns an error describing the
+// first difference between the two runs' traces, a failed check or a panic,
+// with the decoded program; nil means the coroutines saw exactly what the
+// sequential run did. Check starts goroutines and calls runtime.GC; it is not
+// safe for concurrent use.
+func Check(input []byte) error {
+	p := decode(input)
 	want, err := p.run(false)
 	if err != nil {
-		return fmt.Errorf("sequential run failed (a harness bug): %v\nprogram:\n%s", err, p.Dump())
+		return fmt.Errorf("sequential run failed (a harness bug): %v\nprogram:\n%s", err, p.dump())
 	}
 	got, err := p.run(true)
 	if err != nil {
-		return fmt.Errorf("coroutine run (%s): %v\nprogram:\n%s", slice.Engine(), err, p.Dump())
+		return fmt.Errorf("coroutine run (%s): %v\nprogram:\n%s", slice.Engine(), err, p.dump())
 	}
 	if d := diff(want, got); d != "" {
-		return fmt.Errorf("coroutine run (%s) differs from the sequential run: %s\nprogram:\n%s", slice.Engine(), d, p.Dump())
+		return fmt.Errorf("coroutine run (%s) differs from the sequential run: %s\nprogram:\n%s", slice.Engine(), d, p.dump())
 	}
 	return nil
 }
@@ -86,7 +79,7 @@ func diff(want, got *outcome) string {
 	return ""
 }
 
-func (p *Program) run(coroutines bool) (*outcome, error) {
+func (p *program) run(coroutines bool) (*outcome, error) {
 	st := &runState{}
 	if coroutines {
 		st.gcLeft = maxGC // the sequential run needs none

@@ -18,7 +18,7 @@ func TestSeedsCompressed(t *testing.T) {
 		t.Run(m.String(), func(t *testing.T) {
 			defer slice.SetCompression(slice.SetCompression(slice.Policy{Mode: m, After: 0}))
 			for name, p := range seeds() {
-				if err := Check(p.Encode()); err != nil {
+				if err := Check(p.encode()); err != nil {
 					t.Fatalf("seed %s: %v", name, err)
 				}
 			}

@@ -9,13 +9,13 @@ import (
 )
 
 // The driver side: it resumes a program's coroutines as its schedule says,
-// in every way (see Program.Schedule), and checks each resume's outcome.
+// in every way (see program.schedule), and checks each resume's outcome.
 
 // maxResumes bounds the resumes of one run.
 const maxResumes = 100000
 
 // drive resumes the coroutines as the schedule says until all have finished.
-func (p *Program) drive(cs []*co, st *runState) error {
+func (p *program) drive(cs []*co, st *runState) error {
 	st.cos = cs
 	st.running = make([]bool, len(cs))
 	st.done = make([]bool, len(cs))
@@ -27,7 +27,7 @@ func (p *Program) drive(cs []*co, st *runState) error {
 			st.w.close()
 		}
 	}()
-	sched, rr := p.Schedule, 0
+	sched, rr := p.schedule, 0
 	for resumes := 0; ; resumes++ {
 		var live []int
 		for i, d := range st.done {
@@ -62,7 +62,7 @@ func (p *Program) drive(cs []*co, st *runState) error {
 	}
 }
 
-// resumeCo resumes c in the given way (see Program.Schedule) and checks the
+// resumeCo resumes c in the given way (see program.schedule) and checks the
 // outcome; outer is the coroutine the caller runs in (nil on the driver). A
 // failure is kept in st.err.
 func (st *runState) resumeCo(c *co, how byte, depth int, outer *slice.Coroutine) {
@@ -140,7 +140,7 @@ func (c *co) resumeSibling(b byte) {
 }
 
 // resume resumes c and turns a panic into an error, except the panic of an
-// unrecovered OpPanic, which ends c as it ends it in the sequential run.
+// unrecovered opPanic, which ends c as it ends it in the sequential run.
 func resume(c *co) (done bool, err error) {
 	defer scribble(scribbleDepth)
 	defer func() {

@@ -58,7 +58,7 @@ func TestBrokenEngineControlChild(t *testing.T) {
 	stackmap.BreakForControl(brk == "reloc", brk == "shadow")
 	defer stackmap.BreakForControl(false, false)
 	for _, name := range slices.Sorted(maps.Keys(seeds())) {
-		if err := Check(seeds()[name].Encode()); err != nil {
+		if err := Check(seeds()[name].encode()); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}

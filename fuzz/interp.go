@@ -11,7 +11,7 @@ import (
 // The coroutine side: the interpreter that runs one coroutine's operation
 // stream and records what it observes in its trace.
 
-// Bounds on one run, so that it stays well under 50 ms (see also shapes.go).
+// Bounds on one run, so that it stays short (see also shapes.go).
 const (
 	maxNest     = 24 // nested frame shapes; deeper shape operations yield instead
 	maxBig      = 6  // E frames in use at once
@@ -66,12 +66,12 @@ type checkError struct{ msg string }
 
 func (e *checkError) Error() string { return e.msg }
 
-// progPanic is what OpPanic panics with.
+// progPanic is what opPanic panics with.
 type progPanic struct{ v uint64 }
 
-func (p *Program) newCos(coroutines bool, st *runState) []*co {
-	cs := make([]*co, len(p.Coroutines))
-	for i, ops := range p.Coroutines {
+func (p *program) newCos(coroutines bool, st *runState) []*co {
+	cs := make([]*co, len(p.streams))
+	for i, ops := range p.streams {
 		h := fnv.New64a()
 		h.Write(ops)
 		cs[i] = &co{id: i, ops: ops, rng: h.Sum64() ^ uint64(i+1)*0x9E3779B97F4A7C15, coroutines: coroutines, st: st}
@@ -152,29 +152,29 @@ func (c *co) step() bool {
 	c.pc++
 	c.nops++
 	op, arg := b&15, b>>4
-	if op >= OpA && op <= OpN && c.nest >= maxNest {
-		op = OpYield
+	if op >= opA && op <= opN && c.nest >= maxNest {
+		op = opYield
 	}
 	k := int(arg>>1) + 1
 	c.nest++
 	switch op {
-	case OpYield:
+	case opYield:
 		c.yield()
-	case OpA:
+	case opA:
 		shapeA(c, k, arg)
-	case OpB:
+	case opB:
 		shapeB(c, k, arg)
-	case OpC:
+	case opC:
 		shapeC(c, k, arg)
-	case OpDStack:
+	case opDStack:
 		shapeDStack(c, k)
-	case OpDHeap:
+	case opDHeap:
 		shapeDHeap(c, k, arg)
-	case OpDOpen:
+	case opDOpen:
 		shapeDOpen(c, k, arg)
-	case OpP:
+	case opP:
 		shapeP(c, k)
-	case OpE:
+	case opE:
 		if c.big >= maxBig {
 			c.yield()
 			break
@@ -182,17 +182,17 @@ func (c *co) step() bool {
 		c.big++
 		shapeE(c, arg)
 		c.big--
-	case OpF:
+	case opF:
 		shapeF(c, k, arg)
-	case OpG:
+	case opG:
 		shapeG(c, k)
-	case OpH:
+	case opH:
 		shapeH(c, k, arg)
-	case OpR:
+	case opR:
 		shapeR(c, k, arg)
-	case OpN:
+	case opN:
 		shapeN(c, k, arg)
-	case OpMisc:
+	case opMisc:
 		switch {
 		case arg < 4:
 			c.st.gc()
@@ -208,7 +208,7 @@ func (c *co) step() bool {
 			c.nest--
 			return false
 		}
-	case OpPanic:
+	case opPanic:
 		if c.recovers > 0 || arg == 15 {
 			v := c.r()
 			c.rec("panic", v)

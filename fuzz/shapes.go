@@ -279,7 +279,7 @@ func shapeDOpen(c *co, k int, arg byte) {
 	p.v ^= 0x77
 }
 
-// shapeP: a deferred recover for OpPanic in the body.
+// shapeP: a deferred recover for opPanic in the body.
 //
 //go:noinline
 func shapeP(c *co, k int) {
@@ -474,7 +474,7 @@ func (b bodyStringer) String() string {
 	defer func() {
 		if r := recover(); r != nil {
 			// fmt recovers panics in String methods and prints them.
-			// An OpPanic is fine so (the same in both runs), but a
+			// An opPanic is fine so (the same in both runs), but a
 			// failure must not be lost.
 			c.frameState = saved
 			if _, ok := r.(progPanic); !ok {
@@ -536,7 +536,7 @@ type link struct {
 //
 //go:noinline
 func shapeH(c *co, k int, arg byte) {
-	depth := int(c.byteArg()) % (MaxRecursion + 1)
+	depth := int(c.byteArg()) % (maxRecursion + 1)
 	depth = max(0, min(depth, maxFrames-c.frames))
 	yieldAt := -1
 	if arg&1 != 0 {
