@@ -8,7 +8,7 @@ import (
 	"github.com/stackslice/stackslice/slice"
 )
 
-// The relocation programs again with every yield packed (Policy After 0):
+// The relocation programs again with every yield packed (SetCompression):
 // each resume then unpacks a block, in every compression mode, before
 // relocating it. Results must still match the programs run without
 // coroutines.
@@ -16,7 +16,7 @@ import (
 func TestSeedsCompressed(t *testing.T) {
 	for _, m := range []slice.Compression{slice.CompressS2, slice.CompressZstd, slice.CompressTemplate} {
 		t.Run(m.String(), func(t *testing.T) {
-			defer slice.SetCompression(slice.SetCompression(slice.Policy{Mode: m, After: 0}))
+			defer slice.SetCompression(slice.SetCompression(m))
 			for name, p := range seeds() {
 				if err := Check(p.encode()); err != nil {
 					t.Fatalf("seed %s: %v", name, err)
@@ -27,7 +27,7 @@ func TestSeedsCompressed(t *testing.T) {
 }
 
 func TestRandomProgramsCompressed(t *testing.T) {
-	defer slice.SetCompression(slice.SetCompression(slice.Policy{Mode: slice.CompressTemplate, After: 0}))
+	defer slice.SetCompression(slice.SetCompression(slice.CompressTemplate))
 	r := rand.New(rand.NewSource(3))
 	count := 100
 	if testing.Short() {
@@ -46,6 +46,6 @@ func TestRandomProgramsCompressed(t *testing.T) {
 func init() {
 	modes := map[string]slice.Compression{"s2": slice.CompressS2, "zstd": slice.CompressZstd, "template": slice.CompressTemplate}
 	if m, ok := modes[os.Getenv("STACKSLICE_FUZZ_COMPRESS")]; ok {
-		slice.SetCompression(slice.Policy{Mode: m, After: 0})
+		slice.SetCompression(m)
 	}
 }

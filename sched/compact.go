@@ -6,37 +6,40 @@ import (
 	"github.com/stackslice/stackslice/slice"
 )
 
-// Packing idle tasks. A scheduler whose compression policy has a mode (and
-// no Budget) packs its tasks itself, rather than giving each one the policy
-// through slice: a sweeper goroutine walks the task registry every After/2
-// and packs (slice.Coroutine.Compress) every task parked for at least
-// After. slice's compactor would queue an entry (32 bytes) for every task
-// the moment it parks; the sweeper costs a parked task nothing until it is
-// packed, and packs it between After and 1.5*After after it parked. A task
-// packed by the sweeper carries flagPacked until it runs again, so later
-// sweeps skip it without holding it still.
+// Packing parked tasks. The scheduler alone decides when its tasks are
+// packed; package slice packs only when told to (Coroutine.Compress) or at
+// every yield of a coroutine whose mode says so (Coroutine.SetCompression).
 //
-// Such tasks get CompressNone as their own slice policy, so that slice's
-// global policy does not pack them a second way. A policy with a Budget,
-// or with After zero (pack at every switch-out, before the carrier goes
-// on), is left to slice: tasks then get the scheduler's policy as their
-// own, and slice packs them at once or through its compactor.
+// With After > 0, a sweeper goroutine walks the task registry every After/2
+// and packs every task parked for at least After: between After and
+// 1.5*After after it parked. Until then a parked task costs nothing for it.
+// A task the sweeper has dealt with (packed, or found not to shrink) carries
+// flagSwept until it runs again, so later sweeps skip it without holding it
+// still. The tasks get CompressNone as their own slice mode, so that slice's
+// global mode does not pack them at every yield besides.
+//
+// With After == 0 there is no sweeper: the tasks get the policy's mode as
+// their own slice mode, and slice packs each at every switch-out, before
+// its carrier goes on.
+//
+// With Mode CompressNone the scheduler packs nothing, and sets no mode: its
+// tasks follow slice's global one.
 
-// sweeps reports whether s packs its idle tasks with a sweeper.
+// sweeps reports whether s packs its parked tasks with a sweeper.
 func (s *Scheduler) sweeps() bool {
 	p := s.policy
-	return p.Mode != slice.CompressNone && p.After > 0 && p.Budget <= 0 && slice.Engine().StackSlicing
+	return p.Mode != slice.CompressNone && p.After > 0 && slice.Engine().StackSlicing
 }
 
-// setTaskPolicy gives a new task's coroutine the slice policy it needs.
+// setTaskPolicy gives a new task's coroutine the slice mode it needs.
 func (s *Scheduler) setTaskPolicy(t *Task) {
 	switch {
 	case s.policy.Mode == slice.CompressNone:
-		// No policy of its own: slice's global one applies.
-	case s.sweeps():
-		t.co.SetCompression(slice.Policy{Mode: slice.CompressNone})
+		// No mode of its own: slice's global one applies.
+	case s.policy.After > 0:
+		t.co.SetCompression(slice.CompressNone)
 	default:
-		t.co.SetCompression(s.policy)
+		t.co.SetCompression(s.policy.Mode)
 	}
 }
 
@@ -59,7 +62,7 @@ func (s *Scheduler) sweeper() {
 
 // sweep packs every task parked for at least the policy's After, one
 // registry shard at a time: the shard's lock is held only to list the
-// candidates (parked, not packed by an earlier sweep).
+// candidates (parked, not swept since they parked).
 func (s *Scheduler) sweep() {
 	after := uint32(s.policy.After / time.Millisecond)
 	var batch []*Task
@@ -67,7 +70,7 @@ func (s *Scheduler) sweep() {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for t := sh.head; t != nil; t = t.next {
-			if t.state.Load()&statusMask == stParked && t.flags.Load()&flagPacked == 0 {
+			if t.state.Load()&statusMask == stParked && t.flags.Load()&flagSwept == 0 {
 				batch = append(batch, t)
 			}
 		}
@@ -89,6 +92,6 @@ func (s *Scheduler) packIdle(t *Task, now, after uint32) {
 			return
 		}
 		t.co.Compress(s.policy.Mode)
-		t.flags.Or(flagPacked) // even if it would not shrink: do not retry
+		t.flags.Or(flagSwept) // even if it would not shrink: do not retry
 	})
 }

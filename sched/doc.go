@@ -63,12 +63,15 @@
 // than ParkCtx's, and holds no task pointer while parked.
 //
 // Tasks parked for a second are packed by default (DefaultCompression,
-// WithCompression): a sweeper goroutine walks the registry every half
-// second and packs them against templates shared by the tasks parked at
-// the same place, with their pointers named by shadow entry, so a task
-// that differs from others parked there only in the objects it points to
-// costs no block at all. A parked task costs nothing until then; the
-// unpack happens in its next resume.
+// WithCompression). The scheduler alone decides when a task is packed;
+// package slice does the packing. A sweeper goroutine walks the registry
+// every half second and packs (slice.Coroutine.Compress) the tasks parked
+// for a second against templates shared by the tasks parked at the same
+// place, with their pointers named by shadow entry, so a task that differs
+// from others parked there only in the objects it points to costs no block
+// at all. A parked task costs nothing until then; the unpack happens in its
+// next resume. A policy with After zero has no sweeper: each task is packed
+// at every switch-out (slice.Coroutine.SetCompression).
 //
 // # Invariants
 //

@@ -551,7 +551,7 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 	if !slice.Engine().StackSlicing {
 		t.Skip("no blocks to pack on the fallback: " + slice.Engine().String())
 	}
-	s := newSched(t, WithCompression(slice.Policy{Mode: slice.CompressTemplate, After: 0}))
+	s := newSched(t, WithCompression(CompressionPolicy{Mode: slice.CompressTemplate, After: 0}))
 	ch := NewChan[int](0)
 	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
 	for tk.state.Load()&statusMask != stParked {
@@ -573,40 +573,35 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 
 // Tasks get the scheduler's compression policy, DefaultCompression unless
 // WithCompression says otherwise; with CompressNone they follow slice's
-// global policy.
+// global mode.
 func TestTaskCompressionPolicy(t *testing.T) {
 	if !slice.Engine().StackSlicing {
 		t.Skip("no blocks to pack on the fallback: " + slice.Engine().String())
 	}
 	parkedPacked := func(s *Scheduler) bool {
-		before := slice.ReadCompressionStats().Packed
 		ch := NewChan[int](0)
 		tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
 		for tk.state.Load()&statusMask != stParked {
 			runtime.Gosched()
 		}
-		time.Sleep(20 * time.Millisecond) // the compactor is asynchronous
-		packed := slice.ReadCompressionStats().Packed > before
+		time.Sleep(20 * time.Millisecond) // the sweeper is asynchronous
+		packed := tk.co.Packed()
 		ch.Close()
 		tk.Wait()
 		return packed
 	}
-	fast := slice.Policy{Mode: slice.CompressTemplate, After: time.Millisecond}
+	fast := CompressionPolicy{Mode: slice.CompressTemplate, After: time.Millisecond}
 	if !parkedPacked(newSched(t, WithCompression(fast))) {
 		t.Fatal("a task parked for 20ms under After: 1ms was not packed")
 	}
-	pending := slice.ReadCompressionStats().CompactorPending
 	if parkedPacked(newSched(t)) {
 		t.Fatal("a task parked for 20ms was packed under DefaultCompression (After: 1s)")
 	}
-	if d := slice.ReadCompressionStats().CompactorPending - pending; d != 0 {
-		t.Fatalf("a task parked under DefaultCompression left %d entries in slice's compactor queue; the scheduler's sweeper packs its tasks", d)
-	}
-	defer slice.SetCompression(slice.SetCompression(fast))
+	defer slice.SetCompression(slice.SetCompression(slice.CompressTemplate))
 	if parkedPacked(newSched(t)) {
-		t.Fatal("the global policy overrode the scheduler's")
+		t.Fatal("the global mode overrode the scheduler's policy")
 	}
-	if !parkedPacked(newSched(t, WithCompression(slice.Policy{}))) {
+	if !parkedPacked(newSched(t, WithCompression(CompressionPolicy{}))) {
 		t.Fatal("a task of a scheduler without a policy did not follow the global one")
 	}
 }

@@ -23,9 +23,9 @@ type Scheduler struct {
 	name     string
 	slice    time.Duration // time slice
 	awaitMax int           // Await pool size
-	// policy is every task's compression policy (WithCompression); with
-	// Mode CompressNone tasks follow slice's global policy.
-	policy    slice.Policy
+	// policy says how and when tasks are packed (WithCompression; see
+	// compact.go).
+	policy    CompressionPolicy
 	ncarriers int
 	carriers  []*carrier // fixed once started
 	wheel     *timers.Wheel
@@ -151,10 +151,25 @@ func WithAwaitPool(n int) Option {
 	}
 }
 
+// A CompressionPolicy says how and when a scheduler packs its parked tasks
+// (see WithCompression). A packed task is unpacked transparently when it
+// next runs.
+type CompressionPolicy struct {
+	// Mode is how: see slice.Compression. With slice.CompressNone the
+	// scheduler packs nothing, and its tasks follow slice's global mode
+	// (slice.SetCompression), off unless set.
+	Mode slice.Compression
+	// After is when: a task parked this long is packed, between After and
+	// 1.5*After after it parked. Zero packs a task each time it switches
+	// out, before its carrier goes on. Negative means
+	// DefaultCompression.After.
+	After time.Duration
+}
+
 // DefaultCompression is the compression policy of a scheduler's tasks
-// unless WithCompression says otherwise: a task suspended (parked, say at
-// a connection's Read) for a second is packed against a template shared by
-// the tasks suspended at the same place (see package slice).
+// unless WithCompression says otherwise: a task parked (say at a
+// connection's Read) for a second is packed against a template shared by
+// the tasks parked at the same place (see package slice).
 //
 // Why this mode: of slice's modes it packs smallest, to nothing at all for
 // a task that differs from its template only in the objects it points to
@@ -162,20 +177,19 @@ func WithAwaitPool(n int) Option {
 // and it is the cheapest to pack and unpack. Why a second: a connection
 // idle that long tends to stay idle (keep-alive, long polls), and the
 // unpack on its next wake-up (a few hundred nanoseconds) is nothing beside
-// a second; a task busier than that is never packed, and costs one queue
-// entry a second with the compactor.
-var DefaultCompression = slice.Policy{Mode: slice.CompressTemplate, After: slice.DefaultAfter}
+// a second; a task busier than that is never packed, and costs nothing for
+// it.
+var DefaultCompression = CompressionPolicy{Mode: slice.CompressTemplate, After: time.Second}
 
-// WithCompression sets the compression policy of the scheduler's tasks
-// (default DefaultCompression). With Mode slice.CompressNone tasks have no
-// policy of their own and follow slice's global one (slice.SetCompression),
-// which is off unless set.
-func WithCompression(p slice.Policy) Option {
+// WithCompression sets how and when the scheduler packs its parked tasks
+// (default DefaultCompression). Unless its Mode is slice.CompressNone, the
+// scheduler's policy overrides slice's global mode for its tasks.
+func WithCompression(p CompressionPolicy) Option {
 	if p.Mode > slice.CompressTemplate {
 		panic("sched: WithCompression with an unknown slice.Compression mode")
 	}
 	if p.After < 0 {
-		p.After = slice.DefaultAfter
+		p.After = DefaultCompression.After
 	}
 	return func(s *Scheduler) { s.policy = p }
 }

@@ -110,7 +110,7 @@ type Stats struct {
 	Switches, Steals, Handoffs uint64
 	// Compression is the slice package's compression counters (process
 	// wide: packed and unpacked bytes, templates and their users, pack and
-	// unpack times); see slice.SetCompression.
+	// unpack times); see WithCompression.
 	Compression slice.CompressionStats
 }
 

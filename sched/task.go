@@ -89,7 +89,7 @@ const (
 	flagCanceled  uint32 = 1 << iota
 	flagGoroutine        // a stand-in for a goroutine blocked in Park
 	flagPreempted        // yielded at a Checkpoint: requeue globally
-	flagPacked           // the sweeper packed (or tried to) the parked task; cleared when it runs
+	flagSwept            // the sweeper packed the parked task (or found it would not shrink); cleared when it runs
 
 	// The priority and the pinned carrier (its index + 1; 0: not pinned,
 	// fixed at Go) are kept in the flags word too, so the Task stays small.

@@ -138,8 +138,8 @@ func (w *worker) loop() {
 // from the running task only).
 func (w *worker) run(t *Task) bool {
 	t.setRunning()
-	if t.flags.Load()&flagPacked != 0 {
-		t.flags.And(^flagPacked) // unpacked by this resume: the sweeper may look again
+	if t.flags.Load()&flagSwept != 0 {
+		t.flags.And(^flagSwept) // runs again: the sweeper looks at its next park
 	}
 	if w.cur.Load() != t {
 		w.cur.Store(t)

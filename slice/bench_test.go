@@ -68,7 +68,7 @@ func BenchmarkSwitch(b *testing.B) {
 func benchSwitchSlice(b *testing.B, depth int) { benchSwitchSliceMode(b, depth, slice.CompressNone) }
 
 // benchSwitchSliceMode measures a round trip of a coroutine that, with a
-// compression mode, is packed at every yield (Policy After 0): each Resume
+// compression mode, is packed at every yield (SetCompression): each Resume
 // unpacks it, and its next yield packs it again.
 func benchSwitchSliceMode(b *testing.B, depth int, mode slice.Compression) {
 	stop := false
@@ -80,7 +80,7 @@ func benchSwitchSliceMode(b *testing.B, depth int, mode slice.Compression) {
 		}
 	})
 	if mode != slice.CompressNone {
-		c.SetCompression(slice.Policy{Mode: mode, After: 0})
+		c.SetCompression(mode)
 	}
 	if c.Resume() {
 		b.Fatal("coroutine finished before its first yield")

@@ -22,7 +22,7 @@ func TestCompressStatsBalance(t *testing.T) {
 					sum += suspendedAt([]int{30, 2, 9, 1}[i%4], i)
 				}
 			})
-			c.SetCompression(Policy{Mode: m, After: 0})
+			c.SetCompression(m)
 			for !c.Resume() {
 				mid := ReadCompressionStats()
 				if c.flags&flagPacked == 0 {

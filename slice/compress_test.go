@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/stackslice/stackslice/stackmap"
@@ -16,9 +15,9 @@ import (
 
 var packModes = []Compression{CompressS2, CompressZstd, CompressTemplate}
 
-// withPolicy sets the global compression policy for one test.
-func withPolicy(t *testing.T, p Policy) {
-	old := SetCompression(p)
+// withMode sets the global mode of packing at yield for one test.
+func withMode(t *testing.T, m Compression) {
+	old := SetCompression(m)
 	t.Cleanup(func() { SetCompression(old) })
 }
 
@@ -64,7 +63,7 @@ func bigFrameYield(got *[]int) {
 func TestTortureCompressedEveryYield(t *testing.T) {
 	for _, m := range packModes {
 		t.Run(m.String(), func(t *testing.T) {
-			withPolicy(t, Policy{Mode: m, After: 0})
+			withMode(t, m)
 			if bad := runTorture(32, 4, 2); bad != "" {
 				t.Fatal(bad)
 			}
@@ -250,75 +249,92 @@ func optimizationsOff() bool {
 	return false
 }
 
-// Per-coroutine policies are interned in the coroutine's flags; past the
-// table's size they go in its extra part. Either way they override the
-// global policy (none here).
-func TestPerCoroutinePolicies(t *testing.T) {
+// A coroutine's own mode, when it has one, decides whether it is packed at
+// its yields; else the global mode does. CompressNone of its own keeps it
+// unpacked under a global mode.
+func TestPerCoroutineMode(t *testing.T) {
 	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
 	}
-	for i := 0; i < maxPolicies+3; i++ {
-		// Distinct policies (by Budget) that pack at every yield.
-		p := Policy{Mode: CompressS2, After: 0, Budget: int64(1<<40 + i)}
+	for _, tc := range []struct {
+		global Compression
+		own    Compression
+		hasOwn bool
+		want   Compression // the packed block's mode; CompressNone: not packed
+	}{
+		{CompressNone, 0, false, CompressNone},
+		{CompressS2, 0, false, CompressS2},
+		{CompressNone, CompressS2, true, CompressS2},
+		{CompressTemplate, CompressNone, true, CompressNone},
+		{CompressTemplate, CompressZstd, true, CompressZstd},
+	} {
+		withMode(t, tc.global)
 		var got []int
 		c := New(func() { bigFrameYield(&got) })
-		c.SetCompression(p)
-		if c.Resume() {
-			t.Fatal("finished early")
+		if tc.hasOwn {
+			c.SetCompression(tc.own)
 		}
-		if c.flags&flagPacked == 0 {
-			t.Fatalf("policy %d (interned: %v) did not pack at the yield", i, c.flags&flagPolicyMask != 0)
-		}
-		if *c.policy() != p {
-			t.Fatalf("policy %d reads back as %+v", i, *c.policy())
-		}
-		for !c.Resume() {
+		for i := 0; !c.Resume(); i++ {
+			packed := CompressNone
+			if c.Packed() {
+				packed = Compression(c.flags & flagModeMask >> flagModeShift)
+			}
+			if packed != tc.want {
+				t.Fatalf("global %v, own %v (%v), yield %d: packed %v, want %v", tc.global, tc.own, tc.hasOwn, i, packed, tc.want)
+			}
 		}
 		if fmt.Sprint(got) != "[3 1 3 1 3 1]" {
-			t.Fatalf("policy %d: got %v", i, got)
+			t.Fatalf("global %v, own %v (%v): got %v", tc.global, tc.own, tc.hasOwn, got)
 		}
 	}
-	if interned.n.Load() != maxPolicies {
-		t.Fatalf("%d policies interned, want the table full (%d)", interned.n.Load(), maxPolicies)
+	// A mode set while the coroutine is suspended applies from its next
+	// yield on.
+	withMode(t, CompressNone)
+	var got []int
+	c := New(func() { bigFrameYield(&got) })
+	c.Resume()
+	if c.Packed() {
+		t.Fatal("packed at a yield without a mode")
+	}
+	c.SetCompression(CompressS2)
+	if c.Packed() {
+		t.Fatal("SetCompression packed a suspended coroutine")
+	}
+	if c.Resume() || !c.Packed() {
+		t.Fatal("not packed at the yield after SetCompression")
+	}
+	for !c.Resume() {
 	}
 }
 
-func TestCompactorPacksIdle(t *testing.T) {
-	if !Engine().StackSlicing {
-		t.Skip("no blocks on the fallback")
+// Packed reports a packed suspended coroutine, and nothing else.
+func TestPacked(t *testing.T) {
+	var got []int
+	c := New(func() { bigFrameYield(&got) })
+	if c.Packed() {
+		t.Fatal("a new coroutine reports Packed")
 	}
-	withPolicy(t, Policy{Mode: CompressS2, After: time.Millisecond})
-	cs := make([]*Coroutine, 50)
-	sums := make([]int, len(cs))
-	for i := range cs {
-		cs[i] = New(func() { sums[i] = suspendedAt(2, i) })
-		cs[i].Resume()
+	c.Resume()
+	if c.Packed() {
+		t.Fatal("a suspended coroutine nobody packed reports Packed")
 	}
-	// Resume some at once from other goroutines, racing the compactor.
-	for i := 0; i < len(cs); i += 2 {
-		cs[i].done(i)
+	if packed := c.Compress(CompressTemplate); packed != c.Packed() || packed != Engine().StackSlicing {
+		t.Fatalf("Compress reported %v, then Packed %v (engine: %v)", packed, c.Packed(), Engine().StackSlicing)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		packed := 0
-		for i := 1; i < len(cs); i += 2 {
-			if cs[i].flags&flagPacked != 0 && cs[i].state.Load() == stateSuspended {
-				packed++
-			}
-		}
-		if packed == len(cs)/2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the compactor packed %d of %d idle coroutines", packed, len(cs)/2)
-		}
+	if c.Compress(CompressS2) {
+		t.Fatal("Compress packed a packed coroutine again")
 	}
-	for i := 1; i < len(cs); i += 2 {
-		cs[i].done(i)
+	c.Resume()
+	if c.Packed() {
+		t.Fatal("a resumed and suspended again coroutine reports Packed")
 	}
-	for i, s := range sums {
-		if s != i*2+2 {
-			t.Fatalf("coroutine %d: %d", i, s)
-		}
+	for !c.Resume() {
+	}
+	if c.Packed() || c.Compress(CompressS2) {
+		t.Fatal("a finished coroutine reports Packed, or was packed")
+	}
+	if fmt.Sprint(got) != "[3 1 3 1 3 1]" {
+		t.Fatalf("got %v", got)
 	}
 }
 

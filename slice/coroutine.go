@@ -16,7 +16,7 @@ const (
 	stateSuspended
 	stateRunning
 	stateDone
-	stateBusy // suspended, and being packed by the compactor: Resume waits
+	stateBusy // suspended, and held by another goroutine (Compress, Callers, Packed): Resume waits
 )
 
 // A Coroutine is a function that can suspend itself with Yield and be
@@ -29,7 +29,8 @@ type Coroutine struct {
 	fn    func()
 	state atomic.Uint32
 	// flags are written only by the goroutine that holds the coroutine in
-	// stateRunning (or by Resume just before it enters): see flag* below.
+	// stateRunning or stateBusy (or by Resume just before it enters): see
+	// flag* below.
 	flags uint32
 	// nshadow and shadowCap count the pointer shadow's live entries and
 	// its capacity (engine).
@@ -46,23 +47,21 @@ type Coroutine struct {
 
 // Flags, see Coroutine.flags.
 const (
-	flagSaved   uint32 = 1 << iota // engine: the coroutine's region is in its block
-	flagPacked                     // engine: the block is packed (mode in flagModeMask)
-	flagQueued                     // engine: the compactor has this coroutine's one entry
-	flagCounted                    // engine: counted in stats.suspendedBytes
-	flagBare                       // engine: packed against a template with no diff: blk is the template
+	flagSaved  uint32 = 1 << iota // engine: the coroutine's region is in its block
+	flagPacked                    // engine: the block is packed (mode in flagModeMask)
+	flagBare                      // engine: packed against a template with no diff: blk is the template
 
-	flagModeShift   = 6
-	flagModeMask    = 7 << flagModeShift // the Compression of a packed block
-	flagPolicyShift = 9
-	flagPolicyMask  = 127 << flagPolicyShift // the coroutine's interned policy, if any
-	flagEpochShift  = 16                     // the upper bits count suspensions (for the compactor)
+	flagModeShift = 6
+	flagModeMask  = 7 << flagModeShift // the Compression of a packed block
+	// The coroutine's own mode of packing at yield (SetCompression),
+	// plus one: zero means none of its own, the global one applies.
+	flagOwnModeShift = 9
+	flagOwnModeMask  = 7 << flagOwnModeShift
 )
 
 // extra is the rarely needed part of a Coroutine.
 type extra struct {
 	fb     *fallback   // goroutine-backed implementation, when in use
-	policy *Policy     // this coroutine's compression policy, if set
 	defers *deferState // engine: defer records detached at the last yield
 	panic  *PanicError // a panic that ended the coroutine, for Resume
 
@@ -111,12 +110,11 @@ func (c *Coroutine) ResumeFor(owner any) (done bool) {
 	if fb {
 		done = c.ext.fb.resume(owner)
 	} else {
-		c.resumedWithPolicy()
 		done = c.resumeSlice(owner)
 	}
 	if !done {
 		if !fb {
-			c.suspendedWithPolicy()
+			c.packAtYield()
 		}
 		c.state.Store(stateSuspended)
 		return false
@@ -130,7 +128,8 @@ func (c *Coroutine) ResumeFor(owner any) (done bool) {
 	return true
 }
 
-// acquire moves c to running for Resume, waiting out the compactor.
+// acquire moves c to running for Resume, waiting while another goroutine
+// holds it (busy).
 func (c *Coroutine) acquire() {
 	for !c.state.CompareAndSwap(stateSuspended, stateRunning) &&
 		!c.state.CompareAndSwap(stateNew, stateRunning) {
@@ -141,35 +140,24 @@ func (c *Coroutine) acquire() {
 	}
 }
 
-// SetCompression gives c a compression policy of its own, overriding the
-// global one (SetCompression). It has no effect on the goroutine-backed
-// fallback. Call it before c starts, from inside c, or while c is
-// suspended; not while another goroutine resumes it.
-func (c *Coroutine) SetCompression(p Policy) {
-	if p.Mode > CompressTemplate {
+// SetCompression gives c a mode of its own in which it is packed each time
+// it yields, overriding the global one (SetCompression); CompressNone keeps
+// it unpacked at its yields whatever the global mode. It has no effect on the
+// goroutine-backed fallback. Call it before c starts, from inside c, or while
+// c is suspended; not while another goroutine resumes it.
+func (c *Coroutine) SetCompression(m Compression) {
+	if m > CompressTemplate {
 		panic("slice: SetCompression with an unknown Compression mode")
 	}
-	if p.After < 0 {
-		p.After = DefaultAfter
-	}
-	// Hold c still: the compactor writes c.flags while it has c busy.
+	// Hold c still: Compress writes c.flags while it has c busy.
 	if s := c.state.Load(); s != stateRunning && s != stateDone {
 		defer c.state.Store(c.hold())
 	}
-	i := internPolicy(p)
-	c.flags = c.flags&^flagPolicyMask | i<<flagPolicyShift
-	if i != 0 {
-		if c.ext != nil {
-			c.ext.policy = nil
-		}
-		return
-	}
-	own := p // p itself does not escape: sched calls this for every task
-	c.ext_().policy = &own
+	c.flags = c.flags&^flagOwnModeMask | (uint32(m)+1)<<flagOwnModeShift
 }
 
-// hold moves a new or suspended c to busy, waiting out the compactor, and
-// returns the state to put back.
+// hold moves a new or suspended c to busy, waiting while another goroutine
+// holds it, and returns the state to put back.
 func (c *Coroutine) hold() uint32 {
 	for {
 		if c.state.CompareAndSwap(stateSuspended, stateBusy) {
@@ -179,26 +167,34 @@ func (c *Coroutine) hold() uint32 {
 			return stateNew
 		}
 		if c.state.Load() != stateBusy {
-			panic("slice: SetCompression while another goroutine resumes the coroutine; set its policy before it starts, from inside it, or while it is suspended")
+			panic("slice: SetCompression while another goroutine resumes the coroutine; set its mode before it starts, from inside it, or while it is suspended")
 		}
 		runtime.Gosched()
 	}
 }
 
-func (c *Coroutine) policy() *Policy {
-	if i := c.flags & flagPolicyMask; i != 0 {
-		return interned.p[i>>flagPolicyShift].Load()
+// yieldMode is the mode c is packed in at its yields: its own, else the
+// global one.
+func (c *Coroutine) yieldMode() Compression {
+	if own := c.flags & flagOwnModeMask; own != 0 {
+		return Compression(own>>flagOwnModeShift - 1)
 	}
-	if c.ext != nil && c.ext.policy != nil {
-		return c.ext.policy
+	return Compression(globalMode.Load())
+}
+
+// packAtYield runs in Resume after c yielded, while Resume still owns it:
+// it packs c if its mode says so.
+func (c *Coroutine) packAtYield() {
+	if m := c.yieldMode(); m != CompressNone {
+		c.pack(m)
 	}
-	return globalPolicy()
 }
 
 // Compress packs a suspended coroutine's block now, in mode m, and reports
 // whether it did (a block that would not shrink is left as it is, and so is
-// a coroutine that is not suspended, or runs on the fallback). Resume unpacks
-// it transparently.
+// a coroutine that is not suspended, is packed already, or runs on the
+// fallback). Resume unpacks it transparently. It may be called from any
+// goroutine.
 func (c *Coroutine) Compress(m Compression) bool {
 	if m > CompressTemplate {
 		panic("slice: Compress with an unknown Compression mode")
@@ -210,8 +206,26 @@ func (c *Coroutine) Compress(m Compression) bool {
 	if c.ext != nil && c.ext.fb != nil {
 		return false
 	}
-	c.resumedWithPolicy() // no longer waiting for the compactor
 	return c.pack(m)
+}
+
+// Packed reports whether c is suspended with its block packed, by Compress
+// or at its last yield. It may be called from any goroutine; it reports
+// false for a coroutine that is not suspended, and on the goroutine-backed
+// fallback.
+func (c *Coroutine) Packed() bool {
+	for !c.state.CompareAndSwap(stateSuspended, stateBusy) {
+		switch c.state.Load() {
+		case stateBusy:
+			runtime.Gosched() // held by Compress or Callers: briefly
+		case stateSuspended:
+			// A hold ended after the CAS. Retry.
+		default:
+			return false
+		}
+	}
+	defer c.state.Store(stateSuspended)
+	return c.flags&flagPacked != 0
 }
 
 func (c *Coroutine) resumeMisuse() {

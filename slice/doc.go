@@ -46,11 +46,18 @@
 //
 // # Compression
 //
-// Idle blocks can be packed (Compress, or a Policy set with SetCompression or
-// per coroutine): alone with S2 or zstd, or as their difference from a
-// template shared by every block saved at the same chain of return
-// addresses, which suits servers that park many connections at the same
-// Read. Resume unpacks transparently; the shadow is never packed.
+// A suspended coroutine's block can be packed: alone with S2 or zstd, or as
+// its difference from a template shared by every block saved at the same
+// chain of return addresses, which suits servers that park many connections
+// at the same Read. Resume unpacks transparently; the shadow is never
+// packed. This package packs when told to: Compress packs one suspended
+// coroutine now, and a coroutine whose mode is not CompressNone (its own,
+// (*Coroutine).SetCompression, else the global one, SetCompression) is
+// packed at each yield, before Resume returns; Packed says whether a
+// coroutine is packed. When to pack a coroutine that stays idle is its
+// owner's decision: package sched packs tasks parked for a while
+// (sched.WithCompression), and a program running coroutines itself calls
+// Compress on those it leaves idle.
 //
 // Before a template-mode pack, every live pointer word that holds a shadow
 // entry is replaced by a token naming the entry (swizzle.go): coroutines

@@ -431,7 +431,7 @@ func callersHelper() { Yield() }
 func TestBlockSizesAcrossYields(t *testing.T) {
 	for _, m := range []Compression{CompressNone, CompressS2, CompressTemplate} {
 		t.Run(m.String(), func(t *testing.T) {
-			withPolicy(t, Policy{Mode: m, After: 0})
+			withMode(t, m)
 			var got []int
 			c := New(func() {
 				for _, n := range []int{1, 5000, 3, 300, 8000, 2} {

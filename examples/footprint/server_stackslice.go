@@ -42,7 +42,7 @@ const idleTimeout = time.Hour
 func serveStackslice(addr string, cfg stacksliceConfig) error {
 	var opts []sched.Option
 	if !cfg.compressed {
-		opts = append(opts, sched.WithCompression(slice.Policy{Mode: slice.CompressNone}))
+		opts = append(opts, sched.WithCompression(sched.CompressionPolicy{Mode: slice.CompressNone}))
 	}
 	s := sched.New(opts...)
 	ln, err := poll.Listen(s, "tcp4", addr)
