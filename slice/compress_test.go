@@ -338,6 +338,103 @@ func TestPacked(t *testing.T) {
 	}
 }
 
+// Compress and Packed from one goroutine race Resume from others: Resume
+// waits while a coroutine is held, and every coroutine computes what it
+// would unpacked.
+func TestCompressRacesResume(t *testing.T) {
+	const n, rounds = 50, 20
+	cs := make([]*Coroutine, n)
+	sums := make([]int, n)
+	for i := range cs {
+		cs[i] = New(func() {
+			for r := range rounds {
+				sums[i] += suspendedAt(r%3, i)
+			}
+		})
+		cs[i].Resume()
+	}
+	stop := make(chan struct{})
+	packerDone := make(chan int)
+	go func() {
+		packs := 0
+		for {
+			select {
+			case <-stop:
+				packerDone <- packs
+				return
+			default:
+			}
+			for _, c := range cs {
+				if c.Compress(packModes[packs%len(packModes)]) {
+					packs++
+				}
+				c.Packed()
+			}
+			runtime.Gosched()
+		}
+	}()
+	for r := 0; r < rounds; r++ {
+		for i, c := range cs {
+			if c.done(i + r) {
+				if r != rounds-1 {
+					t.Fatalf("coroutine %d finished after %d rounds", i, r)
+				}
+			}
+		}
+	}
+	close(stop)
+	packs := <-packerDone
+	for i, s := range sums {
+		if want := rounds*2*i + sumDepths(rounds); s != want {
+			t.Fatalf("coroutine %d: %d, want %d", i, s, want)
+		}
+	}
+	t.Logf("%d packs raced %d resumes", packs, n*rounds)
+}
+
+// SetCompression on a suspended coroutine waits while Compress or Packed
+// holds it, from another goroutine, rather than taking the end of a hold
+// for a racing Resume.
+func TestSetCompressionRacesCompress(t *testing.T) {
+	var got []int
+	c := New(func() { bigFrameYield(&got) })
+	c.Resume()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c.Compress(packModes[i%len(packModes)])
+			c.Packed()
+		}
+	}()
+	for i := range 20000 {
+		c.SetCompression(packModes[i%len(packModes)])
+	}
+	close(stop)
+	<-done
+	for !c.Resume() {
+	}
+	if fmt.Sprint(got) != "[3 1 3 1 3 1]" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// sumDepths is what suspendedAt's depths add to a coroutine's sum over
+// rounds rounds.
+func sumDepths(rounds int) int {
+	s := 0
+	for r := range rounds {
+		s += r % 3
+	}
+	return s
+}
+
 func TestCodecRejectsGarbage(t *testing.T) {
 	raw := bytes.Repeat([]byte("stack slicing "), 20)
 	tmpl := bytes.Repeat([]byte{7}, len(raw))

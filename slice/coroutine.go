@@ -133,10 +133,13 @@ func (c *Coroutine) ResumeFor(owner any) (done bool) {
 func (c *Coroutine) acquire() {
 	for !c.state.CompareAndSwap(stateSuspended, stateRunning) &&
 		!c.state.CompareAndSwap(stateNew, stateRunning) {
-		if c.state.Load() != stateBusy {
+		switch c.state.Load() {
+		case stateBusy:
+			runtime.Gosched() // held by Compress, Callers or Packed: briefly
+		case stateRunning, stateDone:
 			c.resumeMisuse()
 		}
-		runtime.Gosched()
+		// Suspended or new again: a hold ended after the CAS. Retry.
 	}
 }
 
@@ -166,10 +169,13 @@ func (c *Coroutine) hold() uint32 {
 		if c.state.CompareAndSwap(stateNew, stateBusy) {
 			return stateNew
 		}
-		if c.state.Load() != stateBusy {
+		switch c.state.Load() {
+		case stateBusy:
+			runtime.Gosched() // held by Compress, Callers or Packed: briefly
+		case stateRunning, stateDone:
 			panic("slice: SetCompression while another goroutine resumes the coroutine; set its mode before it starts, from inside it, or while it is suspended")
 		}
-		runtime.Gosched()
+		// Suspended or new again: a hold ended after the CAS. Retry.
 	}
 }
 
