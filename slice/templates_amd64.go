@@ -1,0 +1,219 @@
+//go:build amd64 && !race && !purego
+
+package slice
+
+import (
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/stackslice/stackslice/stackmap"
+)
+
+// Templates: the first payloads saved at a given place (same stack-map
+// plan, that is same chain of return PCs and region length, and same
+// relocation count and flags, hence same payload length), swizzled, shared
+// by every block packed against them.
+//
+// A place has up to maxVariants templates, chained by variant: a block
+// equal to none of them becomes a new one while there is room (an unused
+// one makes room), and is packed against the first otherwise. Coroutines parked at one place
+// often come in a few kinds whose bytes differ in a word or two (say, a
+// dead pointer to the carrier that last ran them, one per carrier): each
+// kind then packs to nothing.
+type template struct {
+	data  []byte
+	key   templateKey
+	users int // under templates.mu
+	// prev and next link the registry's idle list while users is 0
+	// (under templates.mu).
+	prev, next *template
+	// variant is the place's next template (under templates.mu).
+	variant *template
+}
+
+// regionSize is the region bytes of the blocks packed against t: its
+// payload less the relocation table.
+func (t *template) regionSize() uint32 {
+	return uint32(len(t.data)) - uint32(payloadLen(0, t.key.nreloc))
+}
+
+type templateKey struct {
+	plan   *stackmap.Plan
+	n      int    // payload bytes
+	nreloc uint32 // as blockHeader.nreloc, without the class bits
+}
+
+var templates = templateRegistry{m: map[templateKey]*template{}}
+
+type templateRegistry struct {
+	mu sync.Mutex
+	m  map[templateKey]*template
+	// The idle list holds templates without users, oldest first: they
+	// are kept for reuse (a coroutine packed at every yield would
+	// otherwise make a template at each pack), at most maxIdleTemplates
+	// of them. It is doubly linked, so a template leaves it in constant
+	// time when it is used again.
+	idleHead, idleTail *template
+	nidle              int
+	// count is the number of templates (in m and their variants);
+	// those in use are the ones not idle. users counts the users of all
+	// templates: TemplateUsers. (Counted under mu rather than in stats,
+	// saving atomic operations on every pack and unpack.)
+	count, users int
+	// unpacked counts the template-mode unpacks, and the packed and
+	// unpacked bytes they took off: ReadCompressionStats subtracts them
+	// from stats' packed, packedBytes and unpackedBytes.
+	unpacked, unpackedPacked, unpackedUnpacked int64
+	// recent caches m's entries by plan, so that a coroutine packed
+	// again at the same place usually finds its templates without
+	// hashing the key. An entry follows its place's first template.
+	recent [64]*template
+}
+
+func recentSlot(key templateKey) int { return int(uintptr(unsafe.Pointer(key.plan)) >> 4 & 63) }
+
+const maxIdleTemplates = 64
+
+// acquire returns a template for key and raw (a swizzled payload saved at
+// key's place), and whether raw equals it: one of the place's templates
+// that raw equals, else a new one made of raw if the place has room, else
+// its first.
+func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, equal bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slot := &r.recent[recentSlot(key)]
+	first := *slot
+	if first == nil || first.key != key {
+		if first = r.m[key]; first != nil {
+			*slot = first
+		}
+	}
+	n := 0
+	var unused *template
+	for v := first; v != nil; v = v.variant {
+		if string(v.data) == string(raw) {
+			t, equal = v, true
+			break
+		}
+		if v.users == 0 {
+			unused = v
+		}
+		n++
+	}
+	if t == nil && n == maxVariants && unused != nil {
+		// Make room: an unused template is worth less than a new kind.
+		r.unlinkIdle(unused)
+		r.drop(unused)
+		n--
+		if unused == first {
+			first = r.m[key]
+		}
+	}
+	if t == nil && n < maxVariants {
+		last := first
+		for last != nil && last.variant != nil {
+			last = last.variant
+		}
+		t, equal = &template{data: slices.Clone(raw), key: key}, true
+		if last == nil {
+			r.m[key] = t
+			*slot = t
+		} else {
+			last.variant = t
+		}
+		r.count++
+		stats.templateBytes.Add(int64(len(t.data)))
+	} else {
+		if t == nil {
+			t = first
+		}
+		if t.users == 0 {
+			r.unlinkIdle(t)
+		}
+	}
+	t.users++
+	r.users++
+	return t, equal
+}
+
+// release drops one user of t, and t itself with its last user. If the user
+// was a packed block now unpacked, packedBytes and unpackedBytes are its
+// figures, counted off here (else zero).
+func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.users--
+	if unpackedBytes != 0 {
+		r.unpacked++
+		r.unpackedPacked += packedBytes
+		r.unpackedUnpacked += unpackedBytes
+	}
+	if t.users--; t.users > 0 {
+		return
+	}
+	// Append t to the idle list.
+	t.prev, t.next = r.idleTail, nil
+	if r.idleTail != nil {
+		r.idleTail.next = t
+	} else {
+		r.idleHead = t
+	}
+	r.idleTail = t
+	r.nidle++
+	if r.nidle > maxIdleTemplates {
+		old := r.idleHead
+		r.unlinkIdle(old)
+		r.drop(old)
+	}
+}
+
+// drop takes the unused template t out of the registry.
+func (r *templateRegistry) drop(t *template) {
+	if first := r.m[t.key]; first == t {
+		if t.variant != nil {
+			r.m[t.key] = t.variant
+		} else {
+			delete(r.m, t.key)
+		}
+		if slot := &r.recent[recentSlot(t.key)]; *slot == t {
+			*slot = t.variant
+		}
+	} else {
+		for v := first; v != nil; v = v.variant {
+			if v.variant == t {
+				v.variant = t.variant
+				break
+			}
+		}
+	}
+	t.variant = nil
+	r.count--
+	stats.templateBytes.Add(-int64(len(t.data)))
+}
+
+// templateCounts returns the templates in use and their users, and the
+// template-mode unpacks' share of the packed counters, for
+// ReadCompressionStats.
+func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes int64) {
+	r := &templates
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int64(r.count - r.nidle), int64(r.users), r.unpacked, r.unpackedPacked, r.unpackedUnpacked
+}
+
+// unlinkIdle takes t off the idle list.
+func (r *templateRegistry) unlinkIdle(t *template) {
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		r.idleHead = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	} else {
+		r.idleTail = t.prev
+	}
+	t.prev, t.next = nil, nil
+	r.nidle--
+}
