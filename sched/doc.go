@@ -12,98 +12,45 @@
 //
 // # Model
 //
-// A task is a slice.Coroutine plus a small Task record. A scheduler has a
-// fixed number of carriers (like the Go runtime's Ps), each served by one
-// worker goroutine at a time (like an M). A worker takes a task from its
-// carrier's run queues and resumes its coroutine on the worker's own
-// stack; the task runs until it yields (Yield, Checkpoint), parks (Park,
-// and everything built on it: Sleep, Chan, Mutex, Cond, WaitGroup,
-// Semaphore, Await, Task.Wait) or returns. A parked task is only its saved
-// block and its records, a few hundred bytes; it may resume on any carrier.
+// A task is a coroutine (package slice) plus a small Task record. A
+// scheduler has a fixed number of carriers (like the Go runtime's Ps),
+// each served by one worker goroutine at a time (like an M). A worker
+// takes a task from its carrier's run queues and resumes its coroutine on
+// the worker's own stack; the task runs until it yields (Yield,
+// Checkpoint), parks (Park, and everything built on it: Sleep, Chan,
+// Mutex, Cond, WaitGroup, Semaphore, Await, Task.Wait) or returns. A
+// parked task is only its saved block and its records, a few hundred
+// bytes; it may resume on any carrier.
 //
-// Each carrier has a FIFO per priority and a FIFO per priority of tasks
-// pinned to it; each worker has a "next" slot for the task the running
-// task just readied (so a producer and its consumer stay on one worker).
-// Only the worker's own goroutine fills and empties its next slot (the
-// monitor may take the task away, with an atomic swap), so a task that
-// readies another and then parks hands its worker straight over: no queue
-// lock, no counter, no wake-up of another carrier. There is also a global
-// FIFO per priority, for tasks readied from outside any task (timer
-// callbacks, goroutines, pollers). An idle carrier steals half of another
-// carrier's queue. A monitor goroutine, running while any carrier is busy,
-// runs due timers and notices a task that has held its carrier past the
-// time slice: it asks the task to yield at its next Checkpoint and moves
-// the carrier's other runnable tasks to the global queue.
+// Runnable tasks are picked by priority, then in order; a task readied by
+// another runs next on the same carrier, so a producer and its consumer
+// hand over directly; idle carriers steal from busy ones. A monitor
+// goroutine, running while any carrier is busy, runs due timers and
+// notices a task that has held its carrier past the time slice: it asks
+// the task to yield at its next Checkpoint and moves the carrier's other
+// runnable tasks to the other carriers.
 //
 // A task that blocks its worker outside the scheduler (time.Sleep, a Go
-// channel, a sync.Mutex, a system call, cgo) for a few ticks, or is still
-// running a tick after its Checkpoint request (a hog, or a block the
-// engine cannot see), keeps the worker; like the Go runtime handing a P
-// to another thread when its thread blocks in a system call, the monitor
-// detaches the worker and starts a stand-in worker for the carrier, so
-// that its other tasks run (standin.go); the blocked worker exits once its
-// task switches out. Stand-ins are capped
-// (WithStandIns) and counted in Stats; Dump shows such a task as blocked
-// outside the scheduler, with what its goroutine waits for, for how long,
-// and its stack.
+// channel, a sync.Mutex, a system call, cgo) for a few milliseconds, or is
+// still running a moment after its Checkpoint request (a hog, or a block
+// the engine cannot see), keeps the worker; like the Go runtime handing a
+// P to another thread when its thread blocks in a system call, the
+// monitor then gives the carrier a stand-in worker, so that its other
+// tasks run; the blocked worker ends once its task switches out.
+// Stand-ins are capped (WithStandIns) and counted in Stats; Dump shows
+// such a task as blocked outside the scheduler, with what its goroutine
+// waits for, for how long, and its stack.
 //
-// Code running in a task finds its worker, and so its task and carrier,
-// through slice.Owner: a worker resumes every coroutine with itself as
-// the owner (slice.Coroutine.ResumeFor). Nothing is scanned.
-//
-// Idle carriers: the first becomes the watcher, which runs due timers and
-// sleeps until the next one, in the Poller's Poll if one is set; the others
-// sleep until a task is queued for them. Busy carriers let a BusyPoller
-// look for readiness between tasks (every few picks), so I/O is noticed
-// while no carrier is idle.
-//
-// Every task's coroutine runs taskMain, which finds its Task through its
-// worker: no closure per task. Park, for library code whose waits end
-// without a context, has a smaller frame (saved with every parked task)
-// than ParkCtx's, and holds no task pointer while parked.
+// Idle carriers sleep; one of them waits in the Poller's Poll if one is
+// set (package poll installs one), so I/O readiness wakes tasks; busy
+// carriers look for readiness between tasks now and then.
 //
 // Tasks parked for a second are packed by default (DefaultCompression,
-// WithCompression). The scheduler alone decides when a task is packed;
-// package slice does the packing. A sweeper goroutine walks the registry
-// every half second and packs (slice.Coroutine.Compress) the tasks parked
-// for a second against templates shared by the tasks parked at the same
-// place, with their pointers named by shadow entry, so a task that differs
-// from others parked there only in the objects it points to costs no block
-// at all. A parked task costs nothing until then; the unpack happens in its
-// next resume. A policy with After zero has no sweeper: each task is packed
-// at every switch-out (slice.Coroutine.SetCompression).
-//
-// # Invariants
-//
-//   - A task's state word (see task.go) holds its park generation, the
-//     kind of park, status and wake cause. Only the task moves itself from
-//     running to parking; exactly one waker wins the CAS that moves a
-//     parking or parked task on, and it advances the generation, so every
-//     older Waker is stale.
-//   - A waker that comes before the coroutine has switched out marks it
-//     woken; the carrier, when Resume returns, queues it instead of
-//     completing the park. No Ready is lost, none is doubled.
-//   - A queued task is in exactly one queue (or next slot) and is counted
-//     in the nrun counter of its priority unless it sits in a next slot or
-//     is pinned; idle carriers register before they read the counters and
-//     producers raise the counters before they look for idle carriers.
-//   - One worker serves a carrier at a time. A worker's resume count and
-//     an in-task bit share one word with a detached bit: the worker clears
-//     the in-task bit and the monitor sets the detached bit, each with a
-//     compare-and-swap, so exactly one of them decides whether the worker
-//     still serves its carrier when its task comes back. A detached worker
-//     only passes its task and next slot on (to its old carrier's queues,
-//     under their lock) and exits.
-//   - Heap objects never point into a coroutine's stack: every waiter
-//     record (Chan, Mutex, ...) is on the heap, because a suspended stack
-//     is moved. A Chan operation's waiter is reused: a task takes it from
-//     a spare slot of the carrier it runs on and puts it back there when
-//     the operation is over (only that carrier's goroutine touches the
-//     slot). A counterpart copies a waiter's Waker under the Chan's lock
-//     and never touches the waiter after unlocking, so a finished waiter
-//     has no other user.
-//   - Nothing blocking runs in a deferred call: the engine cannot yield
-//     there.
+// WithCompression): the scheduler decides when, package slice does the
+// packing. They are packed against templates shared by the tasks parked
+// at the same place, so a task that differs from the others parked there
+// only in the objects it points to costs no block at all. A parked task
+// costs nothing until then; the unpack happens in its next resume.
 //
 // # Parking
 //
@@ -206,3 +153,71 @@
 //     has been parked for a grace period with no goroutine blocked on this
 //     package, no timer, no Poller, no Await and no Notify.
 package sched
+
+// Implementation notes (for maintainers; not part of the package
+// documentation).
+//
+// Each carrier has a FIFO per priority and a FIFO per priority of tasks
+// pinned to it; each worker has a "next" slot for the task the running
+// task just readied. Only the worker's own goroutine fills and empties its
+// next slot (the monitor may take the task away, with an atomic swap), so
+// a task that readies another and then parks hands its worker straight
+// over: no queue lock, no counter, no wake-up of another carrier. There is
+// also a global FIFO per priority, for tasks readied from outside any task
+// (timer callbacks, goroutines, pollers). An idle carrier steals half of
+// another carrier's queue. The first idle carrier becomes the watcher,
+// which runs due timers and sleeps until the next one, in the Poller's
+// Poll if one is set; the others sleep until a task is queued for them
+// (idle.go). Busy carriers let a BusyPoller look for readiness every few
+// picks.
+//
+// Stand-ins (standin.go): the monitor detaches a worker whose goroutine is
+// blocked in the same resume at three ticks in a row (slice.Carrier's
+// Blocked), or whose task did not yield a tick after its Checkpoint
+// request.
+//
+// Code running in a task finds its worker, and so its task and carrier,
+// through slice.Owner: a worker resumes every coroutine with itself as the
+// owner (slice.Coroutine.ResumeFor). Nothing is scanned. Every task's
+// coroutine runs taskMain, which finds its Task through its worker: no
+// closure per task. Park, for library code whose waits end without a
+// context, has a smaller frame (saved with every parked task) than
+// ParkCtx's, and holds no task pointer while parked.
+//
+// Packing (compact.go): a sweeper goroutine walks the registry every half
+// second and packs (slice.Coroutine.Compress) the tasks parked for the
+// policy's After, with their pointers named by shadow entry. A policy with
+// After zero has no sweeper: each task is packed at every switch-out.
+//
+// Invariants:
+//
+//   - A task's state word (see task.go) holds its park generation, the
+//     kind of park, status and wake cause. Only the task moves itself from
+//     running to parking; exactly one waker wins the CAS that moves a
+//     parking or parked task on, and it advances the generation, so every
+//     older Waker is stale.
+//   - A waker that comes before the coroutine has switched out marks it
+//     woken; the worker, when Resume returns, queues it instead of
+//     completing the park. No Ready is lost, none is doubled.
+//   - A queued task is in exactly one queue (or next slot) and is counted
+//     in the nrun counter of its priority unless it sits in a next slot or
+//     is pinned; idle carriers register before they read the counters and
+//     producers raise the counters before they look for idle carriers.
+//   - One worker serves a carrier at a time. A worker's resume count and
+//     an in-task bit share one word with a detached bit: the worker clears
+//     the in-task bit and the monitor sets the detached bit, each with a
+//     compare-and-swap, so exactly one of them decides whether the worker
+//     still serves its carrier when its task comes back. A detached worker
+//     only passes its task and next slot on (to its old carrier's queues,
+//     under their lock) and exits.
+//   - Heap objects never point into a coroutine's stack: every waiter
+//     record (Chan, Mutex, ...) is on the heap, because a suspended stack
+//     is moved. A Chan operation's waiter is reused: a task takes it from
+//     a spare slot of the worker it runs on and puts it back there when
+//     the operation is over (only that worker's goroutine touches the
+//     slot). A counterpart copies a waiter's Waker under the Chan's lock
+//     and never touches the waiter after unlocking, so a finished waiter
+//     has no other user.
+//   - Nothing blocking runs in a deferred call: the engine cannot yield
+//     there.
+//
