@@ -207,16 +207,3 @@ func startSleepers(t *testing.T, s *Scheduler, n int, woke *atomic.Int64) (stop 
 		}
 	}
 }
-
-// waitFor waits for cond, failing the test if it is not true within 20
-// seconds: a bound that only a hang reaches.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}

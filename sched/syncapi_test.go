@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,5 +78,80 @@ func TestMutexLockAndLockCtx(t *testing.T) {
 	a.Wait()
 	if plain != nil {
 		t.Fatal("Lock in a cancelled task did not get the lock")
+	}
+}
+
+func TestMutex(t *testing.T) {
+	s := newSched(t)
+	var m Mutex
+	var wg WaitGroup
+	counter := 0
+	for i := 0; i < 20; i++ {
+		s.Go(func(ctx context.Context) {
+			for j := 0; j < 100; j++ {
+				if err := m.LockCtx(nil); err != nil {
+					t.Error(err)
+					return
+				}
+				c := counter
+				Yield() // hold the lock across a switch
+				counter = c + 1
+				m.Unlock()
+			}
+		}, WithWaitGroup(&wg))
+	}
+	wg.Wait()
+	if counter != 2000 {
+		t.Fatalf("counter %d, want 2000", counter)
+	}
+}
+
+func TestSemaphoreCondWaitGroup(t *testing.T) {
+	s := newSched(t)
+	sem := NewSemaphore(3)
+	var inside, maxInside atomic.Int32
+	var wg WaitGroup
+	for i := 0; i < 30; i++ {
+		s.Go(func(ctx context.Context) {
+			sem.Acquire(1)
+			n := inside.Add(1)
+			for {
+				m := maxInside.Load()
+				if n <= m || maxInside.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			Yield()
+			inside.Add(-1)
+			sem.Release(1)
+		}, WithWaitGroup(&wg))
+	}
+	wg.Wait()
+	if maxInside.Load() > 3 {
+		t.Fatalf("%d inside a semaphore of 3", maxInside.Load())
+	}
+
+	var mu Mutex
+	c := NewCond(&mu)
+	ready := false
+	var woke atomic.Int32
+	for i := 0; i < 5; i++ {
+		s.Go(func(ctx context.Context) {
+			mu.Lock()
+			for !ready {
+				c.Wait()
+			}
+			mu.Unlock()
+			woke.Add(1)
+		}, WithWaitGroup(&wg))
+	}
+	parkedIn(s, "cond wait", 5)
+	mu.Lock()
+	ready = true
+	c.Broadcast()
+	mu.Unlock()
+	wg.Wait()
+	if woke.Load() != 5 {
+		t.Fatal("not all Cond waiters woke")
 	}
 }

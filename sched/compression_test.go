@@ -1,0 +1,70 @@
+package sched
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+func TestDumpAndStatsCompressed(t *testing.T) {
+	if !slice.Engine().StackSlicing {
+		t.Skip("no blocks to pack on the fallback: " + slice.Engine().String())
+	}
+	s := newSched(t, WithCompression(CompressionPolicy{Mode: slice.CompressTemplate, After: 0}))
+	ch := NewChan[int](0)
+	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
+	for tk.state.Load()&statusMask != stParked {
+		runtime.Gosched()
+	}
+	st := s.Stats()
+	if st.Compression.Packed < 1 || st.Compression.Templates < 1 || st.Compression.UnpackedBytes <= 0 {
+		t.Fatalf("compression stats %+v", st.Compression)
+	}
+	var b strings.Builder
+	s.Dump(&b)
+	out := b.String()
+	if !strings.Contains(out, "compression: ") || !strings.Contains(out, "sched.dumpTarget(...)") {
+		t.Fatalf("dump of a packed task:\n%s", out)
+	}
+	ch.Close()
+	tk.Wait()
+}
+
+// Tasks get the scheduler's compression policy, DefaultCompression unless
+// WithCompression says otherwise; with CompressNone they follow slice's
+// global mode.
+func TestTaskCompressionPolicy(t *testing.T) {
+	if !slice.Engine().StackSlicing {
+		t.Skip("no blocks to pack on the fallback: " + slice.Engine().String())
+	}
+	parkedPacked := func(s *Scheduler) bool {
+		ch := NewChan[int](0)
+		tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
+		for tk.state.Load()&statusMask != stParked {
+			runtime.Gosched()
+		}
+		time.Sleep(20 * time.Millisecond) // the sweeper is asynchronous
+		packed := tk.co.Packed()
+		ch.Close()
+		tk.Wait()
+		return packed
+	}
+	fast := CompressionPolicy{Mode: slice.CompressTemplate, After: time.Millisecond}
+	if !parkedPacked(newSched(t, WithCompression(fast))) {
+		t.Fatal("a task parked for 20ms under After: 1ms was not packed")
+	}
+	if parkedPacked(newSched(t)) {
+		t.Fatal("a task parked for 20ms was packed under DefaultCompression (After: 1s)")
+	}
+	defer slice.SetCompression(slice.SetCompression(slice.CompressTemplate))
+	if parkedPacked(newSched(t)) {
+		t.Fatal("the global mode overrode the scheduler's policy")
+	}
+	if !parkedPacked(newSched(t, WithCompression(CompressionPolicy{}))) {
+		t.Fatal("a task of a scheduler without a policy did not follow the global one")
+	}
+}

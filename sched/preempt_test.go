@@ -1,0 +1,105 @@
+package sched
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Checkpoint yields a task that has used its slice: on one carrier, the
+// spinning task can only see the flag if it is preempted at a Checkpoint.
+func TestCheckpointPreempts(t *testing.T) {
+	s := newSched(t, WithCarriers(1), WithTimeSlice(time.Millisecond))
+	var flag atomic.Bool
+	spinner := mustGo(t, s, func(ctx context.Context) {
+		for !flag.Load() {
+			Checkpoint()
+		}
+	})
+	mustGo(t, s, func(ctx context.Context) { flag.Store(true) })
+	if err := spinner.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A hog without checkpoints: the monitor hands its carrier's queued tasks
+// to the other carrier.
+func TestHandoff(t *testing.T) {
+	s := newSched(t, WithCarriers(2), WithTimeSlice(time.Millisecond))
+	var stop atomic.Bool
+	started := make(chan struct{})
+	var victims []*Task
+	hog := mustGo(t, s, func(ctx context.Context) {
+		// Queue tasks on this carrier, then hog it.
+		for i := 0; i < 10; i++ {
+			tk, _ := s.Go(func(ctx context.Context) {})
+			victims = append(victims, tk)
+		}
+		close(started)
+		for !stop.Load() {
+			// Gosched gives the carrier's goroutine back to Go's
+			// scheduler for a moment, not the carrier to its other
+			// tasks: this is still a hog for sched. It keeps the loop
+			// GC-safe when async preemption is off (gccheckmark).
+			runtime.Gosched()
+		}
+	})
+	<-started
+	for _, v := range victims {
+		v.Wait() // finishes only if stolen or handed off
+	}
+	stop.Store(true)
+	hog.Wait()
+}
+
+// Checkpoint is a preemption point for Go's GC too: with async preemption
+// off, a task spinning on Checkpoint on one carrier must not hold up a GC
+// started by another goroutine (the sched monitor cannot help: the GC's
+// safe-point handshake leaves it without a P). Run in a child process
+// because GODEBUG=asyncpreemptoff must be set at start-up.
+func TestCheckpointLetsGCFinish(t *testing.T) {
+	if os.Getenv(childEnv) == "checkpoint-gc" {
+		checkpointGCChild(t)
+		return
+	}
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCheckpointLetsGCFinish$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SCHED_TEST_CHILD=checkpoint-gc",
+		"GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=2")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("child hung: a GC could not stop the spinning task\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func checkpointGCChild(t *testing.T) {
+	s := newSched(t, WithCarriers(1))
+	var started, stop atomic.Bool
+	spinner := mustGo(t, s, func(ctx context.Context) {
+		started.Store(true)
+		for !stop.Load() {
+			Checkpoint()
+		}
+	})
+	for !started.Load() {
+		runtime.Gosched()
+	}
+	for i := 0; i < 5; i++ {
+		runtime.GC()
+	}
+	stop.Store(true)
+	if err := spinner.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,45 @@
+package sched
+
+import (
+	"context"
+	"expvar"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stackslice/stackslice/slice"
+)
+
+func TestDumpAndStats(t *testing.T) {
+	s := newSched(t)
+	ch := NewChan[int](0)
+	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) }, WithTaskName("dumped"))
+	for tk.state.Load()&statusMask != stParked { // switched out, not just parking
+		runtime.Gosched()
+	}
+	var b strings.Builder
+	s.Dump(&b)
+	out := b.String()
+	if !strings.Contains(out, `coroutine 1 "dumped" [chan receive,`) {
+		t.Fatalf("dump header missing:\n%s", out)
+	}
+	if slice.Engine().StackSlicing {
+		if !strings.Contains(out, "sched.dumpTarget(...)") || !strings.Contains(out, "stats_test.go:") {
+			t.Fatalf("dump lacks the task's frames:\n%s", out)
+		}
+	} else if !strings.Contains(out, "stack not available") {
+		t.Fatalf("fallback dump:\n%s", out)
+	}
+	st := s.Stats()
+	if st.Tasks != 1 || st.Parked != 1 || st.ParkedBy["chan receive"] != 1 || st.SavedBytes <= 0 || st.PeakMax <= 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if v := expvar.Get("sched"); v == nil || !strings.Contains(v.String(), s.name) {
+		t.Fatal("scheduler not in expvar")
+	}
+	ch.Close()
+	tk.Wait()
+}
+
+//go:noinline
+func dumpTarget(ch *Chan[int]) { ch.Recv() }
