@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"sync"
 	"testing"
@@ -471,7 +469,7 @@ func TestPollerCloseRefusesLaterUse(t *testing.T) {
 // the first 10 ms nothing polled for such a waiter, ever. Run in a child
 // process, so that the wait begins within milliseconds of start-up.
 func TestFreshPollerHelper(t *testing.T) {
-	if os.Getenv("STACKSLICE_FRESH_CHILD") != "" {
+	if childRole() == "fresh-poller" {
 		s := sched.New() // never started: only the helper can poll
 		defer s.Close()
 		ln, err := Listen(s, "tcp", "127.0.0.1:0")
@@ -505,9 +503,11 @@ func TestFreshPollerHelper(t *testing.T) {
 		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFreshPollerHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "STACKSLICE_FRESH_CHILD=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err, hung := runChild("TestFreshPollerHelper", "fresh-poller", 2*hangBound)
+	if hung {
+		t.Fatalf("child hung:\n%s", out)
+	}
+	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 }

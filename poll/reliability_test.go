@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
@@ -103,10 +102,10 @@ func churnRound(addr string, n, round int) error {
 
 // TestChurnChild is the client side of the long churn, in a child process.
 func TestChurnChild(t *testing.T) {
-	addr := os.Getenv("STACKSLICE_CHURN_ADDR")
-	if addr == "" {
+	if childRole() != "churn-client" {
 		t.Skip("runs as TestChurn's child")
 	}
+	addr := os.Getenv("STACKSLICE_CHURN_ADDR")
 	n, _ := strconv.Atoi(os.Getenv("STACKSLICE_CHURN_N"))
 	dur, _ := time.ParseDuration(os.Getenv("STACKSLICE_CHURN_DUR"))
 	rounds := 0
@@ -187,12 +186,10 @@ func TestChurn(t *testing.T) {
 	fds0, heap0, pfds0 := openFDs(t), heap(), StatsFor(s).FDs
 
 	if longTests() {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestChurnChild$", "-test.v")
 		// 10,000 connections at a time: the clients' descriptors are the
 		// child's, the server's ours.
-		cmd.Env = append(os.Environ(), "STACKSLICE_CHURN_ADDR="+addr,
-			"STACKSLICE_CHURN_N=10000", "STACKSLICE_CHURN_DUR=60s")
-		out, err := cmd.CombinedOutput()
+		out, err, _ := runChild("TestChurnChild", "churn-client", 60*time.Second+10*hangBound,
+			"STACKSLICE_CHURN_ADDR="+addr, "STACKSLICE_CHURN_N=10000", "STACKSLICE_CHURN_DUR=60s")
 		t.Logf("child: %s", lastLines(out, 3))
 		if err != nil {
 			t.Fatal(err)
@@ -235,7 +232,7 @@ func lastLines(b []byte, n int) string {
 // with a soft open-files limit of 200. It prints its address, serves until
 // its standard input closes, then prints its stats.
 func TestFDExhaustionChild(t *testing.T) {
-	if os.Getenv("STACKSLICE_FDLIMIT_CHILD") == "" {
+	if childRole() != "fd-limit-server" {
 		t.Skip("runs as TestFDExhaustion's child")
 	}
 	var lim syscall.Rlimit
@@ -274,8 +271,9 @@ func TestFDExhaustionChild(t *testing.T) {
 }
 
 func TestFDExhaustion(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFDExhaustionChild$")
-	cmd.Env = append(os.Environ(), "STACKSLICE_FDLIMIT_CHILD=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*hangBound)
+	defer cancel()
+	cmd := childCommand(ctx, "TestFDExhaustionChild", "fd-limit-server")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr

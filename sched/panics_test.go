@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +14,14 @@ import (
 // An unhandled panic in a task ends the program, as one in a goroutine
 // does, naming the task and showing its stack.
 func TestTaskPanicEndsProgram(t *testing.T) {
-	if os.Getenv(childEnv) == "panic" {
+	if childRole() == "panic" {
 		s := New(WithCarriers(1))
 		s.Go(func(ctx context.Context) { panickyHandler() }, WithTaskName("handler"))
 		s.Run(context.Background())
 		t.Fatal("the program went on after an unhandled task panic")
 		return
 	}
-	out, err, hung := runChild(t, "TestTaskPanicEndsProgram", "panic", time.Minute)
+	out, err, hung := runChild("TestTaskPanicEndsProgram", "panic", time.Minute)
 	if hung {
 		t.Fatalf("child hung after the task panicked:\n%s", out)
 	}

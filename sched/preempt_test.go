@@ -2,8 +2,6 @@ package sched
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -62,20 +60,16 @@ func TestHandoff(t *testing.T) {
 // safe-point handshake leaves it without a P). Run in a child process
 // because GODEBUG=asyncpreemptoff must be set at start-up.
 func TestCheckpointLetsGCFinish(t *testing.T) {
-	if os.Getenv(childEnv) == "checkpoint-gc" {
+	if childRole() == "checkpoint-gc" {
 		checkpointGCChild(t)
 		return
 	}
 	if testing.Short() {
 		t.Skip("runs a child process")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCheckpointLetsGCFinish$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SCHED_TEST_CHILD=checkpoint-gc",
+	out, err, hung := runChild("TestCheckpointLetsGCFinish", "checkpoint-gc", 60*time.Second,
 		"GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=2")
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
+	if hung {
 		t.Fatalf("child hung: a GC could not stop the spinning task\n%s", out)
 	}
 	if err != nil {
