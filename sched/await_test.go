@@ -22,14 +22,14 @@ func TestAwait(t *testing.T) {
 			n.Add(1)
 		}, WithWaitGroup(&wg))
 	}
-	wg.Wait()
+	within(t, "the tasks", func() { wg.Wait() })
 	if n.Load() != 10 {
 		t.Fatal("not all awaits returned")
 	}
 	s = newSched(t, WithPanicHandler(func(*Task, *slice.PanicError) {}))
 	task := mustGo(t, s, func(ctx context.Context) { Await(func() { panic("in pool") }) })
 	var pe *slice.PanicError
-	if err := task.Wait(); !errors.As(err, &pe) || pe.Value != "in pool" {
+	if err := waitTask(t, task); !errors.As(err, &pe) || pe.Value != "in pool" {
 		t.Fatalf("panic in Await fn: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ func TestCancelEveryBlockingCall(t *testing.T) {
 				runtime.Gosched() // sometimes parked already, sometimes not
 			}
 			task.Cancel()
-			if err := task.Wait(); err != nil {
+			if err := waitTask(t, task); err != nil {
 				t.Fatal(err)
 			}
 			if !errors.Is(got, context.Canceled) {
@@ -73,9 +73,9 @@ func TestParkCtx(t *testing.T) {
 	task := mustGo(t, s, func(context.Context) {
 		got = ParkCtx(ctx, "ctx", func(Waker) bool { return true })
 	})
-	parkedIn(s, "ctx", 1)
+	parkedIn(t, s, "ctx", 1)
 	cancel()
-	task.Wait()
+	waitTask(t, task)
 	if !errors.Is(got, context.Canceled) {
 		t.Fatalf("got %v", got)
 	}
@@ -94,11 +94,9 @@ func TestDerivedContext(t *testing.T) {
 		}
 	})
 	// Let it reach the wait, then cancel the task: the derived context follows.
-	for task.state.Load()&statusMask != stRunning {
-		runtime.Gosched()
-	}
+	waitFor(t, "the task to run", func() bool { return task.state.Load()&statusMask == stRunning })
 	task.Cancel()
-	task.Wait()
+	waitTask(t, task)
 	if !errors.Is(got, context.Canceled) {
 		t.Fatalf("derived ctx err %v", got)
 	}
@@ -114,9 +112,9 @@ func TestWithContextParent(t *testing.T) {
 		}
 		got = Sleep(time.Hour)
 	}, WithContext(parent))
-	parkedIn(s, "sleep", 1)
+	parkedIn(t, s, "sleep", 1)
 	cancel()
-	task.Wait()
+	waitTask(t, task)
 	if !errors.Is(got, context.Canceled) {
 		t.Fatalf("got %v", got)
 	}

@@ -31,8 +31,8 @@ func TestChanPingPong(t *testing.T) {
 				pong.Send(v)
 			}
 		})
-		a.Wait()
-		b.Wait()
+		waitTask(t, a)
+		waitTask(t, b)
 	}
 }
 
@@ -70,10 +70,10 @@ func TestChanManyProducers(t *testing.T) {
 		}
 	}
 	for _, pt := range producers {
-		pt.Wait()
+		waitTask(t, pt)
 	}
 	ch.Close()
-	wg.Wait()
+	within(t, "the receivers", wg.Wait)
 	total := 0
 	for _, v := range sums {
 		total += v
@@ -112,12 +112,11 @@ func TestChanClose(t *testing.T) {
 			t.Errorf("parked Send got %v", err)
 		}
 	})
-	started.Recv()
-	started.Recv()
+	within(t, "both tasks to start", func() { started.Recv(); started.Recv() })
 	rc.Close()
 	sc.Close()
-	r.Wait()
-	w.Wait()
+	waitTask(t, r)
+	waitTask(t, w)
 }
 
 func TestSelect(t *testing.T) {
@@ -149,7 +148,7 @@ func TestSelect(t *testing.T) {
 		b.Send("x")
 	}
 	quit.Send(struct{}{})
-	task.Wait()
+	waitTask(t, task)
 }
 
 // Two selects that both send and receive on the same pair of Chans pair
@@ -173,7 +172,7 @@ func TestSelectVsSelect(t *testing.T) {
 		}))
 	}
 	for _, tk := range tasks {
-		tk.Wait()
+		waitTask(t, tk)
 	}
 }
 
@@ -194,8 +193,8 @@ func TestCancelWhileParkedOnChan(t *testing.T) {
 			sendDone <- ch.SendCtx(ctx, 42)
 		}()
 		rt.Cancel()
-		rt.Wait()
-		serr := <-sendDone
+		waitTask(t, rt)
+		serr := recv(t, "the racing SendCtx to return", sendDone)
 		if (recvErr == nil) != (serr == nil) {
 			t.Fatalf("recv %d,%v vs send %v: a value was lost or invented", got, recvErr, serr)
 		}

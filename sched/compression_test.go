@@ -2,7 +2,6 @@ package sched
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +16,7 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 	s := newSched(t, WithCompression(CompressionPolicy{Mode: slice.CompressTemplate, After: 0}))
 	ch := NewChan[int](0)
 	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
-	for tk.state.Load()&statusMask != stParked {
-		runtime.Gosched()
-	}
+	waitParked(t, tk)
 	st := s.Stats()
 	if st.Compression.Packed < 1 || st.Compression.Templates < 1 || st.Compression.UnpackedBytes <= 0 {
 		t.Fatalf("compression stats %+v", st.Compression)
@@ -31,7 +28,7 @@ func TestDumpAndStatsCompressed(t *testing.T) {
 		t.Fatalf("dump of a packed task:\n%s", out)
 	}
 	ch.Close()
-	tk.Wait()
+	waitTask(t, tk)
 }
 
 // Tasks get the scheduler's compression policy, DefaultCompression unless
@@ -44,13 +41,11 @@ func TestTaskCompressionPolicy(t *testing.T) {
 	parkedPacked := func(s *Scheduler) bool {
 		ch := NewChan[int](0)
 		tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) })
-		for tk.state.Load()&statusMask != stParked {
-			runtime.Gosched()
-		}
+		waitParked(t, tk)
 		time.Sleep(20 * time.Millisecond) // the sweeper is asynchronous
 		packed := tk.co.Packed()
 		ch.Close()
-		tk.Wait()
+		waitTask(t, tk)
 		return packed
 	}
 	fast := CompressionPolicy{Mode: slice.CompressTemplate, After: time.Millisecond}

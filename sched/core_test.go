@@ -10,10 +10,24 @@ import (
 	"github.com/stackslice/stackslice/slice"
 )
 
+// newSched returns a new scheduler, closed at the test's cleanup (within
+// hangBound: a task that does not end fails the test, with a dump, and
+// the scheduler is left as it is).
 func newSched(t testing.TB, opts ...Option) *Scheduler {
 	t.Helper()
 	s := New(opts...)
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			s.Close()
+		}()
+		select {
+		case <-closed:
+		case <-time.After(hangBound):
+			t.Errorf("Close did not return within %v: some task did not end:\n%s", hangBound, dump(s))
+		}
+	})
 	return s
 }
 
@@ -42,10 +56,10 @@ func TestGoWait(t *testing.T) {
 		}))
 	}
 	for _, task := range tasks {
-		if err := task.Wait(); err != nil {
+		if err := waitTask(t, task); err != nil {
 			t.Fatal(err)
 		}
-		<-task.Done()
+		<-task.Done() // closed already
 	}
 	if n.Load() != 100 {
 		t.Fatalf("ran %d tasks, want 100", n.Load())
@@ -74,14 +88,14 @@ func TestParkReadyFromGoroutine(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	w := <-wch
+	w := recv(t, "the Waker", wch)
 	if !w.Ready() {
 		t.Fatal("first Ready returned false")
 	}
 	if w.Ready() {
 		t.Fatal("second Ready returned true")
 	}
-	if err := task.Wait(); err != nil {
+	if err := waitTask(t, task); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,7 +109,7 @@ func TestParkReadyInsideArm(t *testing.T) {
 			}
 		}
 	})
-	if err := task.Wait(); err != nil {
+	if err := waitTask(t, task); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -104,15 +118,15 @@ func TestParkGoroutine(t *testing.T) {
 	wch := make(chan Waker, 1)
 	done := make(chan error)
 	go func() { done <- ParkCtx(context.Background(), "g", func(w Waker) bool { wch <- w; return true }) }()
-	(<-wch).Ready()
-	if err := <-done; err != nil {
+	recv(t, "the Waker", wch).Ready()
+	if err := recv(t, "the readied ParkCtx to return", done); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { done <- ParkCtx(ctx, "g", func(w Waker) bool { wch <- w; return true }) }()
-	w := <-wch
+	w := recv(t, "the Waker", wch)
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := recv(t, "the cancelled ParkCtx to return", done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want Canceled", err)
 	}
 	if w.Ready() {
@@ -127,9 +141,9 @@ func TestCancelParked(t *testing.T) {
 	task := mustGo(t, s, func(ctx context.Context) {
 		got = ParkCtx(ctx, "forever", func(w Waker) bool { wch <- w; return true })
 	})
-	w := <-wch
+	w := recv(t, "the Waker", wch)
 	task.Cancel()
-	task.Wait()
+	waitTask(t, task)
 	if !errors.Is(got, context.Canceled) {
 		t.Fatalf("Park returned %v, want Canceled", got)
 	}
@@ -146,9 +160,9 @@ func TestSleepCancel(t *testing.T) {
 		close(started)
 		got = Sleep(time.Hour)
 	})
-	<-started
+	recv(t, "the task to start", started)
 	task.Cancel()
-	task.Wait()
+	waitTask(t, task)
 	if !errors.Is(got, context.Canceled) {
 		t.Fatalf("Sleep returned %v", got)
 	}
@@ -158,7 +172,7 @@ func TestPanicReported(t *testing.T) {
 	handled := make(chan *slice.PanicError, 1)
 	s := newSched(t, WithPanicHandler(func(_ *Task, p *slice.PanicError) { handled <- p }))
 	task := mustGo(t, s, func(ctx context.Context) { panic("boom") })
-	err := task.Wait()
+	err := waitTask(t, task)
 	var pe *slice.PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
 		t.Fatalf("Wait = %v, want PanicError boom with stack", err)
@@ -172,7 +186,7 @@ func TestPanicReported(t *testing.T) {
 		t.Fatal("the panic handler was not called before Wait returned")
 	}
 	// The scheduler still works.
-	if err := mustGo(t, s, func(ctx context.Context) {}).Wait(); err != nil {
+	if err := waitTask(t, mustGo(t, s, func(ctx context.Context) {})); err != nil {
 		t.Fatal(err)
 	}
 }

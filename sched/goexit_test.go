@@ -10,11 +10,11 @@ import (
 func TestGoexit(t *testing.T) {
 	s := newSched(t, WithCarriers(1))
 	task := mustGo(t, s, func(ctx context.Context) { runtime.Goexit() })
-	if err := task.Wait(); !errors.Is(err, ErrGoexit) {
+	if err := waitTask(t, task); !errors.Is(err, ErrGoexit) {
 		t.Fatalf("Wait = %v, want ErrGoexit", err)
 	}
 	// The carrier was replaced.
-	if err := mustGo(t, s, func(ctx context.Context) { Yield() }).Wait(); err != nil {
+	if err := waitTask(t, mustGo(t, s, func(ctx context.Context) { Yield() })); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -79,11 +79,11 @@ func TestChanCancelRacesKeepValues(t *testing.T) {
 		cons[0].Cancel()
 		cons[1].Cancel()
 		for _, p := range prod {
-			p.Wait()
+			waitTask(t, p)
 		}
 		ch.Close()
 		for _, c := range cons {
-			c.Wait()
+			waitTask(t, c)
 		}
 		for v, n := range sent {
 			if n != 1 || received[v] != 1 {
@@ -116,7 +116,7 @@ func TestWaitGroupReuse(t *testing.T) {
 			}
 			first.Store(true)
 		})
-		parkedIn(s, "waitgroup", 1) // waiting for this round's zero
+		parkedIn(t, s, "waitgroup", 1) // waiting for this round's zero
 		wg.Done()
 		wg.Add(1)
 		var second atomic.Bool
@@ -126,7 +126,7 @@ func TestWaitGroupReuse(t *testing.T) {
 			}
 			second.Store(true)
 		})
-		w1.Wait()
+		waitTask(t, w1)
 		if !first.Load() {
 			t.Fatal("first Wait did not return")
 		}
@@ -135,7 +135,7 @@ func TestWaitGroupReuse(t *testing.T) {
 			t.Fatal("second Wait returned before its zero")
 		}
 		wg.Done()
-		w2.Wait()
+		waitTask(t, w2)
 		if !second.Load() {
 			t.Fatal("second Wait did not return")
 		}
@@ -170,7 +170,7 @@ func TestNextSlotOrder(t *testing.T) {
 		ch.Send(1) // readies the receiver into next
 		add("sender")
 	})
-	main.Wait()
+	waitTask(t, main)
 	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

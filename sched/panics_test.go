@@ -50,10 +50,10 @@ func TestLogPanic(t *testing.T) {
 	log.SetOutput(&buf)
 	s := newSched(t, WithPanicHandler(LogPanic))
 	bad := mustGo(t, s, func(ctx context.Context) { panickyHandler() })
-	if _, ok := bad.Wait().(*slice.PanicError); !ok {
+	if _, ok := waitTask(t, bad).(*slice.PanicError); !ok {
 		t.Fatal("Wait of the panicking task did not return its *slice.PanicError")
 	}
-	if err := mustGo(t, s, func(ctx context.Context) { Sleep(time.Millisecond) }).Wait(); err != nil {
+	if err := waitTask(t, mustGo(t, s, func(ctx context.Context) { Sleep(time.Millisecond) })); err != nil {
 		t.Fatalf("a task after the panic: %v", err)
 	}
 	got := buf.String()

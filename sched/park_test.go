@@ -15,8 +15,8 @@ func TestParkNoContext(t *testing.T) {
 			t.Errorf("readied park: %v", err)
 		}
 	})
-	(<-wakers).Ready()
-	if err := ready.Wait(); err != nil {
+	recv(t, "the first park's Waker", wakers).Ready()
+	if err := waitTask(t, ready); err != nil {
 		t.Fatal(err)
 	}
 
@@ -24,9 +24,9 @@ func TestParkNoContext(t *testing.T) {
 	canceled := mustGo(t, s, func(ctx context.Context) {
 		got = Park("test: cancel", func(w Waker) bool { wakers <- w; return true })
 	})
-	<-wakers
+	recv(t, "the second park's Waker", wakers)
 	canceled.Cancel()
-	canceled.Wait()
+	waitTask(t, canceled)
 	if got != context.Canceled {
 		t.Fatalf("cancelled park returned %v, want context.Canceled", got)
 	}

@@ -3,7 +3,6 @@ package sched
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,13 +50,11 @@ func TestPoller(t *testing.T) {
 	// the only carrier is in Poll.
 	wch := make(chan Waker, 1)
 	task := mustGo(t, s, func(ctx context.Context) { ParkCtx(ctx, "io", func(w Waker) bool { wch <- w; return true }) })
-	w := <-wch
-	for p.polls.Load() == 0 {
-		runtime.Gosched()
-	}
+	w := recv(t, "the Waker", wch)
+	waitFor(t, "the carrier to poll", func() bool { return p.polls.Load() > 0 })
 	w.Ready()
-	task.Wait()
-	if err := mustGo(t, s, func(ctx context.Context) { Sleep(time.Millisecond) }).Wait(); err != nil {
+	waitTask(t, task)
+	if err := waitTask(t, mustGo(t, s, func(ctx context.Context) { Sleep(time.Millisecond) })); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -18,8 +18,9 @@ func TestCheckpointPreempts(t *testing.T) {
 			Checkpoint()
 		}
 	})
+	defer flag.Store(true) // if the test fails: let Close end the spinner
 	mustGo(t, s, func(ctx context.Context) { flag.Store(true) })
-	if err := spinner.Wait(); err != nil {
+	if err := waitTask(t, spinner); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -29,6 +30,7 @@ func TestCheckpointPreempts(t *testing.T) {
 func TestHandoff(t *testing.T) {
 	s := newSched(t, WithCarriers(2), WithTimeSlice(time.Millisecond))
 	var stop atomic.Bool
+	defer stop.Store(true) // if the test fails: let Close end the hog
 	started := make(chan struct{})
 	var victims []*Task
 	hog := mustGo(t, s, func(ctx context.Context) {
@@ -46,12 +48,12 @@ func TestHandoff(t *testing.T) {
 			runtime.Gosched()
 		}
 	})
-	<-started
+	recv(t, "the hog to start", started)
 	for _, v := range victims {
-		v.Wait() // finishes only if stolen or handed off
+		waitTask(t, v) // finishes only if stolen or handed off
 	}
 	stop.Store(true)
-	hog.Wait()
+	waitTask(t, hog)
 }
 
 // Checkpoint is a preemption point for Go's GC too: with async preemption
@@ -80,20 +82,19 @@ func TestCheckpointLetsGCFinish(t *testing.T) {
 func checkpointGCChild(t *testing.T) {
 	s := newSched(t, WithCarriers(1))
 	var started, stop atomic.Bool
+	defer stop.Store(true)
 	spinner := mustGo(t, s, func(ctx context.Context) {
 		started.Store(true)
 		for !stop.Load() {
 			Checkpoint()
 		}
 	})
-	for !started.Load() {
-		runtime.Gosched()
-	}
+	waitFor(t, "the spinner to start", started.Load)
 	for i := 0; i < 5; i++ {
 		runtime.GC()
 	}
 	stop.Store(true)
-	if err := spinner.Wait(); err != nil {
+	if err := waitTask(t, spinner); err != nil {
 		t.Fatal(err)
 	}
 }

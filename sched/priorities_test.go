@@ -2,7 +2,6 @@ package sched
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -14,7 +13,7 @@ func TestPriorities(t *testing.T) {
 	var mu sync.Mutex
 	// A blocker holds the only carrier while the others are queued.
 	blocker := mustGo(t, s, func(ctx context.Context) { gate.Recv() })
-	parkedIn(s, "chan receive", 1)
+	parkedIn(t, s, "chan receive", 1)
 	var tasks []*Task
 	for _, p := range []Priority{Idle, Low, Normal, High, Low, High} {
 		tasks = append(tasks, mustGo(t, s, func(ctx context.Context) {
@@ -28,7 +27,7 @@ func TestPriorities(t *testing.T) {
 	// deterministic, check only that the run order is sorted within what
 	// was queued together: run them again behind a busy carrier.
 	for _, tk := range tasks {
-		tk.Wait()
+		waitTask(t, tk)
 	}
 	order = nil
 	hold := NewChan[struct{}](0)
@@ -42,11 +41,9 @@ func TestPriorities(t *testing.T) {
 		}
 		hold.Send(struct{}{}) // park: the carrier picks the queued ones
 	})
-	hold.Recv()
+	within(t, "the spawner to start the tasks", func() { hold.Recv() })
 	gate.Send(struct{}{})
-	for s.ntasks.Load() > 0 {
-		runtime.Gosched()
-	}
+	waitFor(t, "the tasks to end", func() bool { return s.ntasks.Load() == 0 })
 	want := []Priority{High, High, Normal, Low, Low, Idle}
 	for i := range want {
 		if i >= len(order) || order[i] != want[i] {

@@ -25,10 +25,8 @@ func TestParkReasons(t *testing.T) {
 				t.Errorf("Park = %v", err)
 			}
 		})
-		<-armed
-		for tk.state.Load()&statusMask != stParked {
-			Yield()
-		}
+		recv(t, "the park to arm", armed)
+		waitParked(t, tk)
 		var b strings.Builder
 		s.Dump(&b)
 		if !strings.Contains(b.String(), "["+reason+",") {
@@ -44,7 +42,7 @@ func TestParkReasons(t *testing.T) {
 		if !wk.Ready() {
 			t.Fatal("Ready failed")
 		}
-		if err := tk.Wait(); err != nil {
+		if err := waitTask(t, tk); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,7 +39,7 @@ func TestRunCtxCloses(t *testing.T) {
 func TestCloseFromTask(t *testing.T) {
 	s := newSched(t)
 	var err error
-	mustGo(t, s, func(ctx context.Context) { err = s.Close() }).Wait()
+	waitTask(t, mustGo(t, s, func(ctx context.Context) { err = s.Close() }))
 	if err == nil {
 		t.Fatal("Close from a task should fail")
 	}

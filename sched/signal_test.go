@@ -18,9 +18,9 @@ func TestNotify(t *testing.T) {
 			got <- v
 		}
 	})
-	parkedIn(s, "chan receive", 1)
+	parkedIn(t, s, "chan receive", 1)
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-	if v := <-got; v != syscall.SIGUSR1 {
+	if v := recv(t, "the signal", got); v != syscall.SIGUSR1 {
 		t.Fatalf("got %v", v)
 	}
 }

@@ -93,7 +93,7 @@ func TestStandInForBlockedCarrier(t *testing.T) {
 			if b.release != nil {
 				b.release()
 			}
-			if err := blocked.Wait(); err != nil {
+			if err := waitTask(t, blocked); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the blocked worker to retire", func() bool { return s.Stats().StandIns == 0 })
@@ -116,13 +116,13 @@ func TestStandInControl(t *testing.T) {
 	waitFor(t, "sleepers running", func() bool { return woke.Load() > 20 })
 	ch, started := make(chan struct{}), make(chan struct{})
 	blocked := mustGo(t, s, func(ctx context.Context) { close(started); <-ch })
-	<-started                         // the blocker has the only carrier now
-	time.Sleep(10 * time.Millisecond) // wake-ups already running finish
+	recv(t, "the blocker to start", started) // it has the only carrier now
+	time.Sleep(10 * time.Millisecond)        // wake-ups already running finish
 	before := woke.Load()
 	time.Sleep(300 * time.Millisecond)
 	stalled := woke.Load() - before
 	close(ch)
-	blocked.Wait()
+	waitTask(t, blocked)
 	if stalled != 0 {
 		t.Fatalf("with stand-ins off, the sleepers woke %d times while the only carrier was blocked: TestStandInForBlockedCarrier cannot tell stand-ins from their absence", stalled)
 	}
@@ -154,7 +154,7 @@ func TestMutexHeldAcrossParkOneCarrier(t *testing.T) {
 	go func() { holder.Wait(); waiter.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(hangBound):
 		var d bytes.Buffer
 		s.Dump(&d)
 		t.Fatalf("deadlock: a sync.Mutex held across a park on one carrier\n%s", d.String())
@@ -171,6 +171,7 @@ func TestStandInForHog(t *testing.T) {
 	waitFor(t, "sleepers running", func() bool { return woke.Load() > 5 })
 	var spin atomic.Bool
 	spin.Store(true)
+	defer spin.Store(false) // if the test fails: let Close end the hog
 	hog := mustGo(t, s, func(ctx context.Context) {
 		for spin.Load() {
 			// Gives the goroutine back to Go's scheduler (a GC needs
@@ -182,7 +183,7 @@ func TestStandInForHog(t *testing.T) {
 	before := woke.Load()
 	waitFor(t, "sleepers to wake beside a hog on the only carrier", func() bool { return woke.Load() > before+50 })
 	spin.Store(false)
-	hog.Wait()
+	waitTask(t, hog)
 }
 
 // startSleepers starts n tasks that sleep 1ms in a loop, counting wake-ups
@@ -203,7 +204,7 @@ func startSleepers(t *testing.T, s *Scheduler, n int, woke *atomic.Int64) (stop 
 	return func() {
 		quit.Store(true)
 		for _, tk := range ts {
-			tk.Wait()
+			waitTask(t, tk)
 		}
 	}
 }

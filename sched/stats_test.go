@@ -3,7 +3,6 @@ package sched
 import (
 	"context"
 	"expvar"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -14,9 +13,7 @@ func TestDumpAndStats(t *testing.T) {
 	s := newSched(t)
 	ch := NewChan[int](0)
 	tk := mustGo(t, s, func(ctx context.Context) { dumpTarget(ch) }, WithTaskName("dumped"))
-	for tk.state.Load()&statusMask != stParked { // switched out, not just parking
-		runtime.Gosched()
-	}
+	waitParked(t, tk) // switched out, not just parking
 	var b strings.Builder
 	s.Dump(&b)
 	out := b.String()
@@ -38,7 +35,7 @@ func TestDumpAndStats(t *testing.T) {
 		t.Fatal("scheduler not in expvar")
 	}
 	ch.Close()
-	tk.Wait()
+	waitTask(t, tk)
 }
 
 //go:noinline

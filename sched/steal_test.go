@@ -25,7 +25,7 @@ func TestPinAndSteal(t *testing.T) {
 			}
 		}, WithPin(1))
 	}
-	wg.Wait()
+	within(t, "the tasks", func() { wg.Wait() })
 	if wrong.Load() != 0 {
 		t.Fatalf("pinned task ran on another carrier %d times", wrong.Load())
 	}
@@ -57,7 +57,7 @@ func TestStealingUnderLoad(t *testing.T) {
 		wg.Wait()
 		done.Close()
 	})
-	done.Recv()
+	within(t, "the spawned tasks", func() { done.Recv() })
 	if ran[0].Load() == 0 || ran[1].Load() == 0 {
 		t.Fatalf("work not spread: %d / %d", ran[0].Load(), ran[1].Load())
 	}

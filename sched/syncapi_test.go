@@ -29,7 +29,9 @@ func TestWithWaitGroup(t *testing.T) {
 			}
 		}, WithWaitGroup(&wg))
 	}
-	if err := wg.Wait(); err != nil {
+	var err error
+	within(t, "the tasks", func() { err = wg.Wait() })
+	if err != nil {
 		t.Fatal(err)
 	}
 	if done != 20 {
@@ -69,13 +71,13 @@ func TestMutexLockAndLockCtx(t *testing.T) {
 	}()
 	waitFor(t, "both to wait for the lock", func() bool { return s.Stats().ParkedBy["mutex"] == 2 })
 	cancel()
-	b.Wait()
+	waitTask(t, b)
 	if !errors.Is(withCtx, context.Canceled) {
 		t.Fatalf("LockCtx after its ctx ended: %v", withCtx)
 	}
 	released = true
 	l.Unlock()
-	a.Wait()
+	waitTask(t, a)
 	if plain != nil {
 		t.Fatal("Lock in a cancelled task did not get the lock")
 	}
@@ -100,7 +102,7 @@ func TestMutex(t *testing.T) {
 			}
 		}, WithWaitGroup(&wg))
 	}
-	wg.Wait()
+	within(t, "the tasks", func() { wg.Wait() })
 	if counter != 2000 {
 		t.Fatalf("counter %d, want 2000", counter)
 	}
@@ -126,7 +128,7 @@ func TestSemaphoreCondWaitGroup(t *testing.T) {
 			sem.Release(1)
 		}, WithWaitGroup(&wg))
 	}
-	wg.Wait()
+	within(t, "the tasks", func() { wg.Wait() })
 	if maxInside.Load() > 3 {
 		t.Fatalf("%d inside a semaphore of 3", maxInside.Load())
 	}
@@ -145,12 +147,12 @@ func TestSemaphoreCondWaitGroup(t *testing.T) {
 			woke.Add(1)
 		}, WithWaitGroup(&wg))
 	}
-	parkedIn(s, "cond wait", 5)
+	parkedIn(t, s, "cond wait", 5)
 	mu.Lock()
 	ready = true
 	c.Broadcast()
 	mu.Unlock()
-	wg.Wait()
+	within(t, "the Cond's waiters", func() { wg.Wait() })
 	if woke.Load() != 5 {
 		t.Fatal("not all Cond waiters woke")
 	}

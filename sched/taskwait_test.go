@@ -29,7 +29,7 @@ func TestTaskWaitCancelledLeavesNoWaiter(t *testing.T) {
 			w.Cancel()
 		}
 		for i, w := range waiters {
-			if err := w.Wait(); err != nil {
+			if err := waitTask(t, w); err != nil {
 				t.Fatal(err)
 			}
 			if !errors.Is(errs[i], context.Canceled) {
@@ -48,7 +48,7 @@ func TestTaskWaitCancelledLeavesNoWaiter(t *testing.T) {
 		// A Wait that is not cancelled still returns when the task ends.
 		last := mustGo(t, s, func(ctx context.Context) { errs[0] = target.Wait() })
 		release.Close()
-		if err := last.Wait(); err != nil || errs[0] != nil {
+		if err := waitTask(t, last); err != nil || errs[0] != nil {
 			t.Fatalf("Wait = %v, %v after the task ended", err, errs[0])
 		}
 	}
@@ -64,7 +64,7 @@ func TestAwaitCancelledDoesNotStart(t *testing.T) {
 		Current().Cancel()
 		got = Await(func() { ran.Store(true) })
 	})
-	task.Wait()
+	waitTask(t, task)
 	if got != context.Canceled || ran.Load() {
 		t.Fatalf("Await in a cancelled task: %v, fn ran: %v; want context.Canceled, false", got, ran.Load())
 	}
