@@ -2,52 +2,80 @@ package sched
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
+// Queued tasks run by priority, High first, and in the order they were
+// queued within a priority: both tasks started from outside any task
+// (the global queues) and tasks started by a task (its carrier's queue).
+// One carrier, busy while they are queued, so that none starts before the
+// last is queued.
 func TestPriorities(t *testing.T) {
-	s := newSched(t, WithCarriers(1))
-	gate := NewChan[struct{}](0)
-	var order []Priority
+	prios := []Priority{Idle, Low, Normal, High, Low, High}
+	want := []int{3, 5, 2, 1, 4, 0} // indexes in prios: High, High, Normal, Low, Low, Idle
 	var mu sync.Mutex
-	// A blocker holds the only carrier while the others are queued.
-	blocker := mustGo(t, s, func(ctx context.Context) { gate.Recv() })
-	parkedIn(t, s, "chan receive", 1)
-	var tasks []*Task
-	for _, p := range []Priority{Idle, Low, Normal, High, Low, High} {
-		tasks = append(tasks, mustGo(t, s, func(ctx context.Context) {
+	var order []int
+	start := func(s *Scheduler, i int) (*Task, error) {
+		return s.Go(func(ctx context.Context) {
 			mu.Lock()
-			order = append(order, p)
+			order = append(order, i)
 			mu.Unlock()
-		}, WithPriority(p)))
+		}, WithPriority(prios[i]))
 	}
-	_ = blocker
-	// Queued while the carrier was idle they may start at once; to be
-	// deterministic, check only that the run order is sorted within what
-	// was queued together: run them again behind a busy carrier.
+	check := func(how string) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(order, want) {
+			t.Errorf("tasks started %s of priorities %v ran in the order %v, want %v", how, prios, order, want)
+		}
+		order = nil
+	}
+
+	// From outside any task. A task blocked outside the scheduler holds
+	// the only carrier meanwhile; stand-ins are off, so that nothing runs
+	// before it is released.
+	s := newSched(t, WithCarriers(1), WithStandIns(0))
+	holding, release := make(chan struct{}), make(chan struct{})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release) // if the test fails: let Close end the holder
+		}
+	}()
+	holder := mustGo(t, s, func(ctx context.Context) { close(holding); <-release })
+	recv(t, "the holder to take the carrier", holding)
+	tasks := []*Task{holder}
+	for i := range prios {
+		tk, err := start(s, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, tk)
+	}
+	close(release)
 	for _, tk := range tasks {
 		waitTask(t, tk)
 	}
-	order = nil
-	hold := NewChan[struct{}](0)
-	mustGo(t, s, func(ctx context.Context) {
-		for _, p := range []Priority{Idle, Low, Normal, High, Low, High} {
-			s.Go(func(ctx context.Context) {
-				mu.Lock()
-				order = append(order, p)
-				mu.Unlock()
-			}, WithPriority(p))
+	check("from outside any task")
+
+	// From a task, which holds the carrier until it returns. A long
+	// time slice keeps the monitor from handing the tasks queued so far
+	// to the global queue meanwhile (a slow machine), which would mix
+	// those queued before with those queued after.
+	s = newSched(t, WithCarriers(1), WithTimeSlice(time.Hour))
+	spawner := mustGo(t, s, func(ctx context.Context) {
+		for i := range prios {
+			if _, err := start(s, i); err != nil {
+				t.Error(err)
+			}
 		}
-		hold.Send(struct{}{}) // park: the carrier picks the queued ones
 	})
-	within(t, "the spawner to start the tasks", func() { hold.Recv() })
-	gate.Send(struct{}{})
-	waitFor(t, "the tasks to end", func() bool { return s.ntasks.Load() == 0 })
-	want := []Priority{High, High, Normal, Low, Low, Idle}
-	for i := range want {
-		if i >= len(order) || order[i] != want[i] {
-			t.Fatalf("run order %v, want %v", order, want)
-		}
-	}
+	waitTask(t, spawner)
+	waitFor(t, "the started tasks to end", func() bool { return s.ntasks.Load() == 0 })
+	check("by a task")
 }
