@@ -2,7 +2,6 @@ package poll
 
 import (
 	"context"
-	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -30,13 +29,12 @@ func TestBusyCarrierNoticesReadiness(t *testing.T) {
 		buf := make([]byte, 16)
 		got, _ = c.Read(buf)
 	})
-	for s.Stats().ParkedBy["poll: read"] < 1 {
-		runtime.Gosched()
-	}
+	waitUntil(t, "the read to park", func() bool { return s.Stats().ParkedBy["poll: read"] >= 1 })
 	before := StatsFor(s)
 	if _, err := client.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
+	wait(t, reader.Done(), "the read")
 	if err := reader.Wait(); err != nil {
 		t.Fatal(err)
 	}

@@ -93,15 +93,6 @@ func forEachEnv(t *testing.T, f func(t *testing.T, e env)) {
 	}
 }
 
-func wait(t testing.TB, done <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second): // a hang, not a timing assertion
-		t.Fatalf("%s: did not finish", what)
-	}
-}
-
 // echoServer accepts on ln and echoes every connection until ln closes.
 func echoServer(e env, ln *Listener) <-chan struct{} {
 	return e.spawn(func() {
@@ -207,7 +198,7 @@ func TestDialEcho(t *testing.T) {
 			})
 			_ = done
 		}
-		wg.Wait()
+		waitGroup(t, &wg, "the echo clients")
 		close(errs)
 		for err := range errs {
 			t.Error(err)
@@ -257,7 +248,7 @@ func pair(t *testing.T, e env) (*Conn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := <-ch
+	sc := recv(t, ch, "the accept")
 	if sc == nil {
 		t.FailNow()
 	}
@@ -289,7 +280,7 @@ func TestCloseWakesBlockedRead(t *testing.T) {
 				close(started)
 				_, rerr = sc.Read(make([]byte, 10))
 			})
-			<-started
+			wait(t, started, "the reader to start")
 			time.Sleep(10 * time.Millisecond) // let it park (not required for correctness)
 			if from == "goroutine" {
 				go sc.Close()

@@ -71,16 +71,3 @@ func staleDeadline(t *testing.T) error {
 	}
 	return nil
 }
-
-// waitUntil waits for cond, failing the test after 10 seconds (a bound
-// only a hang reaches).
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-}

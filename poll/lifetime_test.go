@@ -485,9 +485,8 @@ func TestFreshPollerHelper(t *testing.T) {
 			}
 			accepted <- err
 		}()
-		for p, _ := pollerFor(s); p.waiters.Load() == 0; { // Accept parks first
-			time.Sleep(100 * time.Microsecond)
-		}
+		p, _ := pollerFor(s)
+		waitUntil(t, "Accept to park", func() bool { return p.waiters.Load() > 0 })
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)

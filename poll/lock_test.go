@@ -255,7 +255,7 @@ func TestCloseReadiesLockWaiters(t *testing.T) {
 				return false // not done: it would wait for data next
 			})
 		}()
-		<-inside
+		wait(t, inside, "the holder's callback")
 		var rerr error
 		done := e.spawn(func() { _, rerr = sc.Read(make([]byte, 8)) })
 		// Let the Read queue for the lock (not needed for correctness:
@@ -280,13 +280,6 @@ func TestCloseReadiesLockWaiters(t *testing.T) {
 			t.Fatal("the holder did not return after Close")
 		}
 	})
-}
-
-func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	wait(t, done, what)
 }
 
 // lockQueued reports whether an operation waits for c's read lock.

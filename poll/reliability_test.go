@@ -150,7 +150,7 @@ func TestChurn(t *testing.T) {
 				}
 			})
 		}
-		wg.Wait()
+		waitGroup(t, &wg, "the poll clients")
 		if e := errs.Load(); e > 0 {
 			return fmt.Errorf("%d poll clients failed", e)
 		}

@@ -16,9 +16,6 @@ import (
 	"github.com/stackslice/stackslice/sched"
 )
 
-// hang bounds waits that only a bug makes long.
-const hang = 10 * time.Second
-
 // swapLookups replaces the resolver's lookups (nil: keep) until cleanup.
 func swapLookups(t *testing.T, ip func(ctx context.Context, network, host string) ([]netip.Addr, error),
 	port func(ctx context.Context, network, service string) (int, error)) {
@@ -71,17 +68,6 @@ func (b *blockingLookup) lookup(ctx context.Context, network, host string) ([]ne
 	}
 }
 
-func waitClosed(t *testing.T, ch <-chan struct{}, what string) bool {
-	t.Helper()
-	select {
-	case <-ch:
-		return true
-	case <-time.After(hang): // a hang, not a timing assertion
-		t.Errorf("%s: not within %v", what, hang)
-		return false
-	}
-}
-
 // stdListener listens on 127.0.0.1 with package net, accepting and
 // closing every connection, until cleanup.
 func stdListener(t *testing.T) net.Listener {
@@ -128,7 +114,7 @@ func TestLookupDoesNotBlockCarrier(t *testing.T) {
 	}
 	if waitClosed(t, ran, "another task ran on the only carrier during the lookup") {
 		parked := false
-		for end := time.Now().Add(hang); !parked && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		for end := time.Now().Add(hangBound); !parked && time.Now().Before(end); time.Sleep(time.Millisecond) {
 			parked = s.Stats().ParkedBy["await"] == 1
 		}
 		if !parked {

@@ -121,18 +121,6 @@ func newRelay(t *testing.T, ein, eout env, network string) *relayConns {
 
 func closeWrite(c net.Conn) { c.(interface{ CloseWrite() error }).CloseWrite() }
 
-// recv receives from ch, failing the test after 30s (a hang bound).
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s: did not finish", what)
-		panic("unreachable")
-	}
-}
-
 type sumResult struct {
 	n   int64
 	sum [32]byte

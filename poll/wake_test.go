@@ -142,7 +142,7 @@ func TestWakeNotLostScheduler(t *testing.T) {
 		time.Sleep(2 * time.Millisecond) // let the carrier go idle in Poll
 		done := make(chan struct{})
 		s.Go(func(context.Context) { close(done) })
-		<-done
+		wait(t, done, "a task started from outside")
 	}
 	if StatsFor(s).Wakes == wakes {
 		t.Fatal("20 tasks started from outside while the carrier idled, and not one Wake signalled the poller")
