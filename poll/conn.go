@@ -492,21 +492,21 @@ func (c *Conn) readWith(pool *BufferPool, fn func(p []byte) error) (err error, a
 	if pool == nil {
 		pool = DefaultPool
 	}
-	bp := pool.Get()
-	n, err := c.readOnce(*bp)
+	b := pool.Get()
+	n, err := c.readOnce(b)
 	if err == unix.EAGAIN {
-		pool.Put(bp) // spurious readiness: wait again, without the buffer
+		pool.Put(b) // spurious readiness: wait again, without the buffer
 		return nil, true
 	}
 	if err != nil {
-		pool.Put(bp)
+		pool.Put(b)
 		if err != io.EOF {
 			err = c.readError(err)
 		}
 		return err, false
 	}
-	err = fn((*bp)[:n])
-	pool.Put(bp)
+	err = fn(b[:n])
+	pool.Put(b)
 	return err, false
 }
 

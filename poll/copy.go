@@ -128,8 +128,8 @@ func genericWriteTo(c *Conn, w io.Writer) (int64, error) {
 // duration. Its callers hand WriterTo and ReaderFrom copies over before
 // calling it, so that such a copy, which may wait long, holds no buffer.
 func bufferedCopy(w io.Writer, r io.Reader) (int64, error) {
-	bp := copyPool.Get()
-	n, err := io.CopyBuffer(w, r, *bp)
-	copyPool.Put(bp)
+	b := copyPool.Get()
+	n, err := io.CopyBuffer(w, r, b)
+	copyPool.Put(b)
 	return n, err
 }
