@@ -47,8 +47,8 @@ type ListenConfig struct {
 // Listen announces on the local address for network "tcp", "tcp4", "tcp6"
 // or "unix", with connections served by s's poller, as the package-level
 // Listen does with lc's options. ctx bounds the lookup of a host name (in
-// a coroutine it parks the coroutine, not its carrier); it does not
-// affect the returned Listener.
+// a task it parks the task, not its carrier); it does not affect the
+// returned Listener.
 func (lc *ListenConfig) Listen(ctx context.Context, s *sched.Scheduler, network, address string) (*Listener, error) {
 	if ctx == nil {
 		panic("poll: ListenConfig.Listen with a nil context; pass context.Background()")
@@ -97,9 +97,9 @@ type Dialer struct {
 }
 
 // DialContext connects to address on network ("tcp", "tcp4", "tcp6" or
-// "unix") with d's options, as Dial does: in a coroutine it parks the
-// coroutine while a host name is looked up and while the connection is
-// established, never its carrier. If ctx is done (or the Timeout or
+// "unix") with d's options, as Dial does: in a task it parks the task
+// while a host name is looked up and while the connection is established,
+// never its carrier. If ctx is done (or the Timeout or
 // Deadline passes) first, it fails with a *net.OpError as net.Dialer's
 // DialContext does: errors.Is matches context.Canceled or
 // context.DeadlineExceeded. Once connected, ctx no longer matters.

@@ -15,20 +15,22 @@ import (
 
 // Conn is a stream connection (TCP or unix) served by a scheduler's poller.
 // It implements net.Conn the way *net.TCPConn does: Read and Write park the
-// calling coroutine (or block the calling goroutine) instead of failing with
+// calling task (or block the calling goroutine) instead of failing with
 // EAGAIN; Write writes everything or returns an error; deadlines fail with
-// an error matching os.ErrDeadlineExceeded whose Timeout is true; Close, from
-// anywhere, makes blocked and later calls fail with net.ErrClosed; every
-// error is a *net.OpError. Methods are safe for concurrent use; concurrent
-// Reads (or Writes) are serialised.
+// an error matching os.ErrDeadlineExceeded whose Timeout is true; Close,
+// from anywhere, makes blocked and later calls fail with net.ErrClosed.
+// Errors are *net.OpError, except io.EOF and the error of WaitRead's ctx.
+// In a task, a call that waits also ends when the task is cancelled, with
+// the task context's error. Methods are safe for concurrent use;
+// concurrent Reads (or Writes) are serialised.
 //
 // A Conn dropped without Close is closed once the garbage collector finds
 // it unreachable (counted in Stats.Collected), and every Conn of a
 // scheduler is closed when the scheduler closes. The methods of a zero or
 // nil *Conn return syscall.EINVAL, as a zero *net.TCPConn's do.
 //
-// An idle connection holds no buffer: WaitRead parks without one, and
-// ReadWith lends a pooled buffer only while the data is processed.
+// An idle connection need hold no buffer: WaitRead waits without one, and
+// ReadWith borrows a pooled buffer only while the data is processed.
 type Conn struct {
 	fd *netFD // never nil in a Conn made by this package
 	// addrs holds the addresses once built (on first use, under fd.mu).
@@ -184,16 +186,16 @@ func (c *Conn) opError(op string, err error) error {
 
 // Read reads up to len(b) bytes, parking until some are available. It
 // returns io.EOF at the end of the stream.
-//
-// Read, Write, WaitRead and ReadWith are written for a small parked stack
-// (its bytes are saved with every parked connection): each calls park
-// itself, with no defer, few locals and the arm closure on the stack; the
-// system calls, the error wrapping and the end of the wait are in
-// functions called before or after it. Across the park they keep only c
-// live, never c.fd apart (they load it again after): the saved stack then
-// points to one object per connection, the Conn (which holds its netFD),
-// so its pointer shadow has one entry for it, not two.
 func (c *Conn) Read(b []byte) (int, error) {
+	// Read, Write, WaitRead and ReadWith are written for a small parked
+	// stack (its bytes are saved with every parked connection): each calls
+	// park itself, with no defer, few locals and the arm closure on the
+	// stack; the system calls, the error wrapping and the end of the wait
+	// are in functions called before or after it. Across the park they
+	// keep only c live, never c.fd apart (they load it again after): the
+	// saved stack then points to one object per connection, the Conn
+	// (which holds its netFD), so its pointer shadow has one entry for it,
+	// not two.
 	if !c.ok() {
 		return 0, syscall.EINVAL
 	}
@@ -326,7 +328,7 @@ func (fd *netFD) write(b []byte, nn int) (int, uint32, bool, error) {
 }
 
 // Close closes the connection. Reads and Writes blocked in other
-// coroutines or goroutines return net.ErrClosed at once.
+// tasks or goroutines return net.ErrClosed at once.
 func (c *Conn) Close() error {
 	if !c.ok() {
 		return syscall.EINVAL
@@ -385,7 +387,9 @@ var peekBuf [1]byte
 
 // WaitRead parks until the connection is readable (data, end of stream or
 // an error is pending), ctx is done, the read deadline passes or the
-// connection is closed. It holds no buffer while it waits.
+// connection is closed. It holds no buffer while it waits. It returns nil
+// once the connection is readable (a Read then returns what is pending),
+// ctx's error as it is if ctx ends first, and otherwise a *net.OpError.
 func (c *Conn) WaitRead(ctx context.Context) error {
 	if !c.ok() {
 		return syscall.EINVAL

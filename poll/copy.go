@@ -15,7 +15,7 @@ import (
 // *io.LimitedReader of one, the bytes go from socket to socket through a
 // pooled pipe with splice(2), never through user space, as *net.TCPConn's
 // ReadFrom does; the LimitedReader's N is decremented by the bytes copied.
-// The copy parks the calling coroutine (or blocks the calling goroutine)
+// The copy parks the calling task (or blocks the calling goroutine)
 // whenever r has nothing to read or the connection's buffer is full, like
 // Read and Write: r's read deadline and c's write deadline apply, and
 // Close of either end, from anywhere, ends it with net.ErrClosed. It holds
@@ -25,7 +25,7 @@ import (
 // does not keep its carrier.
 //
 // Other readers (and other systems) are copied with io.Copy's semantics
-// and a pooled 32 KiB buffer (or r's WriteTo, if it has one).
+// and a pooled buffer (or r's WriteTo, if it has one).
 //
 // Errors are *net.OpError with Op "readfrom" and c's addresses, whichever
 // side failed, as with *net.TCPConn.
@@ -48,8 +48,8 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 //
 // On Linux, when w is a *Conn, it is w.ReadFrom(c) (splice), except that
 // errors name c: they are *net.OpError with Op "writeto" and c's
-// addresses. Other writers get io.Copy's semantics with a pooled 32 KiB
-// buffer (or w's ReadFrom, if it has one).
+// addresses. Other writers get io.Copy's semantics with a pooled buffer
+// (or w's ReadFrom, if it has one).
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	if !c.ok() {
 		return 0, syscall.EINVAL

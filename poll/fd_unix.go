@@ -22,15 +22,17 @@ import (
 // Close becomes unreachable, and a cleanup then closes the netFD (see
 // collectFD).
 //
-// Waiting (see wait and ready): each direction has a readiness sequence
-// number that the poller bumps on every edge. An operation loads the number,
-// tries its system call and, on EAGAIN, parks with an arm function that
-// stores the waker and then re-checks the number: an edge that arrived
-// between the system call and the park changed it, and the waiter is readied
-// at once. waiting is set before that re-check and read by the poller after
-// its bump (both sequentially consistent), so one of them always sees the
-// other: no edge is lost, and the poller takes the lock only for a direction
-// somebody waits on.
+// Waiting (see arm and ready): each direction (ioDir) keeps the readiness
+// edges it has seen and its flags in one atomic word. An operation reads
+// the edge count, tries its system call and, on EAGAIN, parks with an arm
+// function that stores the waker under mu and sets waitingBit with one Or,
+// which returns the word as it was: if an edge came after the system call
+// (the count moved), the fd is closing or the deadline has passed, arm
+// takes the waker back and calls the park off. The poller adds an edge
+// with one Add, which returns the word with the flags: it takes mu and
+// readies the waker only if waitingBit was set. Both operations act on the
+// one word, so whichever comes second sees the first: no edge is lost, and
+// the poller locks only a direction somebody waits on.
 //
 // Lifetime: state counts references (in units of 2) and has bit 0 set once
 // Close started. Every operation holds a reference for its whole duration,
@@ -85,8 +87,8 @@ const (
 	edgeUnit   = 8
 )
 
-// edges returns the readiness edges seen so far, as the value a wait
-// compares (the "sequence number" of the package doc).
+// edges returns the readiness edges seen so far (modulo 2^29), the value a
+// wait compares to see whether an edge came after its system call.
 func (d *ioDir) edges() uint32 { return d.state.Load() &^ flagBits }
 
 func (d *ioDir) expired() bool { return d.state.Load()&expiredBit != 0 }
@@ -253,8 +255,8 @@ func (fd *netFD) check(d *ioDir) error {
 var background = context.Background()
 
 // wait parks until d sees an edge after seq, the fd is closing, d's
-// deadline expires, or ctx is done; it returns check's verdict (or ctx's
-// error).
+// deadline expires, ctx is done or the calling task is cancelled; it
+// returns check's verdict, or the park's error (ctx's or the task's).
 func (fd *netFD) wait(ctx context.Context, d *ioDir, seq uint32, reason string) error {
 	return fd.endWait(d, park(ctx, reason, func(w waker) bool { return fd.arm(d, seq, w) }))
 }

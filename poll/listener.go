@@ -21,10 +21,10 @@ import (
 
 // Listen announces on the local address for network "tcp", "tcp4", "tcp6"
 // or "unix", with connections served by s's poller. The returned
-// *Listener's Accept parks the calling coroutine. It listens as a zero
-// ListenConfig does (which sets SO_REUSEPORT, the backlog, keep-alive and
-// a Control hook): accepted TCP connections have keep-alive on, as
-// package net's do.
+// *Listener's Accept parks the calling task. It listens as a zero
+// ListenConfig does, with package net's defaults: SO_REUSEADDR on TCP
+// sockets, the system's maximum backlog, and keep-alive on accepted TCP
+// connections. A ListenConfig sets other options.
 func Listen(s *sched.Scheduler, network, address string) (*Listener, error) {
 	p, err := pollerFor(s)
 	if err != nil {
@@ -33,8 +33,9 @@ func Listen(s *sched.Scheduler, network, address string) (*Listener, error) {
 	return listen(p, network, address)
 }
 
-// Listener is a stream listener served by a poller. It implements
-// net.Listener; AcceptConn returns the concrete *Conn.
+// Listener is a stream listener served by a scheduler's poller. It
+// implements net.Listener; AcceptConn returns the concrete *Conn. Serve
+// and Server serve its connections with a task each.
 type Listener struct {
 	fd        *netFD
 	network   string
@@ -312,8 +313,8 @@ func maxListenerBacklog() int {
 }
 
 // Dial connects to address on network ("tcp", "tcp4", "tcp6" or "unix"),
-// parking the calling coroutine while the connection is established, until
-// ctx is done. The connection is served by s's poller. It dials as a zero
+// parking the calling task while a host name is looked up and the
+// connection is established, until ctx is done. The connection is served by s's poller. It dials as a zero
 // Dialer does: a TCP connection has keep-alive on, as package net's has.
 func Dial(ctx context.Context, s *sched.Scheduler, network, address string) (*Conn, error) {
 	var d Dialer

@@ -239,14 +239,14 @@ func pollerFor(s *sched.Scheduler) (*poller, error) {
 // Stats are a poller's counters; see StatsFor.
 type Stats struct {
 	FDs            int64  // descriptors registered now (listeners and connections)
-	Polls          uint64 // calls of Poll
-	BusyPolls      uint64 // looks for readiness by busy carriers (Linux)
-	Wakes          uint64 // Wake calls that signalled the poller
+	Polls          uint64 // waits for readiness by an idle carrier
+	BusyPolls      uint64 // looks for readiness by busy carriers, between tasks (Linux)
+	Wakes          uint64 // wake-ups sent to a carrier waiting for readiness
 	Events         uint64 // readiness events for registered descriptors
 	Readied        uint64 // waiters readied by those events
 	AcceptBackoffs uint64 // Accept sleeps after EMFILE/ENFILE/ENOBUFS/ENOMEM
 	AcceptRetries  uint64 // Accept retries after ECONNABORTED and similar
-	HelperRuns     uint64 // starts of the helper poller (see helper.go)
+	HelperRuns     uint64 // starts of a goroutine that polls while no carrier can (not started yet, or all busy)
 	Collected      uint64 // Conns and Listeners closed by a cleanup: dropped without Close
 }
 
