@@ -210,7 +210,7 @@ func (srv *Server) endConn(c *Conn) {
 	t := sched.Current()
 	srv.mu.Lock()
 	if !srv.tasks.remove(c.fd.num, t) {
-		// Ended before start recorded it: tell start.
+		// Ended before record recorded it: tell record.
 		if srv.ended == nil {
 			srv.ended = make(map[*sched.Task]struct{})
 		}
@@ -244,8 +244,8 @@ func (srv *Server) drainedChan() *sched.Chan[struct{}] {
 // for every connection's handler to return, and returns nil. If ctx ends
 // first, Shutdown cancels the handlers still running, as Close does, waits
 // for them to return, and returns ctx's error. Called from a task,
-// Shutdown parks it, and a cancellation of that task ends the wait with
-// its context's error.
+// Shutdown parks it; if that task is cancelled, Shutdown cancels the
+// handlers as when ctx ends, and returns the task context's error at once.
 //
 // Shutdown returns only when Handler has returned everywhere: a handler
 // that ignores its context keeps it waiting, and one that calls Shutdown
@@ -280,9 +280,10 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes srv's listeners, so that Serve returns ErrServerClosed, and
-// cancels the context of every connection's task, as Task.Cancel does;
-// connections accepted but not yet handled are closed without calling
-// Handler. It does not wait for the handlers to return (Shutdown does);
+// cancels the context of every connection's task, as Task.Cancel does (a
+// connection accepted as Close runs is closed without a handler, or its
+// handler starts with its context cancelled). It does not wait for the
+// handlers to return (Shutdown does);
 // each closes its connection when it returns. Close returns the error of
 // closing the listeners, if any. The Server cannot be used again.
 func (srv *Server) Close() error {

@@ -647,3 +647,43 @@ func TestServeCloseBeforeRecord(t *testing.T) {
 		t.Fatal("a task started before Close and recorded after it was not cancelled")
 	}
 }
+
+// TestShutdownTaskCancelled: Shutdown called from a task that is cancelled
+// while it waits cancels the handlers and returns the task's error.
+func TestShutdownTaskCancelled(t *testing.T) {
+	handlerErr := make(chan error, 1)
+	started := make(chan struct{})
+	srv := &Server{Handler: func(ctx context.Context, c *Conn) {
+		close(started)
+		_, err := c.Read(make([]byte, 1)) // the client sends nothing
+		handlerErr <- err
+	}}
+	e := newServeEnv(t, srv)
+	e.dial(t)
+	serveWait(t, "handler start", started)
+	shut := make(chan error, 1)
+	waiter, err := e.s.Go(func(ctx context.Context) { shut <- srv.Shutdown(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.serveResult(t); err != ErrServerClosed { // Shutdown has begun
+		t.Errorf("Serve returned %v, want ErrServerClosed", err)
+	}
+	waiter.Cancel()
+	select {
+	case err := <-shut:
+		if err != context.Canceled {
+			t.Errorf("Shutdown in a cancelled task returned %v, want context.Canceled", err)
+		}
+	case <-time.After(serveHang):
+		t.Fatal("Shutdown in a cancelled task did not return")
+	}
+	select {
+	case err := <-handlerErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the handler's Read ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(serveHang):
+		t.Fatal("the handler was not cancelled")
+	}
+}
