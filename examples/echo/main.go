@@ -59,16 +59,14 @@ func run(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "echo: listening on %s\n", ln.Addr())
 	var conns atomic.Int64
-	s.Go(func(context.Context) {
-		for {
-			c, err := ln.AcceptConn()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			s.Go(func(context.Context) { serve(c) })
-		}
-	})
+	srv := &poll.Server{Handler: func(ctx context.Context, c *poll.Conn) {
+		conns.Add(1)
+		serve(c)
+	}}
+	if _, err := s.Go(func(context.Context) { srv.Serve(ln) }); err != nil {
+		ln.Close()
+		return err
+	}
 
 	var msgs atomic.Int64
 	var wg sync.WaitGroup
@@ -85,7 +83,11 @@ func run(args []string, out io.Writer) error {
 	<-ctx.Done()
 	wg.Wait()
 	el := time.Since(start)
-	ln.Close()
+	// Stop accepting and give the connections still open (not the load
+	// clients': they are closed) a second to end before cancelling them.
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
 	st := poll.StatsFor(s)
 	fmt.Fprintf(out, "echo: %d connections served", conns.Load())
 	if *clients > 0 {
@@ -95,9 +97,9 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-// serve echoes one connection until the peer closes it.
+// serve echoes one connection until the peer closes it (the Server then
+// closes it).
 func serve(c *poll.Conn) {
-	defer c.Close()
 	for {
 		err := c.ReadWith(nil, func(p []byte) error {
 			_, err := c.Write(p)

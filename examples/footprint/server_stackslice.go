@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -27,10 +25,15 @@ var echoPool = poll.NewBufferPool(4096)
 // idleTimeout is the stackslice-deadline variant's read deadline.
 const idleTimeout = time.Hour
 
+// open counts the connections being served. It is a global so that the
+// handler's frame, saved with every parked connection, need not hold it.
+var open atomic.Int64
+
 // serveStackslice serves the stackslice variants: one coroutine per
-// connection on package sched, in plain blocking style with package poll:
-// read, write the echo, read again. While it waits to read, the coroutine
-// is parked (its stack sliced away) and holds no buffer.
+// connection on package sched, started by a poll.Server, in plain blocking
+// style with package poll: read, write the echo, read again. While it
+// waits to read, the coroutine is parked (its stack sliced away) and holds
+// no buffer.
 //
 // With cfg.compressed, the scheduler keeps its default compression policy
 // (sched.DefaultCompression): coroutines idle for a second are packed
@@ -49,36 +52,27 @@ func serveStackslice(addr string, cfg stacksliceConfig) error {
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	var open atomic.Int64
-	s.Go(func(ctx context.Context) {
+	srv := &poll.Server{Handler: func(ctx context.Context, c *poll.Conn) {
+		open.Add(1)
+		defer open.Add(-1)
 		for {
-			c, err := ln.AcceptConn()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue // Accept backs off by itself on EMFILE
+			if cfg.readDeadline && c.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
+				return
 			}
-			open.Add(1)
-			s.Go(func(ctx context.Context) {
-				defer open.Add(-1)
-				defer c.Close()
-				for {
-					if cfg.readDeadline && c.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
-						return
-					}
-					err := c.ReadWith(echoPool, func(p []byte) error {
-						_, err := c.Write(p)
-						return err
-					})
-					if err != nil {
-						return
-					}
-				}
+			err := c.ReadWith(echoPool, func(p []byte) error {
+				_, err := c.Write(p)
+				return err
 			})
+			if err != nil {
+				return
+			}
 		}
-	})
+	}}
+	defer srv.Close()
+	if _, err := s.Go(func(context.Context) { srv.Serve(ln) }); err != nil {
+		ln.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)

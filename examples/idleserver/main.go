@@ -86,19 +86,15 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "idleserver: listening on %s (tls=%v, push every %v)\n", ln.Addr(), *useTLS, *interval)
 	var live, pushes atomic.Int64
 	epoch := time.Now()
-	s.Go(func(context.Context) {
-		for {
-			c, err := ln.AcceptConn()
-			if err != nil {
-				return
-			}
-			live.Add(1)
-			s.Go(func(ctx context.Context) {
-				defer live.Add(-1)
-				serve(ctx, c, cfg, epoch, &pushes)
-			})
-		}
-	})
+	srv := &poll.Server{Handler: func(ctx context.Context, c *poll.Conn) {
+		live.Add(1)
+		defer live.Add(-1)
+		serve(ctx, c, cfg, epoch, &pushes)
+	}}
+	if _, err := s.Go(func(context.Context) { srv.Serve(ln) }); err != nil {
+		ln.Close()
+		return err
+	}
 
 	var received atomic.Int64
 	var wg sync.WaitGroup
@@ -129,26 +125,26 @@ loop:
 		}
 	}
 	wg.Wait()
-	ln.Close()
+	srv.Close() // stop accepting; the pushes stop (their tasks are cancelled)
 	report()
 	return nil
 }
 
 // serve pushes a message to c at every interval boundary until the
-// connection fails or the scheduler stops.
+// connection fails or ctx is cancelled (the server closes, or the
+// scheduler). The Server closes c when serve returns.
 func serve(ctx context.Context, c *poll.Conn, cfg *config, epoch time.Time, pushes *atomic.Int64) {
 	var conn net.Conn = c
 	if cfg.tls != nil {
 		tc := tls.Server(c, cfg.tls)
 		c.SetDeadline(time.Now().Add(cfg.wtimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
 			return
 		}
 		c.SetDeadline(time.Time{})
 		conn = tc
+		defer tc.Close() // sends close_notify before the Server closes c
 	}
-	defer conn.Close()
 	msg := make([]byte, 0, 64)
 	for n := 1; ; n++ {
 		next := epoch.Add(time.Duration((time.Since(epoch)/cfg.interval)+1) * cfg.interval)

@@ -25,7 +25,7 @@ import (
 // handshake mutex and parks in its reads, and the other blocks its
 // carrier on that sync.Mutex until the handshake is over.
 type tlsClients struct {
-	ln        *poll.Listener
+	srv       *poll.Server
 	completed atomic.Int32
 	done      chan struct{} // closed when every client has echoed
 }
@@ -39,38 +39,30 @@ func startTLSClients(s *sched.Scheduler, n int) (*tlsClients, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &tlsClients{ln: ln, done: make(chan struct{})}
-	if _, err := s.Go(func(ctx context.Context) { l.serve(s, cfg) }); err != nil {
+	l := &tlsClients{done: make(chan struct{})}
+	l.srv = &poll.Server{Handler: func(ctx context.Context, c *poll.Conn) { echoTLS(c, cfg) }}
+	if _, err := s.Go(func(ctx context.Context) { l.srv.Serve(ln) }); err != nil {
 		ln.Close()
 		return nil, err
 	}
 	addr := ln.Addr().String()
 	for range n {
 		if _, err := s.Go(func(ctx context.Context) { l.client(ctx, s, addr, cfg, n) }); err != nil {
-			ln.Close()
+			l.close()
 			return nil, err
 		}
 	}
 	return l, nil
 }
 
-func (l *tlsClients) close() { l.ln.Close() }
+func (l *tlsClients) close() { l.srv.Close() }
 
-// serve echoes every connection through crypto/tls until the listener
-// closes.
-func (l *tlsClients) serve(s *sched.Scheduler, cfg *tls.Config) {
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.Go(func(ctx context.Context) {
-			tc := tls.Server(c, cfg)
-			defer tc.Close()
-			tc.SetDeadline(time.Now().Add(time.Minute))
-			io.Copy(tc, tc)
-		})
-	}
+// echoTLS echoes a connection through crypto/tls until the peer closes it.
+func echoTLS(c *poll.Conn, cfg *tls.Config) {
+	tc := tls.Server(c, cfg)
+	defer tc.Close()
+	tc.SetDeadline(time.Now().Add(time.Minute))
+	io.Copy(tc, tc)
 }
 
 // client writes a message from one task and reads it back in another,

@@ -77,30 +77,33 @@ func run(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "proxy: relaying %s -> %s\n", ln.Addr(), *backend)
 	var pairs atomic.Int64
-	startRelay(s, ln, *backend, &pairs)
+	srv, err := startRelay(s, ln, *backend, &pairs)
+	if err != nil {
+		return err
+	}
 	<-ctx.Done()
-	ln.Close()
+	srv.Close()
 	fmt.Fprintf(out, "proxy: %d connections relayed\n", pairs.Load())
 	return nil
 }
 
-// startRelay accepts on ln and relays every connection to backend.
-func startRelay(s *sched.Scheduler, ln *poll.Listener, backend string, pairs *atomic.Int64) {
-	s.Go(func(context.Context) {
-		for {
-			c, err := ln.AcceptConn()
-			if err != nil {
-				return
-			}
-			pairs.Add(1)
-			s.Go(func(ctx context.Context) { relay(ctx, s, c, backend) })
-		}
-	})
+// startRelay serves ln, relaying every connection to backend, until the
+// returned Server is closed.
+func startRelay(s *sched.Scheduler, ln *poll.Listener, backend string, pairs *atomic.Int64) (*poll.Server, error) {
+	srv := &poll.Server{Handler: func(ctx context.Context, c *poll.Conn) {
+		pairs.Add(1)
+		relay(ctx, s, c, backend)
+	}}
+	if _, err := s.Go(func(context.Context) { srv.Serve(ln) }); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return srv, nil
 }
 
-// relay connects c to backend and copies both ways until both are done.
+// relay connects c to backend and copies both ways until both are done
+// (the Server closes c after).
 func relay(ctx context.Context, s *sched.Scheduler, c *poll.Conn, backend string) {
-	defer c.Close()
 	b, err := poll.Dial(ctx, s, "tcp", backend)
 	if err != nil {
 		return
@@ -180,9 +183,12 @@ func runBench(out io.Writer, conns, chunk, rounds int, dur time.Duration) error 
 	if err != nil {
 		return err
 	}
-	defer pln.Close()
 	var pairs atomic.Int64
-	startRelay(s, pln, backend, &pairs)
+	srv, err := startRelay(s, pln, backend, &pairs)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 
 	// Comparison: goroutines with io.Copy.
 	gln, err := net.Listen("tcp", "127.0.0.1:0")
