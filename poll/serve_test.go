@@ -379,6 +379,11 @@ func TestServePanicServesOn(t *testing.T) {
 	if got := serveReadAll(t, c); got != "" {
 		t.Errorf("read %q from the connection whose handler panicked", got)
 	}
+	// The panic handler runs after the task's deferred calls (which closed
+	// the connection): wait for it.
+	for deadline := time.Now().Add(serveHang); panics.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if panics.Load() != 1 {
 		t.Errorf("%d panics reported, want 1", panics.Load())
 	}
