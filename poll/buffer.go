@@ -13,9 +13,9 @@ import (
 //
 // Get and Put take and return a []byte, as those of
 // net/http/httputil.BufferPool do (a *BufferPool is one), rather than the
-// *[]byte that code putting slices in a sync.Pool passes around: the pool
-// keeps the pointers its sync.Pool needs itself, so that Put does not
-// allocate, and its user handles plain slices.
+// *[]byte of the sync.Pool idiom, which saves an allocation per Put: the
+// pool keeps such pointers itself, so that its Put does not allocate
+// either, and its user handles plain slices.
 type BufferPool struct {
 	size int
 	bufs sync.Pool // *[]byte holding a buffer
