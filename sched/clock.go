@@ -26,15 +26,14 @@ var preemptRequests atomic.Int32
 // Checkpoint is also a preemption point for Go's own scheduler and GC,
 // which matters with async preemption off (GODEBUG=asyncpreemptoff=1).
 //
-// Kept out of line so that its prologue checks the goroutine's stack
-// guard, which the runtime poisons when it wants the goroutine to stop:
-// with async preemption off (which gccheckmark=1 implies) a loop without
-// calls would otherwise hold up every GC, and the scheduler's monitor
-// cannot help then, because the GC's handshake can leave it without a P
-// (TestCheckpointLetsGCFinish).
-//
 //go:noinline
 func Checkpoint() {
+	// Kept out of line so that its prologue checks the goroutine's stack
+	// guard, which the runtime poisons when it wants the goroutine to
+	// stop: with async preemption off (which gccheckmark=1 implies) a loop
+	// without calls would otherwise hold up every GC, and the scheduler's
+	// monitor cannot help then, because the GC's handshake can leave it
+	// without a P (TestCheckpointLetsGCFinish).
 	if preemptRequests.Load() != 0 {
 		checkpointSlow()
 	}

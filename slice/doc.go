@@ -60,7 +60,7 @@
 // Compress on those it leaves idle.
 //
 // Before a template-mode pack, every live pointer word that holds a shadow
-// entry is replaced by a token naming the entry (swizzle.go): coroutines
+// entry is replaced by a token naming the entry: coroutines
 // that differ only in the objects they point to then have equal blocks, and
 // such a block is packed as nothing at all (c.blk is the template itself).
 // Tokens lie in the kernel half of the address space, where no Go pointer
