@@ -42,15 +42,17 @@ type Server struct {
 	// Handler has returned.
 	Handler func(ctx context.Context, c *Conn)
 
-	mu        sync.Mutex
-	state     serverState
-	listeners map[*Listener]struct{}   // being served by Serve calls
-	loops     int                      // Serve calls running
-	active    int                      // connections whose task was started and has not ended
-	tasks     connTasks                // the tasks that run Handler now
-	ended     map[*sched.Task]struct{} // tasks that ended before start recorded them
-	drained   *sched.Chan[struct{}]    // closed once shut down with no loop and no connection left
-	isDrained bool                     // drained is closed
+	mu         sync.Mutex
+	state      serverState
+	listeners  map[*Listener]struct{}   // being served by Serve calls
+	loops      int                      // Serve calls running
+	active     int                      // connections whose task was started and has not ended
+	unrecorded int                      // tasks begun and not yet recorded (see Detach)
+	tasks      connTasks                // the tasks that run Handler now
+	ended      map[*sched.Task]struct{} // tasks that ended before start recorded them
+	detached   map[*Conn]struct{}       // connections given up by Detach whose task runs on
+	drained    *sched.Chan[struct{}]    // closed once shut down with no loop and no connection left
+	isDrained  bool                     // drained is closed
 }
 
 type serverState uint8
@@ -170,6 +172,7 @@ func (srv *Server) begin() bool {
 		return false
 	}
 	srv.active++
+	srv.unrecorded++
 	return true
 }
 
@@ -184,6 +187,7 @@ func (srv *Server) begin() bool {
 func (srv *Server) record(t *sched.Task, c *Conn, err error) error {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
+	srv.unrecorded--
 	if err != nil {
 		if !brokenServeGoFail { // negative control (test builds only): leak c
 			c.Close()
@@ -206,6 +210,13 @@ func (srv *Server) record(t *sched.Task, c *Conn, err error) error {
 // endConn closes c and forgets its task, when the task ends. It runs in a
 // deferred call, and blocks on nothing but srv.mu.
 func (srv *Server) endConn(c *Conn) {
+	srv.mu.Lock()
+	if _, ok := srv.detached[c]; ok {
+		delete(srv.detached, c) // Detach did the rest; c is its new owner's
+		srv.mu.Unlock()
+		return
+	}
+	srv.mu.Unlock()
 	c.Close()
 	t := sched.Current()
 	srv.mu.Lock()
@@ -219,6 +230,47 @@ func (srv *Server) endConn(c *Conn) {
 	srv.active--
 	srv.checkDrained()
 	srv.mu.Unlock()
+}
+
+// Detach gives up srv's hold on c, the connection whose Handler is running
+// in the calling task, as net/http's Hijack does: srv no longer closes c
+// when Handler returns, Shutdown no longer waits for the task, and Close no
+// longer cancels it. The caller owns c from then on and must close it; the
+// task may go on serving c, or hand it to another task and return.
+//
+// Detach returns an error if the calling task is not one that srv started
+// for c, or if c was already detached.
+func (srv *Server) Detach(c *Conn) error {
+	t := sched.Current()
+	if t == nil || !c.ok() {
+		return errors.New("poll: Server.Detach called outside the task that serves the connection")
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if _, ok := srv.detached[c]; ok {
+		return errors.New("poll: Server.Detach: the connection is already detached")
+	}
+	for !srv.tasks.remove(c.fd.num, t) {
+		if srv.unrecorded == 0 {
+			return errors.New("poll: Server.Detach called outside the task that serves the connection")
+		}
+		// A task runs as soon as Go starts it, and may get here
+		// before start has recorded it: wait for every start under
+		// way to finish recording.
+		srv.mu.Unlock()
+		sched.Yield()
+		srv.mu.Lock()
+		if _, ok := srv.detached[c]; ok {
+			return errors.New("poll: Server.Detach: the connection is already detached")
+		}
+	}
+	if srv.detached == nil {
+		srv.detached = make(map[*Conn]struct{})
+	}
+	srv.detached[c] = struct{}{}
+	srv.active--
+	srv.checkDrained()
+	return nil
 }
 
 // checkDrained closes srv.drained once srv is shut down and nothing runs
