@@ -397,32 +397,44 @@ func (c *Conn) WaitRead(ctx context.Context) error {
 	if ctx != nil && ctx.Done() != nil {
 		return c.waitReadCtx(ctx)
 	}
-	seq, wait, err := c.fd.startWaitRead()
-	if wait {
-		err = parkIO("poll: wait read", func(w waker) bool { return c.fd.arm(&c.fd.r, seq, w) })
-		err = c.fd.endWaitRead(err)
+	for {
+		seq, wait, err := c.fd.startWaitRead()
+		if wait {
+			err = parkIO("poll: wait read", func(w waker) bool { return c.fd.arm(&c.fd.r, seq, w) })
+			err = c.fd.endWaitRead(err)
+			if err == nil && !brokenWaitReadRecheck {
+				// An edge is not data: the poller may deliver late
+				// the edge of bytes a Read has taken already. Look.
+				continue
+			}
+		}
+		if err != nil {
+			return c.readError(err)
+		}
+		return nil
 	}
-	if err != nil {
-		return c.readError(err)
-	}
-	return nil
 }
 
 // waitReadCtx is WaitRead with a context that can be done.
 func (c *Conn) waitReadCtx(ctx context.Context) error {
 	fd := c.fd
-	seq, wait, err := fd.startWaitRead()
-	if wait {
-		err = fd.wait(ctx, &fd.r, seq, "poll: wait read")
-		fd.release(&fd.r.l)
-		if err != nil && err == ctx.Err() {
-			return err
+	for {
+		seq, wait, err := fd.startWaitRead()
+		if wait {
+			err = fd.wait(ctx, &fd.r, seq, "poll: wait read")
+			fd.release(&fd.r.l)
+			if err != nil && err == ctx.Err() {
+				return err
+			}
+			if err == nil && !brokenWaitReadRecheck {
+				continue // an edge is not data: see WaitRead
+			}
 		}
+		if err != nil {
+			return c.readError(err)
+		}
+		return nil
 	}
-	if err != nil {
-		return c.readError(err)
-	}
-	return nil
 }
 
 // startWaitRead takes a reference and r.l and checks whether the connection

@@ -28,3 +28,7 @@ const brokenTimerDriver = false
 // deadline was replaced unmarked, so that it expires the new deadline
 // (see deadline.go).
 const brokenStaleMark = false
+
+// brokenWaitReadRecheck makes WaitRead return at the first readiness edge,
+// even a stale one with no data behind it (see WaitRead).
+const brokenWaitReadRecheck = false

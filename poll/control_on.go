@@ -13,3 +13,5 @@ var (
 )
 
 var brokenStaleMark bool
+
+var brokenWaitReadRecheck bool

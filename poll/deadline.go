@@ -40,7 +40,9 @@ func (fd *netFD) setDeadline(t time.Time, read, write bool) error {
 			wake[nw], nw = w, nw+1
 		}
 	}
-	if write {
+	// Clearing a write deadline never set needs no extra part: an idle
+	// connection whose server clears it after each response keeps none.
+	if write && !(t.IsZero() && fd.dl == nil) {
 		if w, ok := fd.setDirDeadline(&fd.w, &fd.extra().wt, writeFired, t); ok {
 			wake[nw], nw = w, nw+1
 		}
