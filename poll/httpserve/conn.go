@@ -20,44 +20,73 @@ import (
 )
 
 // A conn is one connection and the task that serves it. Its life: wait for
-// readability holding no buffer (idle), borrow a reader and writer, serve
-// the requests that arrived (several when the client pipelines), give the
-// buffers back, and wait again; until the client closes, a limit is hit,
-// the server shuts down, or a handler hijacks the connection.
+// readability holding no buffer (idle), borrow an active part with a
+// reader and a writer, serve the requests that arrived (several when the
+// client pipelines), give the active part back, and wait again; until the
+// client closes, a limit is hit, the server shuts down, or a handler
+// hijacks the connection.
+//
+// A conn is what an idle connection keeps (with its task's saved frames
+// and poll's Conn): 64 bytes, so everything a request needs is in the
+// pooled active part.
 type conn struct {
-	srv   *Server
-	inner *poll.Server // the poll.Server whose task serves this connection
-	pc    *poll.Conn
-	rwc   net.Conn // pc, or a *tls.Conn over it
-	s     *sched.Scheduler
+	ls *listening
+	pc *poll.Conn
+	tc *tls.Conn // over pc, for TLS; nil for plain HTTP
+
+	prev, next *conn // in srv's list of connections, under srv.mu
 
 	// state is stateActive, stateIdle, stateClosed or stateHijacked.
 	// Shutdown closes an idle connection by moving it from stateIdle to
 	// stateClosed; the task leaves stateIdle only by the same kind of
 	// swap, so that one of the two wins.
-	state atomic.Int32
+	state    atomic.Int32
+	tracked  bool // in the list (under srv.mu)
+	lastPOST bool // the last request was a POST (see readRequest)
 
-	prev, next *conn // in srv's list of connections, under srv.mu
-	tracked    bool  // in the list (under srv.mu)
+	tlsState *tls.ConnectionState
+	// ap holds the active part while requests are served (nil while
+	// idle). Only c's task changes it; Close reads it from elsewhere.
+	ap atomic.Pointer[active]
+}
 
-	// What follows is used while requests are served; bufr and bufw are
-	// nil while the connection is idle.
-	bufr       *bufio.Reader // over (*connReader)(c)
-	bufw       *bufio.Writer // over (*errorWriter)(c)
-	remain     int64         // bytes the reader may still read (MaxHeaderBytes)
-	werr       error         // the first write error
-	lastMethod string
-	tlsState   *tls.ConnectionState
+// listening is what the connections of one Serve call share.
+type listening struct {
+	srv   *Server
+	inner *poll.Server // the poll.Server whose tasks serve them
+	conf  *tls.Config  // nil for plain HTTP
+}
+
+// active is what a connection holds while it serves requests, lent by a
+// pool: the buffered reader and writer, and the client watch's state.
+type active struct {
+	c      *conn
+	s      *sched.Scheduler
+	bufr   *bufio.Reader // over (*connReader)(a)
+	bufw   *bufio.Writer // over (*errorWriter)(a)
+	remain int64         // bytes the reader may still read (MaxHeaderBytes)
+	werr   error         // the first write error
 
 	// The client watch (watch.go), under mu. hasByte and byteBuf hold a
-	// byte the watch read, part of the next request.
+	// byte the watch (or tlsBuffered) read: part of the next request.
 	mu           sync.Mutex
 	cur          *response // the request being served
 	watching     bool
 	watchAborted bool
-	watchDone    *sched.Chan[struct{}]
 	hasByte      bool
 	byteBuf      [1]byte
+	watchDone    *sched.Chan[struct{}]
+}
+
+func (c *conn) srv() *Server { return c.ls.srv }
+
+// rwc is the connection the server reads and writes: the tls.Conn or the
+// poll.Conn.
+func (c *conn) rwc() net.Conn {
+	if c.tc != nil {
+		return c.tc
+	}
+	return c.pc
 }
 
 const (
@@ -74,8 +103,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 // call after a panic: a task cannot park there (sched's limits), and the
 // end of a connection writes and waits.
 func (c *conn) serve(ctx context.Context) {
-	if tc, ok := c.rwc.(*tls.Conn); ok && !c.handshake(ctx, tc) {
-		c.rwc.Close()
+	if c.tc != nil && !c.handshake(ctx) {
+		c.tc.Close()
 		return
 	}
 	first := true
@@ -93,24 +122,24 @@ func (c *conn) serve(ctx context.Context) {
 
 // handshake runs the TLS handshake within the server's timeouts, as
 // net/http's does, and logs a failure.
-func (c *conn) handshake(ctx context.Context, tc *tls.Conn) bool {
-	if d := c.srv.tlsHandshakeTimeout(); d > 0 {
+func (c *conn) handshake(ctx context.Context) bool {
+	if d := c.srv().tlsHandshakeTimeout(); d > 0 {
 		dl := time.Now().Add(d)
-		c.rwc.SetReadDeadline(dl)
-		c.rwc.SetWriteDeadline(dl)
+		c.tc.SetReadDeadline(dl)
+		c.tc.SetWriteDeadline(dl)
 	}
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := c.tc.HandshakeContext(ctx); err != nil {
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && tlsRecordHeaderLooksLikeHTTP(re.RecordHeader) {
 			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-			c.srv.logf("http: TLS handshake error from %s: client sent an HTTP request to an HTTPS server", c.pc.RemoteAddr())
+			c.srv().logf("http: TLS handshake error from %s: client sent an HTTP request to an HTTPS server", c.pc.RemoteAddr())
 			return false
 		}
-		c.srv.logf("http: TLS handshake error from %s: %v", c.pc.RemoteAddr(), err)
+		c.srv().logf("http: TLS handshake error from %s: %v", c.pc.RemoteAddr(), err)
 		return false
 	}
-	c.rwc.SetWriteDeadline(time.Time{})
-	st := tc.ConnectionState()
+	c.tc.SetWriteDeadline(time.Time{})
+	st := c.tc.ConnectionState()
 	c.tlsState = &st
 	return true
 }
@@ -130,17 +159,20 @@ func tlsRecordHeaderLooksLikeHTTP(hdr [5]byte) bool {
 //
 //go:noinline
 func (c *conn) awaitRequest(first bool) bool {
-	d := c.srv.idleTimeout()
+	srv := c.srv()
+	d := srv.idleTimeout()
 	if first {
-		d = c.srv.readHeaderTimeout()
+		d = srv.readHeaderTimeout()
 	}
 	var deadline time.Time
 	if d > 0 {
 		deadline = time.Now().Add(d)
 	}
-	c.rwc.SetReadDeadline(deadline)
+	if d > 0 || !first {
+		c.rwc().SetReadDeadline(deadline)
+	}
 	c.state.Store(stateIdle)
-	if c.srv.shuttingDown() {
+	if srv.shuttingDown() {
 		return false
 	}
 	if !c.tlsBuffered(deadline) && c.pc.WaitRead(nil) != nil {
@@ -156,42 +188,51 @@ func (c *conn) awaitRequest(first bool) bool {
 }
 
 func (c *conn) setHeaderDeadline() {
-	if d := c.srv.readHeaderTimeout(); d > 0 {
-		c.rwc.SetReadDeadline(time.Now().Add(d))
+	if d := c.srv().readHeaderTimeout(); d > 0 {
+		c.rwc().SetReadDeadline(time.Now().Add(d))
 	} else {
-		c.rwc.SetReadDeadline(time.Time{})
+		c.rwc().SetReadDeadline(time.Time{})
 	}
 }
 
 // tlsBuffered reports whether a TLS connection has plaintext (or an error)
 // waiting in the tls.Conn, where the socket's readability cannot show it:
 // a read with a deadline in the past returns it, or times out at once.
-// A byte read is kept in hasByte, as a byte the client watch reads is.
+// The byte read is kept in the active part, which the connection then
+// keeps for the request.
 func (c *conn) tlsBuffered(deadline time.Time) bool {
-	tc, ok := c.rwc.(*tls.Conn)
-	if !ok || c.hasByte {
-		return c.hasByte
+	if c.tc == nil {
+		return false
 	}
-	tc.SetReadDeadline(aLongTimeAgo)
-	n, err := tc.Read(c.byteBuf[:])
-	tc.SetReadDeadline(deadline)
+	c.borrow()
+	a := c.ap.Load()
+	c.tc.SetReadDeadline(aLongTimeAgo)
+	n, err := c.tc.Read(a.byteBuf[:])
+	c.tc.SetReadDeadline(deadline)
 	if n == 1 {
-		c.hasByte = true
+		a.hasByte = true
 		return true
 	}
 	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		return true // the next read reports it
+	}
+	c.release()
+	return false
 }
 
-// serveArrived serves the requests that have arrived, with borrowed
-// buffers, until none is left buffered: it then gives the buffers back and
-// reports true (wait for the next). It reports false when the connection
-// is over: closed here, or hijacked.
+// serveArrived serves the requests that have arrived, with a borrowed
+// active part, until none is left buffered: it then gives the part back
+// and reports true (wait for the next). It reports false when the
+// connection is over: closed here, or hijacked.
 func (c *conn) serveArrived(ctx context.Context) bool {
-	c.borrow()
+	if c.ap.Load() == nil {
+		c.borrow()
+	}
+	srv := c.srv()
 	for {
 		w, err := c.readRequest(ctx)
-		if c.srv.shuttingDown() {
+		if srv.shuttingDown() {
 			// As net/http: a request read during Shutdown is dropped;
 			// the client sees the connection close and may retry.
 			c.close()
@@ -205,7 +246,7 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 		if !c.serveRequest(w) {
 			return false
 		}
-		if c.bufr.Buffered() == 0 && !c.hasByte {
+		if c.ap.Load().bufr.Buffered() == 0 && !c.ap.Load().hasByte {
 			c.release()
 			return true
 		}
@@ -213,7 +254,7 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 		// instant, so that Shutdown can close the connection between
 		// requests as it would when waiting.
 		c.state.Store(stateIdle)
-		if c.srv.shuttingDown() || !c.state.CompareAndSwap(stateIdle, stateActive) {
+		if srv.shuttingDown() || !c.state.CompareAndSwap(stateIdle, stateActive) {
 			c.close()
 			return false
 		}
@@ -235,18 +276,19 @@ func (c *conn) serveRequest(w *response) bool {
 		return false
 	}
 
-	c.setCurrent(w)
+	a := c.ap.Load()
+	a.setCurrent(w)
 	ok := c.runHandler(w)
 	w.cancel()
 	if c.isHijacked() {
 		return false
 	}
-	c.setCurrent(nil)
+	a.setCurrent(nil)
 	if !ok {
 		// The handler panicked: the response is cut off where it was.
 		w.handlerDone.Store(true)
 		w.disableWriteContinue()
-		c.stopWatch()
+		a.stopWatch()
 		if w.body != nil {
 			w.body.finish()
 		}
@@ -254,7 +296,9 @@ func (c *conn) serveRequest(w *response) bool {
 		return false
 	}
 	w.finishRequest()
-	c.rwc.SetWriteDeadline(time.Time{})
+	if c.srv().WriteTimeout > 0 {
+		c.rwc().SetWriteDeadline(time.Time{})
+	}
 	if !w.shouldReuseConnection() {
 		if w.requestBodyLimitHit || w.closedRequestBodyEarly() {
 			c.closeWriteAndWait()
@@ -262,7 +306,7 @@ func (c *conn) serveRequest(w *response) bool {
 		c.close()
 		return false
 	}
-	if !c.srv.doKeepAlives() {
+	if !c.srv().doKeepAlives() {
 		c.close()
 		return false
 	}
@@ -281,10 +325,10 @@ func (c *conn) runHandler(w *response) (ok bool) {
 			const size = 64 << 10
 			buf := make([]byte, size)
 			buf = buf[:runtime.Stack(buf, false)]
-			c.srv.logf("http: panic serving %v: %v\n%s", w.req.RemoteAddr, err, buf)
+			c.srv().logf("http: panic serving %v: %v\n%s", w.req.RemoteAddr, err, buf)
 		}
 	}()
-	c.srv.handler(w.req).ServeHTTP(w, w.req)
+	c.srv().handler(w.req).ServeHTTP(w, w.req)
 	return true
 }
 
@@ -304,24 +348,25 @@ func badRequestError(e string) error { return statusError{http.StatusBadRequest,
 // as net/http's conn.readRequest does: limits, deadlines and the checks
 // http.ReadRequest leaves to the server.
 func (c *conn) readRequest(ctx context.Context) (w *response, err error) {
+	srv, a := c.srv(), c.ap.Load()
 	t0 := time.Now()
 	var wholeReqDeadline time.Time // zero: none
-	if d := c.srv.ReadTimeout; d > 0 {
+	if d := srv.ReadTimeout; d > 0 {
 		wholeReqDeadline = t0.Add(d)
 	}
-	if d := c.srv.WriteTimeout; d > 0 {
-		defer func() { c.rwc.SetWriteDeadline(time.Now().Add(d)) }()
+	if d := srv.WriteTimeout; d > 0 {
+		defer func() { c.rwc().SetWriteDeadline(time.Now().Add(d)) }()
 	}
 
-	c.remain = c.srv.initialReadLimitSize()
-	if c.lastMethod == "POST" {
+	a.remain = srv.initialReadLimitSize()
+	if c.lastPOST {
 		// RFC 7230, section 3.5: tolerate a CRLF after a POST body.
-		peek, _ := c.bufr.Peek(4) // ReadRequest gets the error, if any
-		c.bufr.Discard(numLeadingCRorLF(peek))
+		peek, _ := a.bufr.Peek(4) // ReadRequest gets the error, if any
+		a.bufr.Discard(numLeadingCRorLF(peek))
 	}
-	req, err := http.ReadRequest(c.bufr)
+	req, err := http.ReadRequest(a.bufr)
 	if err != nil {
-		if c.remain <= 0 {
+		if a.remain <= 0 {
 			return nil, errTooLarge
 		}
 		return nil, err
@@ -329,13 +374,13 @@ func (c *conn) readRequest(ctx context.Context) (w *response, err error) {
 	if !http1ServerSupportsRequest(req) {
 		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
-	c.lastMethod = req.Method
-	c.remain = math.MaxInt64
+	c.lastPOST = req.Method == "POST"
+	a.remain = math.MaxInt64
 
 	// http.ReadRequest has already refused more than one Host header and
 	// moved Host into req.Host (taken from the URL if absolute). That
-	// leaves one case net/http's server refuses and this one cannot see:
-	// an absolute-form URL without a Host header.
+	// leaves cases net/http's server tells apart and this one cannot: see
+	// the package doc.
 	isH2Upgrade := req.Method == "PRI" && len(req.Header) == 0 && req.URL.Path == "*" && req.Proto == "HTTP/2.0"
 	if req.ProtoAtLeast(1, 1) && req.Host == "" && !isH2Upgrade && req.Method != "CONNECT" {
 		return nil, badRequestError("missing required Host header")
@@ -356,6 +401,7 @@ func (c *conn) readRequest(ctx context.Context) (w *response, err error) {
 
 	w = &response{
 		conn:             c,
+		a:                a,
 		handlerHeader:    make(http.Header),
 		contentLength:    -1,
 		wants10KeepAlive: req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(req.Header.Get("Connection"), "keep-alive"),
@@ -373,7 +419,9 @@ func (c *conn) readRequest(ctx context.Context) (w *response, err error) {
 	w.req = req
 	w.cw.res = w
 	w.w = newBufioWriterSize(&w.cw, bufferBeforeChunkingSize)
-	c.rwc.SetReadDeadline(wholeReqDeadline)
+	if !wholeReqDeadline.IsZero() || srv.readHeaderTimeout() > 0 {
+		c.rwc().SetReadDeadline(wholeReqDeadline)
+	}
 	return w, nil
 }
 
@@ -390,24 +438,25 @@ func http1ServerSupportsRequest(req *http.Request) bool {
 // status and words; a plain end of stream or read error gets no answer.
 func (c *conn) replyError(err error) {
 	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	rwc := c.rwc()
 	switch {
 	case err == errTooLarge:
 		const publicErr = "431 Request Header Fields Too Large"
-		fmt.Fprint(c.rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
+		fmt.Fprint(rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
 		c.closeWriteAndWait()
 	case isUnsupportedTEError(err):
 		code := http.StatusNotImplemented
-		fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s%sUnsupported transfer encoding", code, http.StatusText(code), errorHeaders)
+		fmt.Fprintf(rwc, "HTTP/1.1 %d %s%sUnsupported transfer encoding", code, http.StatusText(code), errorHeaders)
 	case isCommonNetReadError(err):
 		// The client went away, or timed out: nothing to say.
 	default:
 		var se statusError
 		if errors.As(err, &se) {
-			fmt.Fprintf(c.rwc, "HTTP/1.1 %d %s: %s%s%d %s: %s", se.code, http.StatusText(se.code), se.text, errorHeaders, se.code, http.StatusText(se.code), se.text)
+			fmt.Fprintf(rwc, "HTTP/1.1 %d %s: %s%s%d %s: %s", se.code, http.StatusText(se.code), se.text, errorHeaders, se.code, http.StatusText(se.code), se.text)
 			return
 		}
 		const publicErr = "400 Bad Request"
-		fmt.Fprint(c.rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
+		fmt.Fprint(rwc, "HTTP/1.1 "+publicErr+errorHeaders+publicErr)
 	}
 }
 
@@ -431,27 +480,51 @@ func isCommonNetReadError(err error) bool {
 	return false
 }
 
-// borrow takes a reader and a writer from the pools for a burst of requests.
+// activePool lends active parts, each with its reader and writer.
+var activePool sync.Pool
+
+// borrow gives the connection an active part for a burst of requests.
 func (c *conn) borrow() {
-	c.bufr = newBufioReader((*connReader)(c))
-	c.bufw = newBufioWriterSize((*errorWriter)(c), 4<<10)
+	a, _ := activePool.Get().(*active)
+	if a == nil {
+		a = new(active)
+		a.bufr = bufio.NewReaderSize((*connReader)(a), 4<<10)
+		a.bufw = bufio.NewWriterSize((*errorWriter)(a), 4<<10)
+	}
+	a.mu.Lock()
+	a.c = c
+	a.s = sched.CurrentScheduler()
+	a.mu.Unlock()
+	c.ap.Store(a)
+	lentActive.Add(1)
 }
 
-// release gives the buffers back, the connection going idle: nothing is
-// buffered in them (bufr is empty; bufw was flushed).
+// release gives the active part back, the connection going idle or
+// closing: nothing is left in its buffers (bufr is empty; bufw was
+// flushed, or the connection is closing).
 func (c *conn) release() {
-	putBufioReader(c.bufr)
-	putBufioWriter(c.bufw)
-	c.bufr, c.bufw = nil, nil
+	a := c.ap.Load()
+	if brokenRelease { // negative control (test builds only): keep it
+		return
+	}
+	lentActive.Add(-1)
+	c.ap.Store(nil)
+	a.bufr.Reset((*connReader)(a))
+	a.bufw.Reset((*errorWriter)(a))
+	a.mu.Lock()
+	a.c, a.s, a.remain, a.werr, a.cur = nil, nil, 0, nil, nil
+	a.watching, a.watchAborted, a.hasByte, a.watchDone = false, false, false, nil
+	a.mu.Unlock()
+	activePool.Put(a)
 }
 
 // close flushes what is buffered and closes the connection.
 func (c *conn) close() {
-	if c.bufw != nil {
-		c.bufw.Flush()
+	if a := c.ap.Load(); a != nil {
+		a.bufw.Flush()
 		c.release()
 	}
-	c.rwc.Close()
+	c.rwc().Close()
 }
 
 // rstAvoidanceDelay is how long closeWriteAndWait lets the client read the
@@ -464,11 +537,13 @@ const rstAvoidanceDelay = 500 * time.Millisecond
 // it has sent more than the server read (a body too big, a header over
 // MaxHeaderBytes).
 func (c *conn) closeWriteAndWait() {
-	if c.bufw != nil {
-		c.bufw.Flush()
+	if a := c.ap.Load(); a != nil {
+		a.bufw.Flush()
 	}
-	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+	if c.tc != nil {
+		c.tc.CloseWrite()
+	} else {
+		c.pc.CloseWrite()
 	}
 	sched.Sleep(rstAvoidanceDelay)
 }
@@ -478,133 +553,119 @@ func (c *conn) isHijacked() bool { return c.state.Load() == stateHijacked }
 // hijack hands the connection over, as net/http's hijackLocked does: the
 // watch stops, the poll.Server lets go of the connection, deadlines are
 // cleared, and the reader keeps what the client sent past the request.
+// The active part goes with it: its reader and writer are the hijacker's.
 func (c *conn) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.isHijacked() {
 		return nil, nil, http.ErrHijacked
 	}
-	c.stopWatch()
-	if err := c.inner.Detach(c.pc); err != nil {
+	a := c.ap.Load()
+	a.stopWatch()
+	if err := c.ls.inner.Detach(c.pc); err != nil {
 		return nil, nil, err
 	}
-	c.mu.Lock()
+	a.mu.Lock()
 	c.state.Store(stateHijacked) // no watch starts from now on
-	c.mu.Unlock()
-	c.srv.untrack(c)
-	c.rwc.SetDeadline(time.Time{})
-	if c.hasByte {
-		if _, err := c.bufr.Peek(c.bufr.Buffered() + 1); err != nil {
+	a.mu.Unlock()
+	c.srv().untrack(c)
+	rwc := c.rwc()
+	rwc.SetDeadline(time.Time{})
+	if a.hasByte {
+		if _, err := a.bufr.Peek(a.bufr.Buffered() + 1); err != nil {
 			return nil, nil, fmt.Errorf("unexpected Peek failure reading buffered byte: %v", err)
 		}
 	}
-	c.remain = math.MaxInt64
-	c.bufw.Reset(c.rwc)
-	buf := bufio.NewReadWriter(c.bufr, c.bufw)
-	c.bufr, c.bufw = nil, nil // the hijacker's now
-	return c.rwc, buf, nil
+	a.remain = math.MaxInt64
+	a.bufw.Reset(rwc)
+	buf := bufio.NewReadWriter(a.bufr, a.bufw)
+	c.ap.Store(nil) // not given back to the pool
+	lentActive.Add(-1)
+	return rwc, buf, nil
 }
 
-// connReader is the conn as the io.Reader under bufr: it gives back a
-// byte the watch read, enforces the header limit, and cancels the request
-// when the client goes away.
-type connReader conn
+// lentActive counts the active parts lent out (for the tests: an idle
+// connection holds none).
+var lentActive atomic.Int64
+
+// connReader is the active part as the io.Reader under bufr: it gives back
+// a byte the watch read, enforces the header limit, and cancels the
+// request when the client goes away.
+type connReader active
 
 func (cr *connReader) Read(p []byte) (int, error) {
-	c := (*conn)(cr)
-	c.mu.Lock()
-	if c.watching {
-		c.mu.Unlock()
-		if c.isHijacked() {
-			panic("httpserve: Body.Read after the connection was hijacked: the original Request must not be used")
-		}
+	a := (*active)(cr)
+	c := a.c
+	a.mu.Lock()
+	if a.watching {
+		a.mu.Unlock()
 		panic("httpserve: concurrent Body.Read call")
 	}
-	c.mu.Unlock()
-	if c.remain <= 0 {
+	a.mu.Unlock()
+	if a.remain <= 0 {
 		return 0, io.EOF
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if int64(len(p)) > c.remain {
-		p = p[:c.remain]
+	if int64(len(p)) > a.remain {
+		p = p[:a.remain]
 	}
-	if c.hasByte {
-		p[0] = c.byteBuf[0]
-		c.hasByte = false
+	if a.hasByte {
+		p[0] = a.byteBuf[0]
+		a.hasByte = false
 		return 1, nil
 	}
-	n, err := c.rwc.Read(p)
+	n, err := c.rwc().Read(p)
 	if err != nil && !c.isHijacked() {
-		c.cancelCurrent() // the client went away, or the body timed out
+		a.cancelCurrent() // the client went away, or the body timed out
 	}
-	c.remain -= int64(n)
+	a.remain -= int64(n)
 	return n, err
 }
 
-func (c *conn) setCurrent(w *response) {
-	c.mu.Lock()
-	c.cur = w
-	c.mu.Unlock()
+func (a *active) setCurrent(w *response) {
+	a.mu.Lock()
+	a.cur = w
+	a.mu.Unlock()
 }
 
 // cancelCurrent cancels the context of the request being served, if any.
-func (c *conn) cancelCurrent() {
-	c.mu.Lock()
-	w := c.cur
-	c.mu.Unlock()
+func (a *active) cancelCurrent() { a.cancelFor(a.c) }
+
+// cancelFor cancels the request being served if a is c's: a part read
+// from outside c's task may have gone back to the pool meanwhile, and
+// to another connection.
+func (a *active) cancelFor(c *conn) {
+	a.mu.Lock()
+	var w *response
+	if a.c == c {
+		w = a.cur
+	}
+	a.mu.Unlock()
 	if w != nil {
 		w.cancel()
 	}
 }
 
-// errorWriter is the conn as the io.Writer under bufw: it keeps the first
-// write error, after which the connection is not reused.
-type errorWriter conn
+// errorWriter is the active part as the io.Writer under bufw: it keeps the
+// first write error, after which the connection is not reused.
+type errorWriter active
 
 func (ew *errorWriter) Write(p []byte) (int, error) {
-	c := (*conn)(ew)
-	n, err := c.rwc.Write(p)
-	if err != nil && c.werr == nil {
-		c.werr = err
-		c.cancelCurrent()
+	a := (*active)(ew)
+	n, err := a.c.rwc().Write(p)
+	if err != nil && a.werr == nil {
+		a.werr = err
+		a.cancelCurrent()
 	}
 	return n, err
 }
 
-// The pools. A pooled reader or writer is lent only while a connection
-// has a request in flight.
-var (
-	bufioReaderPool   sync.Pool
-	bufioWriter2kPool sync.Pool
-	bufioWriter4kPool sync.Pool
-)
-
-func newBufioReader(r io.Reader) *bufio.Reader {
-	if v := bufioReaderPool.Get(); v != nil {
-		br := v.(*bufio.Reader)
-		br.Reset(r)
-		return br
-	}
-	return bufio.NewReaderSize(r, 4<<10)
-}
-
-func putBufioReader(br *bufio.Reader) {
-	br.Reset(nil)
-	bufioReaderPool.Put(br)
-}
-
-func bufioWriterPool(size int) *sync.Pool {
-	switch size {
-	case 2 << 10:
-		return &bufioWriter2kPool
-	case 4 << 10:
-		return &bufioWriter4kPool
-	}
-	return nil
-}
+// bufioWriter2kPool lends the writers that hold the start of a response
+// body (bufferBeforeChunkingSize).
+var bufioWriter2kPool sync.Pool
 
 func newBufioWriterSize(w io.Writer, size int) *bufio.Writer {
-	if v := bufioWriterPool(size).Get(); v != nil {
+	if v := bufioWriter2kPool.Get(); v != nil {
 		bw := v.(*bufio.Writer)
 		bw.Reset(w)
 		return bw
@@ -614,7 +675,5 @@ func newBufioWriterSize(w io.Writer, size int) *bufio.Writer {
 
 func putBufioWriter(bw *bufio.Writer) {
 	bw.Reset(nil)
-	if pool := bufioWriterPool(bw.Available()); pool != nil {
-		pool.Put(bw)
-	}
+	bufioWriter2kPool.Put(bw)
 }

@@ -25,6 +25,7 @@ const bufferBeforeChunkingSize = 2048
 // framing and errors from both servers.
 type response struct {
 	conn *conn
+	a    *active // the connection's active part when the request came
 	req  *http.Request
 	body *body // the Request.Body, or nil for http.NoBody
 
@@ -84,13 +85,13 @@ func (cw *chunkWriter) Write(p []byte) (n int, err error) {
 	if cw.res.req.Method == "HEAD" {
 		return len(p), nil // eat the body
 	}
-	bw := cw.res.conn.bufw
+	bw := cw.res.a.bufw
 	if cw.chunking {
 		if _, err = bw.WriteString(strconv.FormatInt(int64(len(p)), 16)); err == nil {
 			_, err = bw.Write(crlf)
 		}
 		if err != nil {
-			cw.res.conn.rwc.Close()
+			cw.res.conn.rwc().Close()
 			return 0, err
 		}
 	}
@@ -99,7 +100,7 @@ func (cw *chunkWriter) Write(p []byte) (n int, err error) {
 		_, err = bw.Write(crlf)
 	}
 	if err != nil {
-		cw.res.conn.rwc.Close()
+		cw.res.conn.rwc().Close()
 	}
 	return n, err
 }
@@ -108,7 +109,7 @@ func (cw *chunkWriter) flush() error {
 	if !cw.wroteHeader {
 		cw.writeHeader(nil)
 	}
-	return cw.res.conn.bufw.Flush()
+	return cw.res.a.bufw.Flush()
 }
 
 func (cw *chunkWriter) close() {
@@ -116,7 +117,7 @@ func (cw *chunkWriter) close() {
 		cw.writeHeader(nil)
 	}
 	if cw.chunking {
-		bw := cw.res.conn.bufw
+		bw := cw.res.a.bufw
 		bw.WriteString("0\r\n")
 		if trailers := cw.res.finalTrailers(); trailers != nil {
 			trailers.Write(bw) // errors are noted by the writer
@@ -166,7 +167,7 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 	cw.wroteHeader = true
 
 	w := cw.res
-	keepAlivesEnabled := w.conn.srv.doKeepAlives()
+	keepAlivesEnabled := w.conn.srv().doKeepAlives()
 	isHEAD := w.req.Method == "HEAD"
 
 	// header is what is sent: the handler's map, with some keys left out
@@ -298,7 +299,7 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 	}
 
 	if hasCL && hasTE && te != "identity" {
-		w.conn.srv.logf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d",
+		w.conn.srv().logf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d",
 			te, w.contentLength)
 		delHeader("Content-Length")
 		hasCL = false
@@ -347,7 +348,7 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 		}
 	}
 
-	bw := w.conn.bufw
+	bw := w.a.bufw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code, w.statusBuf[:])
 	cw.header.WriteSubset(bw, excludeHeader)
 	setHeader.Write(bw)
@@ -413,7 +414,7 @@ func (w *response) writeContinue() {
 	}
 	w.writeContinueMu.Lock()
 	if w.canWriteContinue.Load() {
-		bw := w.conn.bufw
+		bw := w.a.bufw
 		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		bw.Flush()
 		w.canWriteContinue.Store(false)
@@ -456,12 +457,12 @@ func (w *response) Header() http.Header {
 func (w *response) WriteHeader(code int) {
 	if w.conn.isHijacked() {
 		caller := relevantCaller()
-		w.conn.srv.logf("http: response.WriteHeader on hijacked connection from %s (%s:%d)", caller.Function, path.Base(caller.File), caller.Line)
+		w.conn.srv().logf("http: response.WriteHeader on hijacked connection from %s (%s:%d)", caller.Function, path.Base(caller.File), caller.Line)
 		return
 	}
 	if w.wroteHeader {
 		caller := relevantCaller()
-		w.conn.srv.logf("http: superfluous response.WriteHeader call from %s (%s:%d)", caller.Function, path.Base(caller.File), caller.Line)
+		w.conn.srv().logf("http: superfluous response.WriteHeader call from %s (%s:%d)", caller.Function, path.Base(caller.File), caller.Line)
 		return
 	}
 	checkWriteHeaderCode(code)
@@ -475,7 +476,7 @@ func (w *response) WriteHeader(code int) {
 	// 1xx informational responses (103 Early Hints, ...) go out at once,
 	// with the header as it is; 101 is final.
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
-		bw := w.conn.bufw
+		bw := w.a.bufw
 		writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code, w.statusBuf[:])
 		w.handlerHeader.WriteSubset(bw, excludedHeadersNoBody)
 		bw.Write(crlf)
@@ -495,7 +496,7 @@ func (w *response) WriteHeader(code int) {
 		if err == nil && v >= 0 {
 			w.contentLength = v
 		} else {
-			w.conn.srv.logf("http: invalid Content-Length of %q", cl)
+			w.conn.srv().logf("http: invalid Content-Length of %q", cl)
 			w.handlerHeader.Del("Content-Length")
 		}
 	}
@@ -526,7 +527,7 @@ func (w *response) write(lenData int, dataB []byte, dataS string) (n int, err er
 	if w.conn.isHijacked() {
 		if lenData > 0 {
 			caller := relevantCaller()
-			w.conn.srv.logf("http: response.Write on hijacked connection from %s (%s:%d)", caller.Function, path.Base(caller.File), caller.Line)
+			w.conn.srv().logf("http: response.Write on hijacked connection from %s (%s:%d)", caller.Function, path.Base(caller.File), caller.Line)
 		}
 		return 0, http.ErrHijacked
 	}
@@ -590,13 +591,13 @@ func (w *response) FlushError() error {
 // SetReadDeadline sets the connection's read deadline, which applies to
 // the request body (http.ResponseController).
 func (w *response) SetReadDeadline(deadline time.Time) error {
-	return w.conn.rwc.SetReadDeadline(deadline)
+	return w.conn.rwc().SetReadDeadline(deadline)
 }
 
 // SetWriteDeadline sets the connection's write deadline
 // (http.ResponseController).
 func (w *response) SetWriteDeadline(deadline time.Time) error {
-	return w.conn.rwc.SetWriteDeadline(deadline)
+	return w.conn.rwc().SetWriteDeadline(deadline)
 }
 
 // EnableFullDuplex lets the handler read the request body while it writes
@@ -642,8 +643,8 @@ func (w *response) finishRequest() {
 	putBufioWriter(w.w)
 	w.w = nil
 	w.cw.close()
-	w.conn.bufw.Flush()
-	w.conn.stopWatch()
+	w.a.bufw.Flush()
+	w.a.stopWatch()
 	if w.body != nil {
 		// As net/http's Close of its body: discard a small rest, so
 		// that the connection can go on, or give up on a big one.
@@ -666,7 +667,7 @@ func (w *response) shouldReuseConnection() bool {
 	if w.req.Method != "HEAD" && w.contentLength != -1 && bodyAllowedForStatus(w.status) && w.contentLength != w.written {
 		return false // wrote less than the Content-Length it declared
 	}
-	if w.conn.werr != nil {
+	if w.a.werr != nil {
 		return false
 	}
 	if w.body != nil {

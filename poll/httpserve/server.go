@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stackslice/stackslice/poll"
-	"github.com/stackslice/stackslice/sched"
 )
 
 // ServerContextKey is the key of a request context's value that holds the
@@ -125,8 +124,9 @@ func (srv *Server) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
 }
 
 func (srv *Server) serve(ln *poll.Listener, conf *tls.Config) error {
-	in := new(poll.Server)
-	in.Handler = func(ctx context.Context, pc *poll.Conn) { srv.serveConn(ctx, in, pc, conf) }
+	ls := &listening{srv: srv, inner: new(poll.Server), conf: conf}
+	in := ls.inner
+	in.Handler = ls.serveConn
 	srv.mu.Lock()
 	if srv.shuttingDown() {
 		srv.mu.Unlock()
@@ -142,13 +142,13 @@ func (srv *Server) serve(ln *poll.Listener, conf *tls.Config) error {
 }
 
 // serveConn is the task of one connection.
-func (srv *Server) serveConn(ctx context.Context, in *poll.Server, pc *poll.Conn, conf *tls.Config) {
-	c := &conn{srv: srv, inner: in, pc: pc, rwc: pc, s: sched.CurrentScheduler()}
-	if conf != nil {
-		c.rwc = tls.Server(pc, conf)
+func (ls *listening) serveConn(ctx context.Context, pc *poll.Conn) {
+	c := &conn{ls: ls, pc: pc}
+	if ls.conf != nil {
+		c.tc = tls.Server(pc, ls.conf)
 	}
-	srv.track(c)
-	defer srv.untrack(c) // no-op once hijacked
+	ls.srv.track(c)
+	defer ls.srv.untrack(c) // no-op once hijacked
 	c.serve(ctx)
 }
 
@@ -197,6 +197,10 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Unlock()
 	srv.closeIdleConns()
+	// If ctx ends first, the poll.Servers cancel the connections' tasks;
+	// the requests' contexts are not the tasks' (see reqContext).
+	stop := context.AfterFunc(ctx, srv.cancelRequests)
+	defer stop()
 	var first error
 	for _, in := range servers {
 		if err := in.Shutdown(ctx); err != nil && first == nil {
@@ -215,6 +219,7 @@ func (srv *Server) Close() error {
 	servers := slices.Clone(srv.servers)
 	for c := srv.conns; c != nil; c = c.next {
 		c.pc.Close()
+		c.cancelCurrent()
 	}
 	srv.mu.Unlock()
 	var first error
@@ -224,6 +229,23 @@ func (srv *Server) Close() error {
 		}
 	}
 	return first
+}
+
+// cancelRequests cancels the context of every request being served.
+func (srv *Server) cancelRequests() {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for c := srv.conns; c != nil; c = c.next {
+		c.cancelCurrent()
+	}
+}
+
+// cancelCurrent cancels the context of the request c serves, if any. It
+// runs outside c's task, where c's active part may come and go.
+func (c *conn) cancelCurrent() {
+	if a := c.ap.Load(); a != nil {
+		a.cancelFor(c)
+	}
 }
 
 // closeIdleConns closes the connections that wait for a request.

@@ -27,18 +27,23 @@ import (
 // stops it, with a deadline in the past, before it reads again or hands
 // the connection over (stopWatch).
 
-// reqContext is a request's context: a cancellable child of the
-// connection task's context (cancelled when the server closes, or the
-// task is cancelled), which answers ServerContextKey and
-// http.LocalAddrContextKey itself and starts the watch on first use.
+// reqContext is a request's context. It answers ServerContextKey and
+// http.LocalAddrContextKey itself, and starts the watch on first use of
+// Done or Err. Its parent has the values of the connection task's context
+// but not its cancellation: deriving a cancellable context from the
+// task's would make the task keep a channel and a callback record for as
+// long as it lives (hundreds of bytes an idle connection would carry).
+// The server cancels requests itself instead: when the client goes away,
+// the handler returns, or the server closes (Close, or Shutdown's context
+// ending).
 type reqContext struct {
-	context.Context // from context.WithCancel
+	context.Context // context.WithCancel(context.WithoutCancel(task's))
 	w               *response
 	wanted          atomic.Bool // the watch was asked for
 }
 
 func (w *response) newContext(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	w.ctx = &reqContext{Context: ctx, w: w}
 	w.cancel = cancel
 }
@@ -58,7 +63,7 @@ func (ctx *reqContext) Err() error {
 func (ctx *reqContext) Value(key any) any {
 	switch key {
 	case ServerContextKey:
-		return ctx.w.conn.srv
+		return ctx.w.conn.srv()
 	case http.LocalAddrContextKey:
 		return ctx.w.conn.pc.LocalAddr()
 	}
@@ -75,62 +80,65 @@ func (ctx *reqContext) want() {
 			return // bodyDone starts it
 		}
 	}
-	w.conn.startWatch(w)
+	w.a.startWatch(w)
 }
 
 // bodyDone is called when the body has been read to its end: a watch
 // asked for meanwhile starts now.
 func (w *response) bodyDone() {
 	if w.ctx.wanted.Load() {
-		w.conn.startWatch(w)
+		w.a.startWatch(w)
 	}
 }
 
 // startWatch starts the watch for w, unless it runs already, the request
 // is over, or the connection was hijacked.
-func (c *conn) startWatch(w *response) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.watching || c.hasByte || c.cur != w || w.handlerDone.Load() || c.isHijacked() || w.ctx.Context.Err() != nil {
+func (a *active) startWatch(w *response) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.c
+	if a.watching || a.hasByte || a.cur != w || w.handlerDone.Load() || c.isHijacked() || w.ctx.Context.Err() != nil {
 		return
 	}
 	done := sched.NewChan[struct{}](0)
-	c.watching, c.watchAborted, c.watchDone = true, false, done
-	c.rwc.SetReadDeadline(time.Time{}) // the request's deadline is the reader's, not the watch's
-	if _, err := c.s.Go(func(context.Context) { c.watch(w, done) }, sched.WithTaskName("httpserve client watch")); err != nil {
-		c.watching = false // the scheduler is closing: so is the connection
+	a.watching, a.watchAborted, a.watchDone = true, false, done
+	rwc := c.rwc()
+	rwc.SetReadDeadline(time.Time{}) // the request's deadline is the reader's, not the watch's
+	if _, err := a.s.Go(func(context.Context) { a.watch(rwc, w, done) }, sched.WithTaskName("httpserve client watch")); err != nil {
+		a.watching = false // the scheduler is closing: so is the connection
 		done.Close()
 	}
 }
 
 // watch is the watch task: one read of one byte.
-func (c *conn) watch(w *response, done *sched.Chan[struct{}]) {
-	n, err := c.rwc.Read(c.byteBuf[:])
-	c.mu.Lock()
+func (a *active) watch(rwc net.Conn, w *response, done *sched.Chan[struct{}]) {
+	n, err := rwc.Read(a.byteBuf[:])
+	a.mu.Lock()
 	if n == 1 {
-		c.hasByte = true
+		a.hasByte = true
 	}
 	var ne net.Error
-	if err != nil && !(c.watchAborted && errors.As(err, &ne) && ne.Timeout()) {
+	if err != nil && !(a.watchAborted && errors.As(err, &ne) && ne.Timeout()) {
 		w.cancel() // the client went away
 	}
-	c.watching = false
-	c.mu.Unlock()
+	a.watching = false
+	a.mu.Unlock()
 	done.Close()
 }
 
 // stopWatch ends a running watch and waits for it: a read deadline in the
 // past wakes its read.
-func (c *conn) stopWatch() {
-	c.mu.Lock()
-	if !c.watching {
-		c.mu.Unlock()
+func (a *active) stopWatch() {
+	a.mu.Lock()
+	if !a.watching {
+		a.mu.Unlock()
 		return
 	}
-	c.watchAborted = true
-	c.rwc.SetReadDeadline(aLongTimeAgo)
-	done := c.watchDone
-	c.mu.Unlock()
+	a.watchAborted = true
+	rwc := a.c.rwc()
+	rwc.SetReadDeadline(aLongTimeAgo)
+	done := a.watchDone
+	a.mu.Unlock()
 	done.Recv() // ErrChanClosed once the watch ends
-	c.rwc.SetReadDeadline(time.Time{})
+	rwc.SetReadDeadline(time.Time{})
 }
