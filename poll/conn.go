@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -385,6 +386,19 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 // peekBuf receives MSG_PEEK bytes; its content is never read.
 var peekBuf [1]byte
 
+// peek asks, without waiting or taking anything, whether fd has data, an
+// end of stream or an error pending: it returns EAGAIN if not. It makes
+// the recvfrom call directly, as unix.Recvfrom would allocate the source
+// address it returns (once per wait of every idle connection).
+func peek(fd int) error {
+	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&peekBuf[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
 // WaitRead parks until the connection is readable (data, end of stream or
 // an error is pending), ctx is done, the read deadline passes or the
 // connection is closed. It holds no buffer while it waits. It returns nil
@@ -454,7 +468,7 @@ func (fd *netFD) startWaitRead() (seq uint32, wait bool, err error) {
 			return 0, false, err
 		}
 		seq := fd.r.edges()
-		_, _, err := unix.Recvfrom(fd.sysfd(), peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		err := peek(fd.sysfd())
 		switch err {
 		case unix.EINTR:
 		case unix.EAGAIN:

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package httpserve
 
 import (
@@ -27,7 +29,7 @@ import (
 // hijacks the connection.
 //
 // A conn is what an idle connection keeps (with its task's saved frames
-// and poll's Conn): 64 bytes, so everything a request needs is in the
+// and poll's Conn): 80 bytes, so everything a request needs is in the
 // pooled active part.
 type conn struct {
 	ls *listening
@@ -45,6 +47,7 @@ type conn struct {
 	lastPOST bool // the last request was a POST (see readRequest)
 
 	tlsState *tls.ConnectionState
+	raddr    string // the client's address (see remoteAddr)
 	// ap holds the active part while requests are served (nil while
 	// idle). Only c's task changes it; Close reads it from elsewhere.
 	ap atomic.Pointer[active]
@@ -409,8 +412,8 @@ func (c *conn) readRequest(ctx context.Context) (w *response, err error) {
 		closeAfterReply:  isH2Upgrade,
 	}
 	w.newContext(ctx)
-	req = req.WithContext(w.ctx)
-	req.RemoteAddr = c.pc.RemoteAddr().String()
+	req = req.WithContext(&w.ctx)
+	req.RemoteAddr = c.raddr
 	req.TLS = c.tlsState
 	if req.Body != http.NoBody {
 		w.body = &body{w: w, rc: req.Body}

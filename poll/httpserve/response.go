@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package httpserve
 
 import (
@@ -29,7 +31,8 @@ type response struct {
 	req  *http.Request
 	body *body // the Request.Body, or nil for http.NoBody
 
-	ctx    *reqContext
+	ctx    reqContext // the request's context is &ctx
+	parent taskValues // ctx's parent
 	cancel func()
 
 	wroteHeader      bool // a non-1xx header has been (logically) written

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package httpserve
 
 import (
@@ -143,7 +145,7 @@ func (srv *Server) serve(ln *poll.Listener, conf *tls.Config) error {
 
 // serveConn is the task of one connection.
 func (ls *listening) serveConn(ctx context.Context, pc *poll.Conn) {
-	c := &conn{ls: ls, pc: pc}
+	c := &conn{ls: ls, pc: pc, raddr: remoteAddr(pc)}
 	if ls.conf != nil {
 		c.tc = tls.Server(pc, ls.conf)
 	}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package httpserve
 
 import (
@@ -37,14 +39,25 @@ import (
 // the handler returns, or the server closes (Close, or Shutdown's context
 // ending).
 type reqContext struct {
-	context.Context // context.WithCancel(context.WithoutCancel(task's))
+	context.Context // from context.WithCancel(&w.parent)
 	w               *response
 	wanted          atomic.Bool // the watch was asked for
 }
 
+// taskValues is a context with the values of the connection task's
+// context and no cancellation (context.WithoutCancel's, without an
+// allocation: it lives in the response).
+type taskValues struct{ ctx context.Context }
+
+func (taskValues) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (taskValues) Done() <-chan struct{}       { return nil }
+func (taskValues) Err() error                  { return nil }
+func (v *taskValues) Value(key any) any        { return v.ctx.Value(key) }
+
 func (w *response) newContext(parent context.Context) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	w.ctx = &reqContext{Context: ctx, w: w}
+	w.parent.ctx = parent
+	ctx, cancel := context.WithCancel(&w.parent)
+	w.ctx.Context, w.ctx.w = ctx, w
 	w.cancel = cancel
 }
 
