@@ -20,6 +20,8 @@
 // per accepted connection, as net/http starts a goroutine per connection;
 // ListenConfig and Dialer, modelled on package net's, set keep-alive,
 // Control hooks, SO_REUSEPORT, the backlog, timeouts and the local address.
+// Package poll/httpserve serves HTTP/1.1 to any http.Handler on these
+// connections, a task per connection.
 //
 // # Tasks, goroutines and schedulers
 //
