@@ -58,6 +58,7 @@ func run(args []string, out io.Writer) error {
 	wtimeout := fs.Duration("wtimeout", 5*time.Second, "drop a client whose push cannot be written within this")
 	useTLS := fs.Bool("tls", false, "serve TLS with a self-signed certificate made at start-up")
 	clients := fs.Int("clients", 0, "in-process idle clients (std net goroutines) that count the pushes they receive")
+	enough := fs.Int64("received", 0, "with -clients: stop once they have received this many pushes (-d bounds the wait)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +69,8 @@ func run(args []string, out io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, *dur)
 		defer cancel()
 	}
+	ctx, enoughReceived := context.WithCancel(ctx)
+	defer enoughReceived()
 	cfg := &config{interval: *interval, wtimeout: *wtimeout}
 	var clientTLS *tls.Config
 	if *useTLS {
@@ -102,7 +105,7 @@ func run(args []string, out io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := client(ctx, ln.Addr().String(), clientTLS, &received); err != nil && ctx.Err() == nil {
+			if err := client(ctx, ln.Addr().String(), clientTLS, &received, *enough, enoughReceived); err != nil && ctx.Err() == nil {
 				fmt.Fprintln(out, "idleserver: client:", err)
 			}
 		}()
@@ -161,7 +164,7 @@ func serve(ctx context.Context, c *poll.Conn, cfg *config, epoch time.Time, push
 }
 
 // client connects, stays idle, and counts the pushes it reads.
-func client(ctx context.Context, addr string, cfg *tls.Config, received *atomic.Int64) error {
+func client(ctx context.Context, addr string, cfg *tls.Config, received *atomic.Int64, enough int64, enoughReceived func()) error {
 	var c net.Conn
 	var err error
 	if cfg != nil {
@@ -180,7 +183,9 @@ func client(ctx context.Context, addr string, cfg *tls.Config, received *atomic.
 		n, err := c.Read(buf)
 		for _, b := range buf[:n] {
 			if b == '\n' {
-				received.Add(1)
+				if n := received.Add(1); enough > 0 && n >= enough {
+					enoughReceived()
+				}
 			}
 		}
 		if err != nil {

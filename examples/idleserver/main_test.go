@@ -10,7 +10,10 @@ import (
 func TestIdleServer(t *testing.T) {
 	for _, tlsArg := range []string{"-tls=false", "-tls"} {
 		var out bytes.Buffer
-		err := run([]string{"-addr", "127.0.0.1:0", "-clients", "30", "-interval", "100ms", "-d", "800ms", tlsArg}, &out)
+		// Until the clients have had 30 pushes: TLS handshakes under
+		// -race on a loaded machine can take most of a second. -d is
+		// the hang bound.
+		err := run([]string{"-addr", "127.0.0.1:0", "-clients", "30", "-interval", "100ms", "-received", "30", "-d", "20s", tlsArg}, &out)
 		if err != nil {
 			t.Fatal(err)
 		}
