@@ -107,8 +107,9 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 	var path string
 	var args, env []string
 	_, stackslice := stacksliceVariants[v]
+	stackslice = stackslice || v == "stackslice-http"
 	switch {
-	case v == "net" || stackslice:
+	case v == "net" || v == "nethttp" || stackslice:
 		if stackslice && stacksliceServe == nil {
 			r.err = fmt.Errorf("%w: packages sched and poll are not part of this build (-tags footprint_nostackslice)", errNotAvailable)
 			return r
@@ -119,7 +120,7 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 			return r
 		}
 		path, env = exe, []string{envRole + "=server", envVariant + "=" + v}
-	case v == "nbio" || v == "gnet":
+	case v == "nbio" || v == "gnet" || v == "nbhttp":
 		bin, err := b.buildPeers(ctx)
 		if err != nil {
 			r.err = err
@@ -163,7 +164,8 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	if err != nil {
 		return err
 	}
-	if err := warmUp(ctx, addr, b.o.idle); err != nil {
+	proto := protocol(r.name)
+	if err := warmUp(ctx, addr, proto, b.o.idle); err != nil {
 		return fmt.Errorf("warm-up connection: %w", err)
 	}
 	if err := waitCount(ctx, srv, b.stderr, func(c int64) bool { return c == 0 }); err != nil {
@@ -192,7 +194,7 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 		count := min(left, clientMax)
 		src := b.source()
 		c, err := startChild(ctx, fmt.Sprintf("%s client %s", r.name, src), exe, nil, []string{
-			envRole + "=client", envAddr + "=" + addr, envSrc + "=" + src, envCount + "=" + strconv.Itoa(count),
+			envRole + "=client", envAddr + "=" + addr, envSrc + "=" + src, envCount + "=" + strconv.Itoa(count), envProto + "=" + proto,
 		}, b.stderr)
 		if err != nil {
 			return err
@@ -214,7 +216,7 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	if r.exchanged, err = command(ctx, clients, "exchange", "exchanged", b.stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(b.stderr, "footprint: %s: %d of %d connections echoed; idle for %v\n", r.name, r.exchanged, r.n, b.o.idle)
+	fmt.Fprintf(b.stderr, "footprint: %s: %d of %d connections answered; idle for %v\n", r.name, r.exchanged, r.n, b.o.idle)
 	select {
 	case <-time.After(b.o.idle):
 	case <-ctx.Done():
@@ -411,21 +413,20 @@ func waitCount(ctx context.Context, srv *child, stderr io.Writer, ok func(int64)
 }
 
 // warmUp opens one connection to addr and takes it through what the
-// measured connections go through: it exchanges one message, stays idle
-// for idle (long enough for a server that packs idle connections to pack
-// it), exchanges another and closes. So the code and fixed structures of
-// every phase are in place before the base measurement, not counted per
-// connection.
-func warmUp(ctx context.Context, addr string, idle time.Duration) error {
+// measured connections go through: it makes one exchange of protocol proto,
+// stays idle for idle (long enough for a server that packs idle
+// connections to pack it), makes another and closes. So the code and fixed
+// structures of every phase are in place before the base measurement, not
+// counted per connection.
+func warmUp(ctx context.Context, addr, proto string, idle time.Duration) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp4", addr)
 	if err != nil {
 		return err
 	}
 	defer closeAll([]net.Conn{c})
-	msg, got := make([]byte, msgLen), make([]byte, msgLen)
-	message(msg, 'u', 0)
-	if err := echo(c, msg, got); err != nil {
+	exchange := newExchanger(proto)
+	if err := exchange(c, 'u', 0); err != nil {
 		return err
 	}
 	select {
@@ -433,8 +434,7 @@ func warmUp(ctx context.Context, addr string, idle time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-	message(msg, 'u', 1)
-	return echo(c, msg, got)
+	return exchange(c, 'u', 1)
 }
 
 // readSlab returns Slab from /proc/meminfo, in bytes.
@@ -453,8 +453,8 @@ func readSlab() (int64, error) {
 	return 0, fmt.Errorf("no Slab in /proc/meminfo")
 }
 
-// buildPeers builds the peers module (nbio and gnet servers) once, into a
-// temporary directory.
+// buildPeers builds the peers module (the nbio, gnet and nbhttp servers)
+// once, into a temporary directory.
 func (b *bench) buildPeers(ctx context.Context) (string, error) {
 	b.peersOnce.Do(func() {
 		dir, err := b.findPeers()
@@ -469,7 +469,7 @@ func (b *bench) buildPeers(ctx context.Context) (string, error) {
 		}
 		b.peersTmp = tmp
 		bin := filepath.Join(tmp, "peers")
-		fmt.Fprintf(b.stderr, "footprint: building nbio and gnet servers in %s\n", dir)
+		fmt.Fprintf(b.stderr, "footprint: building the nbio, gnet and nbhttp servers in %s\n", dir)
 		limit := b.peersTimeout
 		if limit == 0 {
 			limit = 5 * time.Minute
