@@ -132,6 +132,10 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 		return r
 	}
 
+	if b.o.profile != "" {
+		env = append(env, envMemProfileRate+"=1")
+	}
+
 	// Bound the run: connecting goes at several thousand per second here.
 	limit := 60*time.Second + 2*b.o.idle + time.Duration(n)*3*time.Millisecond // two idle periods: warm-up and measured
 	ctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("run took longer than %v", limit))
@@ -175,6 +179,9 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 		return err
 	}
 	if r.slabBase, err = readSlab(); err != nil {
+		return err
+	}
+	if err := b.heapProfile(ctx, srv, r, "base"); err != nil {
 		return err
 	}
 
@@ -228,10 +235,30 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	if r.slabLoaded, err = readSlab(); err != nil {
 		return err
 	}
+	if err := b.heapProfile(ctx, srv, r, "loaded"); err != nil {
+		return err
+	}
 	if r.woke, err = command(ctx, clients, "wake", "woke", b.stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(b.stderr, "footprint: %s: %d of %d connections answered the wake-up message\n", r.name, r.woke, r.n)
+	return nil
+}
+
+// heapProfile has the server write a heap profile to
+// -heapprofile/VARIANT-N-PHASE.pb.gz, if -heapprofile is set.
+func (b *bench) heapProfile(ctx context.Context, srv *child, r *result, phase string) error {
+	if b.o.profile == "" {
+		return nil
+	}
+	path := filepath.Join(b.o.profile, fmt.Sprintf("%s-%d-%s.pb.gz", r.name, r.n, phase))
+	if err := srv.send("heapprofile " + path); err != nil {
+		return err
+	}
+	if _, err := srv.expect(ctx, "heapprofile", b.stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.stderr, "footprint: %s: %s heap profile written to %s\n", r.name, phase, path)
 	return nil
 }
 

@@ -75,6 +75,17 @@
 // it is about the same for every variant. The clients' memory is in their
 // own processes, not counted.
 //
+// -heapprofile DIR writes heap profiles (pprof) of each server, taken
+// right after the base and the loaded measurements, to
+// DIR/VARIANT-N-base.pb.gz and DIR/VARIANT-N-loaded.pb.gz, for finding
+// where a variant's bytes go: the difference is what the N connections
+// hold,
+//
+//	go tool pprof -sample_index=inuse_space -diff_base DIR/stackslice-http-5000-base.pb.gz DIR/stackslice-http-5000-loaded.pb.gz
+//
+// Its servers record every allocation, which costs memory of its own:
+// the figures of such a run are for diagnosis, not the headline.
+//
 // -json prints {"n": N, "servers": [{"name", "rss_per_conn",
 // "heap_per_conn", "rss_fresh_per_conn", "kernel_per_conn", "wake_ok"}]}
 // with figures in bytes (null for a variant that could not be measured);
@@ -95,6 +106,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -223,6 +235,7 @@ type options struct {
 	peersDir string
 	timeout  time.Duration
 	verbose  bool
+	profile  string // -heapprofile: a directory, or ""
 }
 
 // parseVariants parses -variants: names and groups, comma-separated, or ""
@@ -273,6 +286,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	peers := fs.String("peers", "", "directory of the peers module (default: found next to this source)")
 	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this long")
 	verbose := fs.Bool("v", false, "print every raw measurement to stderr")
+	profile := fs.String("heapprofile", "", "write heap profiles of each server, at the base and loaded measurements, to `DIR`/VARIANT-N-{base,loaded}.pb.gz;\n"+
+		"the servers record every allocation (runtime.MemProfileRate=1), which costs memory: figures from such a run are for diagnosis only")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: footprint [flags]\n\nMeasures the memory an idle connection (TCP echo, or HTTP keep-alive) costs a server, for each server variant.\n\n")
 		fs.PrintDefaults()
@@ -287,10 +302,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "footprint: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	o := options{n: *n, json: *jsonOut, svg: *svg, idle: time.Duration(*idle * float64(time.Second)), peersDir: *peers, timeout: *timeout, verbose: *verbose}
+	o := options{n: *n, json: *jsonOut, svg: *svg, idle: time.Duration(*idle * float64(time.Second)), peersDir: *peers, timeout: *timeout, verbose: *verbose, profile: *profile}
 	if o.n < 1 || o.n > maxN {
 		fmt.Fprintf(stderr, "footprint: -n must be between 1 and %d\n", maxN)
 		return 2
+	}
+	if o.profile != "" {
+		fi, err := os.Stat(o.profile)
+		if err == nil && !fi.IsDir() {
+			err = errors.New("not a directory")
+		}
+		if err == nil {
+			o.profile, err = filepath.Abs(o.profile) // the servers may run elsewhere
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "footprint: -heapprofile %s: %v\n", *profile, err)
+			return 2
+		}
 	}
 	if *idle < 0 || *idle > 600 {
 		fmt.Fprintf(stderr, "footprint: -idle must be between 0 and 600 seconds\n")

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -148,6 +149,32 @@ func TestFootprintHTTP(t *testing.T) {
 	checkSVG(t, svg, variants...)
 	if !strings.Contains(svg, "per idle HTTP keep-alive connection") {
 		t.Errorf("the chart's title does not say it is about HTTP")
+	}
+}
+
+// TestHeapProfile checks -heapprofile: a server writes a readable heap
+// profile at the base and at the loaded measurement.
+func TestHeapProfile(t *testing.T) {
+	dir := t.TempDir()
+	runFootprint(t, "-n", "20", "-variants", "nethttp", "-heapprofile", dir)
+	for _, phase := range []string{"base", "loaded"} {
+		f, err := os.Open(filepath.Join(dir, "nethttp-20-"+phase+".pb.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s profile: %v", phase, err)
+		}
+		n, err := io.Copy(io.Discard, zr)
+		f.Close()
+		if err != nil || n == 0 {
+			t.Errorf("%s profile: %d bytes, %v", phase, n, err)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-heapprofile", filepath.Join(dir, "none")}, io.Discard, &stderr); code != 2 {
+		t.Errorf("-heapprofile naming no directory: exit code %d, want 2 (%s)", code, stderr.String())
 	}
 }
 
