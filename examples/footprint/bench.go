@@ -107,8 +107,9 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 	var path string
 	var args, env []string
 	_, stackslice := stacksliceVariants[v]
+	stackslice = stackslice || v == "stackslice-http"
 	switch {
-	case v == "net" || stackslice:
+	case v == "net" || v == "nethttp" || stackslice:
 		if stackslice && stacksliceServe == nil {
 			r.err = fmt.Errorf("%w: packages sched and poll are not part of this build (-tags footprint_nostackslice)", errNotAvailable)
 			return r
@@ -119,7 +120,7 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 			return r
 		}
 		path, env = exe, []string{envRole + "=server", envVariant + "=" + v}
-	case v == "nbio" || v == "gnet":
+	case v == "nbio" || v == "gnet" || v == "nbhttp":
 		bin, err := b.buildPeers(ctx)
 		if err != nil {
 			r.err = err
@@ -129,6 +130,10 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 	default:
 		r.err = fmt.Errorf("unknown variant %q", v)
 		return r
+	}
+
+	if b.o.profile != "" {
+		env = append(env, envMemProfileRate+"=1")
 	}
 
 	// Bound the run: connecting goes at several thousand per second here.
@@ -163,7 +168,8 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	if err != nil {
 		return err
 	}
-	if err := warmUp(ctx, addr, b.o.idle); err != nil {
+	proto := protocol(r.name)
+	if err := warmUp(ctx, addr, proto, b.o.idle); err != nil {
 		return fmt.Errorf("warm-up connection: %w", err)
 	}
 	if err := waitCount(ctx, srv, b.stderr, func(c int64) bool { return c == 0 }); err != nil {
@@ -173,6 +179,9 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 		return err
 	}
 	if r.slabBase, err = readSlab(); err != nil {
+		return err
+	}
+	if err := b.heapProfile(ctx, srv, r, "base"); err != nil {
 		return err
 	}
 
@@ -192,7 +201,7 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 		count := min(left, clientMax)
 		src := b.source()
 		c, err := startChild(ctx, fmt.Sprintf("%s client %s", r.name, src), exe, nil, []string{
-			envRole + "=client", envAddr + "=" + addr, envSrc + "=" + src, envCount + "=" + strconv.Itoa(count),
+			envRole + "=client", envAddr + "=" + addr, envSrc + "=" + src, envCount + "=" + strconv.Itoa(count), envProto + "=" + proto,
 		}, b.stderr)
 		if err != nil {
 			return err
@@ -214,7 +223,7 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	if r.exchanged, err = command(ctx, clients, "exchange", "exchanged", b.stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(b.stderr, "footprint: %s: %d of %d connections echoed; idle for %v\n", r.name, r.exchanged, r.n, b.o.idle)
+	fmt.Fprintf(b.stderr, "footprint: %s: %d of %d connections answered; idle for %v\n", r.name, r.exchanged, r.n, b.o.idle)
 	select {
 	case <-time.After(b.o.idle):
 	case <-ctx.Done():
@@ -226,10 +235,30 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	if r.slabLoaded, err = readSlab(); err != nil {
 		return err
 	}
+	if err := b.heapProfile(ctx, srv, r, "loaded"); err != nil {
+		return err
+	}
 	if r.woke, err = command(ctx, clients, "wake", "woke", b.stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(b.stderr, "footprint: %s: %d of %d connections answered the wake-up message\n", r.name, r.woke, r.n)
+	return nil
+}
+
+// heapProfile has the server write a heap profile to
+// -heapprofile/VARIANT-N-PHASE.pb.gz, if -heapprofile is set.
+func (b *bench) heapProfile(ctx context.Context, srv *child, r *result, phase string) error {
+	if b.o.profile == "" {
+		return nil
+	}
+	path := filepath.Join(b.o.profile, fmt.Sprintf("%s-%d-%s.pb.gz", r.name, r.n, phase))
+	if err := srv.send("heapprofile " + path); err != nil {
+		return err
+	}
+	if _, err := srv.expect(ctx, "heapprofile", b.stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.stderr, "footprint: %s: %s heap profile written to %s\n", r.name, phase, path)
 	return nil
 }
 
@@ -411,21 +440,20 @@ func waitCount(ctx context.Context, srv *child, stderr io.Writer, ok func(int64)
 }
 
 // warmUp opens one connection to addr and takes it through what the
-// measured connections go through: it exchanges one message, stays idle
-// for idle (long enough for a server that packs idle connections to pack
-// it), exchanges another and closes. So the code and fixed structures of
-// every phase are in place before the base measurement, not counted per
-// connection.
-func warmUp(ctx context.Context, addr string, idle time.Duration) error {
+// measured connections go through: it makes one exchange of protocol proto,
+// stays idle for idle (long enough for a server that packs idle
+// connections to pack it), makes another and closes. So the code and fixed
+// structures of every phase are in place before the base measurement, not
+// counted per connection.
+func warmUp(ctx context.Context, addr, proto string, idle time.Duration) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp4", addr)
 	if err != nil {
 		return err
 	}
 	defer closeAll([]net.Conn{c})
-	msg, got := make([]byte, msgLen), make([]byte, msgLen)
-	message(msg, 'u', 0)
-	if err := echo(c, msg, got); err != nil {
+	exchange := newExchanger(proto)
+	if err := exchange(c, 'u', 0); err != nil {
 		return err
 	}
 	select {
@@ -433,8 +461,7 @@ func warmUp(ctx context.Context, addr string, idle time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-	message(msg, 'u', 1)
-	return echo(c, msg, got)
+	return exchange(c, 'u', 1)
 }
 
 // readSlab returns Slab from /proc/meminfo, in bytes.
@@ -453,8 +480,8 @@ func readSlab() (int64, error) {
 	return 0, fmt.Errorf("no Slab in /proc/meminfo")
 }
 
-// buildPeers builds the peers module (nbio and gnet servers) once, into a
-// temporary directory.
+// buildPeers builds the peers module (the nbio, gnet and nbhttp servers)
+// once, into a temporary directory.
 func (b *bench) buildPeers(ctx context.Context) (string, error) {
 	b.peersOnce.Do(func() {
 		dir, err := b.findPeers()
@@ -469,7 +496,7 @@ func (b *bench) buildPeers(ctx context.Context) (string, error) {
 		}
 		b.peersTmp = tmp
 		bin := filepath.Join(tmp, "peers")
-		fmt.Fprintf(b.stderr, "footprint: building nbio and gnet servers in %s\n", dir)
+		fmt.Fprintf(b.stderr, "footprint: building the nbio, gnet and nbhttp servers in %s\n", dir)
 		limit := b.peersTimeout
 		if limit == 0 {
 			limit = 5 * time.Minute

@@ -2,7 +2,8 @@ package main
 
 // The load client: a child process that opens up to clientMax connections
 // to the server from one loopback source address and, on command, sends one
-// message on each and checks the echo.
+// message on each and checks the echo (with FOOTPRINT_PROTO=http: makes one
+// GET on each and checks the response).
 //
 // It prints "progress K" while connecting and "connected OK FAILED" when
 // done, then answers commands on stdin:
@@ -46,6 +47,7 @@ func runClient() error {
 	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		return fmt.Errorf("server address %q is not loopback", addr)
 	}
+	proto := os.Getenv(envProto)
 	conns := dialAll(addr, src, count)
 	ok := 0
 	for _, c := range conns {
@@ -59,10 +61,10 @@ func runClient() error {
 	for sc.Scan() {
 		switch cmd := sc.Text(); cmd {
 		case "exchange":
-			ok := roundTrip(conns, 'x')
+			ok := roundTrip(conns, proto, 'x')
 			fmt.Printf("exchanged %d %d\n", ok, count-ok)
 		case "wake":
-			ok := roundTrip(conns, 'w')
+			ok := roundTrip(conns, proto, 'w')
 			fmt.Printf("woke %d %d\n", ok, count-ok)
 		default:
 			fmt.Printf("error unknown command %q\n", cmd)
@@ -153,10 +155,10 @@ func dialAll(addr string, src net.IP, count int) []net.Conn {
 	return conns
 }
 
-// roundTrip sends one message on every live connection and checks its
-// echo; it closes and forgets the connections that fail. It returns how
-// many succeeded.
-func roundTrip(conns []net.Conn, tag byte) int {
+// roundTrip makes one exchange of protocol proto on every live connection
+// (a message and its echo, or a GET); it closes and forgets the connections
+// that fail. It returns how many succeeded.
+func roundTrip(conns []net.Conn, proto string, tag byte) int {
 	var next, ok atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -164,8 +166,7 @@ func roundTrip(conns []net.Conn, tag byte) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			msg := make([]byte, msgLen)
-			got := make([]byte, msgLen)
+			exchange := newExchanger(proto)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(conns) {
@@ -175,9 +176,7 @@ func roundTrip(conns []net.Conn, tag byte) int {
 				if c == nil {
 					continue
 				}
-				message(msg, tag, i)
-				err := echo(c, msg, got)
-				if err != nil {
+				if err := exchange(c, tag, i); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					c.Close()
 					conns[i] = nil
@@ -189,7 +188,7 @@ func roundTrip(conns []net.Conn, tag byte) int {
 	}
 	wg.Wait()
 	if err := firstErr.Load(); err != nil {
-		fmt.Fprintf(os.Stderr, "echo: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", proto, err)
 	}
 	return int(ok.Load())
 }

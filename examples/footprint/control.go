@@ -11,6 +11,13 @@ package main
 //	count    -> "count N": connections the server holds now
 //	measure  -> one JSON line, a Sample: runs the garbage collector, returns
 //	            freed memory to the OS, then reads VmRSS and runtime.MemStats
+//	heapprofile PATH
+//	         -> "heapprofile PATH": writes a heap profile (pprof) to PATH,
+//	            after a garbage collection
+//
+// With FOOTPRINT_MEMPROFILERATE=R in its environment the server sets
+// runtime.MemProfileRate to R before main runs (1: every allocation), for
+// profiles precise to the byte.
 //
 // When stdin closes (the parent is done, or died) the server exits.
 
@@ -22,8 +29,19 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 )
+
+// envMemProfileRate sets runtime.MemProfileRate in a server (see above).
+const envMemProfileRate = "FOOTPRINT_MEMPROFILERATE"
+
+func init() {
+	if v, err := strconv.Atoi(os.Getenv(envMemProfileRate)); err == nil && v > 0 {
+		runtime.MemProfileRate = v
+	}
+}
 
 // Sample is one memory reading of a server process, in bytes.
 type Sample struct {
@@ -42,7 +60,19 @@ func control(addr string, conns func() int64) error {
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		var err error
-		switch cmd := sc.Text(); cmd {
+		cmd := sc.Text()
+		if path, ok := strings.CutPrefix(cmd, "heapprofile "); ok {
+			if err := writeHeapProfile(path); err != nil {
+				_, err = fmt.Printf("error heap profile: %v\n", err)
+			} else {
+				_, err = fmt.Printf("heapprofile %s\n", path)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		switch cmd {
 		case "count":
 			_, err = fmt.Printf("count %d\n", conns())
 		case "measure":
@@ -75,6 +105,20 @@ func measure(conns func() int64) Sample {
 	}
 	s.RSS, s.RSSAnon = readStatus()
 	return s
+}
+
+// writeHeapProfile collects garbage and writes the heap profile to path.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // readStatus returns VmRSS and RssAnon from /proc/self/status, in bytes,

@@ -56,15 +56,13 @@ func (rep report) jsonReport() jsonReport {
 
 // writeTable prints rep as a table.
 func writeTable(w io.Writer, rep report) {
-	var netRSS *float64
+	rss := map[string]*float64{}
 	for i := range rep.Results {
-		if rep.Results[i].name == "net" {
-			netRSS = rep.Results[i].rssPerConn()
-		}
+		rss[rep.Results[i].name] = rep.Results[i].rssPerConn()
 	}
 	fmt.Fprintf(w, "\nN = %d connections per server; bytes per connection\n", rep.N)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "variant\tlive\tRSS idle\tx net\theap+stack\tRSS fresh\tkernel/socket\twake_ok\t\n")
+	fmt.Fprintf(tw, "variant\tlive\tRSS idle\tx std\theap+stack\tRSS fresh\tkernel/socket\twake_ok\t\n")
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		if r.err != nil {
@@ -72,8 +70,8 @@ func writeTable(w io.Writer, rep report) {
 			continue
 		}
 		ratio := "-"
-		if v := r.rssPerConn(); v != nil && netRSS != nil && *netRSS > 0 {
-			ratio = fmt.Sprintf("%.2f", *v / *netRSS)
+		if v, std := r.rssPerConn(), rss[baseline(r.name)]; v != nil && std != nil && *std > 0 {
+			ratio = fmt.Sprintf("%.2f", *v / *std)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%v\t\n", r.name, r.exchanged,
 			bytesStr(r.rssPerConn()), ratio, bytesStr(r.heapPerConn()),
@@ -84,7 +82,8 @@ func writeTable(w io.Writer, rep report) {
 
 // writeNotes explains the table's columns.
 func writeNotes(w io.Writer) {
-	fmt.Fprintf(w, "\nRSS idle: VmRSS growth / live connections, idle after one echoed message (the headline)\n")
+	fmt.Fprintf(w, "\nRSS idle: VmRSS growth / live connections, idle after one echoed message or GET (the headline)\n")
+	fmt.Fprintf(w, "x std: RSS idle / the standard library's (net's for echo, nethttp's for HTTP) in the same run\n")
 	fmt.Fprintf(w, "heap+stack: Go HeapInuse+StackInuse growth / live; RSS fresh: VmRSS growth right after connecting\n")
 	fmt.Fprintf(w, "kernel/socket: /proc/meminfo Slab growth / (2 x live), both ends being on this host\n")
 }

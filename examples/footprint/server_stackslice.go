@@ -8,15 +8,20 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/stackslice/stackslice/poll"
+	"github.com/stackslice/stackslice/poll/httpserve"
 	"github.com/stackslice/stackslice/sched"
 	"github.com/stackslice/stackslice/slice"
 )
 
-func init() { stacksliceServe = serveStackslice }
+func init() {
+	stacksliceServe = serveStackslice
+	stacksliceHTTPServe = serveStacksliceHTTP
+}
 
 // echoPool lends the read buffers: a connection holds one only while it
 // echoes what it read.
@@ -77,4 +82,27 @@ func serveStackslice(addr string, cfg stacksliceConfig) error {
 	defer cancel()
 	go s.Run(ctx)
 	return control(ln.Addr().String(), open.Load)
+}
+
+// serveStacksliceHTTP serves the stackslice-http variant: package
+// httpserve over a poll.Listener, each connection a task of a scheduler
+// with the defaults (compression included), the server with its defaults.
+// The connections are counted from the poller's descriptors (httpserve has
+// no ConnState hook), the listener's left out.
+func serveStacksliceHTTP(addr string) error {
+	s := sched.New()
+	ln, err := poll.Listen(s, "tcp4", addr)
+	if err != nil {
+		return err
+	}
+	srv := &httpserve.Server{Handler: http.HandlerFunc(hello)}
+	defer srv.Close()
+	if _, err := s.Go(func(context.Context) { srv.Serve(ln) }); err != nil {
+		ln.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	return control(ln.Addr().String(), func() int64 { return poll.StatsFor(s).FDs - 1 })
 }

@@ -22,6 +22,9 @@ var chartColors = map[string]string{
 	"net":                   "#1f77b4",
 	"nbio":                  "#2ca02c",
 	"gnet":                  "#9467bd",
+	"stackslice-http":       "#8c564b",
+	"nethttp":               "#17becf",
+	"nbhttp":                "#bcbd22",
 	"kernel":                "#7f7f7f",
 }
 
@@ -31,7 +34,7 @@ type series struct {
 	name   string
 	label  string
 	points []point
-	dashed bool
+	dash   string // stroke-dasharray, "" for a solid line
 }
 
 // chartSeries collects, per variant, RSS per connection at every N, and the
@@ -40,6 +43,9 @@ func chartSeries(reports []report) []series {
 	var out []series
 	for _, v := range allVariants {
 		s := series{name: v, label: v}
+		if isHTTP(v) {
+			s.dash = "2 3" // dotted: HTTP, not echo
+		}
 		for _, rep := range reports {
 			for i := range rep.Results {
 				r := &rep.Results[i]
@@ -52,7 +58,7 @@ func chartSeries(reports []report) []series {
 			out = append(out, s)
 		}
 	}
-	k := series{name: "kernel", label: "kernel/socket", dashed: true}
+	k := series{name: "kernel", label: "kernel/socket", dash: "6 4"}
 	for _, rep := range reports {
 		sum, cnt := 0.0, 0
 		for i := range rep.Results {
@@ -128,7 +134,7 @@ func renderSVG(ss []series) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
-	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">Server memory per idle TCP connection (VmRSS, after one echoed message)</text>`+"\n", left-40)
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", left-40, chartTitle(ss))
 	fmt.Fprintf(&b, `<text x="%d" y="40" fill="#555">examples/footprint, %s %s/%s, loopback; lower is better</text>`+"\n", left-40, html.EscapeString(runtime.Version()), runtime.GOOS, runtime.GOARCH)
 
 	lo, hi, maxN := math.Inf(1), math.Inf(-1), 0.0
@@ -169,8 +175,8 @@ func renderSVG(ss []series) []byte {
 	for i, s := range ss {
 		color := chartColors[s.name]
 		dash := ""
-		if s.dashed {
-			dash = ` stroke-dasharray="6 4"`
+		if s.dash != "" {
+			dash = ` stroke-dasharray="` + s.dash + `"`
 		}
 		if len(s.points) > 1 {
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="`, color, dash)
@@ -194,6 +200,28 @@ func renderSVG(ss []series) []byte {
 	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">at N = %g:</text>`+"\n", left+pw+14, top+10, maxN)
 	b.WriteString("</svg>\n")
 	return b.Bytes()
+}
+
+// chartTitle names what the chart's series measure: echo servers, HTTP
+// servers, or both.
+func chartTitle(ss []series) string {
+	var echo, http bool
+	for _, s := range ss {
+		switch {
+		case s.name == "kernel":
+		case isHTTP(s.name):
+			http = true
+		default:
+			echo = true
+		}
+	}
+	switch {
+	case http && echo:
+		return "Server memory per idle connection (VmRSS, after one echoed message or HTTP GET; HTTP dotted)"
+	case http:
+		return "Server memory per idle HTTP keep-alive connection (VmRSS, after one GET)"
+	}
+	return "Server memory per idle TCP connection (VmRSS, after one echoed message)"
 }
 
 // xStep returns a 1-2-5 step giving at most 10 intervals up to maxN.

@@ -1,33 +1,37 @@
 // Command peers is the footprint benchmark's server for the callback-style
 // event-loop libraries people use today for many idle connections:
-// github.com/lesismal/nbio and github.com/panjf2000/gnet/v2. It lives in its
-// own module so that the stackslice module does not require either.
+// github.com/lesismal/nbio (and its HTTP server, nbhttp) and
+// github.com/panjf2000/gnet/v2. It lives in its own module so that the
+// stackslice module does not require either.
 //
 // It is not meant to be run by hand: examples/footprint builds it and runs it
 // as a child process, one variant per process:
 //
-//	peers -variant nbio|gnet
+//	peers -variant nbio|gnet|nbhttp
 //
 // and talks to it with the same line protocol as footprint's own servers
-// (see control.go). Each server is a plain echo server: whatever a
-// connection sends is written back.
+// (see control.go). The nbio and gnet servers are plain echo servers:
+// whatever a connection sends is written back. The nbhttp server serves
+// footprint's hello-world handler (hello.go) over HTTP/1.1.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
+	"github.com/lesismal/nbio/nbhttp"
 	"github.com/panjf2000/gnet/v2"
 )
 
 func main() {
-	variant := flag.String("variant", "", "server to run: nbio or gnet")
+	variant := flag.String("variant", "", "server to run: nbio, gnet or nbhttp")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	flag.Parse()
 	var err error
@@ -36,8 +40,10 @@ func main() {
 		err = runNbio(*addr)
 	case "gnet":
 		err = runGnet(*addr)
+	case "nbhttp":
+		err = runNbhttp(*addr)
 	default:
-		err = fmt.Errorf("unknown -variant %q (want nbio or gnet)", *variant)
+		err = fmt.Errorf("unknown -variant %q (want nbio, gnet or nbhttp)", *variant)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peers:", err)
@@ -69,6 +75,25 @@ func runNbio(addr string) error {
 	}
 	defer g.Stop()
 	return control(g.Addrs[0], func() int64 { return open.Load() })
+}
+
+// runNbhttp runs an nbhttp server (nbio's HTTP/1.x server) with nbhttp's
+// defaults (non-blocking I/O, one poller per 4 CPUs, handlers run by a
+// goroutine pool, a 120 s keep-alive read deadline) until stdin closes.
+func runNbhttp(addr string) error {
+	logging.SetLevel(logging.LevelError)
+	e := nbhttp.NewEngine(nbhttp.Config{
+		Network: "tcp",
+		Addrs:   []string{addr},
+		Handler: http.HandlerFunc(hello),
+	})
+	e.OnOpen(func(c net.Conn) { open.Add(1) })
+	e.OnClose(func(c net.Conn, err error) { open.Add(-1) })
+	if err := e.Start(); err != nil {
+		return err
+	}
+	defer e.Stop()
+	return control(e.Addrs[0], func() int64 { return open.Load() })
 }
 
 // gnetEcho is a gnet echo handler.
