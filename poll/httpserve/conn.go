@@ -281,6 +281,11 @@ func (c *conn) serveRequest(w *response) bool {
 
 	a := c.ap.Load()
 	a.setCurrent(w)
+	if w.parent.ctx.Err() != nil {
+		// The task was cancelled (Close, or Shutdown's context ended)
+		// before the server could see this request: its context ends too.
+		w.cancel()
+	}
 	ok := c.runHandler(w)
 	w.cancel()
 	if c.isHijacked() {

@@ -199,9 +199,16 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Unlock()
 	srv.closeIdleConns()
-	// If ctx ends first, the poll.Servers cancel the connections' tasks;
-	// the requests' contexts are not the tasks' (see reqContext).
-	stop := context.AfterFunc(ctx, srv.cancelRequests)
+	// If ctx ends first, cancel the handlers: their tasks (the poll.Servers'
+	// Close), then their requests, whose contexts are not the tasks' (see
+	// reqContext). In that order: a request that starts after the second
+	// step finds its task cancelled (serveRequest).
+	stop := context.AfterFunc(ctx, func() {
+		for _, in := range servers {
+			in.Close()
+		}
+		srv.cancelRequests()
+	})
 	defer stop()
 	var first error
 	for _, in := range servers {
@@ -219,10 +226,6 @@ func (srv *Server) Close() error {
 	srv.inShutdown.Store(true)
 	srv.mu.Lock()
 	servers := slices.Clone(srv.servers)
-	for c := srv.conns; c != nil; c = c.next {
-		c.pc.Close()
-		c.cancelCurrent()
-	}
 	srv.mu.Unlock()
 	var first error
 	for _, in := range servers {
@@ -230,6 +233,13 @@ func (srv *Server) Close() error {
 			first = err
 		}
 	}
+	// After the tasks' cancellation, as in Shutdown.
+	srv.mu.Lock()
+	for c := srv.conns; c != nil; c = c.next {
+		c.pc.Close()
+		c.cancelCurrent()
+	}
+	srv.mu.Unlock()
 	return first
 }
 
