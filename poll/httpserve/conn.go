@@ -279,18 +279,22 @@ func (c *conn) serveRequest(w *response) bool {
 		return false
 	}
 
-	a := c.ap.Load()
-	a.setCurrent(w)
+	c.ap.Load().setCurrent(w)
 	if w.parent.ctx.Err() != nil {
 		// The task was cancelled (Close, or Shutdown's context ended)
 		// before the server could see this request: its context ends too.
 		w.cancel()
 	}
+	// No reference to the active part across the handler: one that
+	// hijacks the connection and serves it on in this task must not
+	// keep the part alive (its buffers are the hijacker's to keep or
+	// drop).
 	ok := c.runHandler(w)
 	w.cancel()
 	if c.isHijacked() {
 		return false
 	}
+	a := c.ap.Load()
 	a.setCurrent(nil)
 	if !ok {
 		// The handler panicked: the response is cut off where it was.

@@ -618,6 +618,9 @@ func (w *response) EnableFullDuplex() error {
 // connection's task (blocking style: the task outlives the request), or
 // give it to another task and return; it must close it in the end.
 // Shutdown and Close leave hijacked connections alone, as net/http's do.
+// The reader and writer hold 4 KiB each: a handler that keeps an idle
+// connection should take what the reader has buffered (Buffered, Peek)
+// and drop them, as it would with net/http.
 func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.handlerDone.Load() {
 		panic("httpserve: Hijack called after ServeHTTP finished")
@@ -630,6 +633,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err == nil {
 		putBufioWriter(w.w)
 		w.w = nil
+		w.a = nil // the buffers are buf's now: the response keeps none
 	}
 	return rwc, buf, err
 }
