@@ -51,6 +51,7 @@ type result struct {
 	slow         int           // extra connections that stop reading (-slow)
 	slowDropped  bool          // every one of them was dropped
 	cpu          time.Duration // the server's CPU time during the timed broadcasts
+	fanout       time.Duration // the longest hand-over of one of them to every connection
 	elapsed      time.Duration
 }
 
@@ -148,7 +149,7 @@ func (b *bench) runServer(ctx context.Context, v string, n int) (r result) {
 		for _, d := range r.delays {
 			fmt.Fprintf(b.stderr, " %.1f", float64(d)/1e6)
 		}
-		fmt.Fprintf(b.stderr, "\nwspush: %s: server CPU during the broadcasts %v; took %v\n", v, r.cpu, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(b.stderr, "\nwspush: %s: server CPU during the broadcasts %v, longest fan-out %v; took %v\n", v, r.cpu, r.fanout, time.Since(start).Round(time.Millisecond))
 	}
 	return r
 }
@@ -218,10 +219,11 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	}
 
 	// One broadcast, then idle, then the memory.
-	first, _, _, _, err := publish(ctx, srv, 1, 0, b.o.size, b.stderr)
+	p1, err := publish(ctx, srv, 1, 0, b.o.size, b.stderr)
 	if err != nil {
 		return err
 	}
+	first := p1.first
 	if _, _, err := askReport(ctx, clients, first, first, b.stderr); err != nil {
 		return err
 	}
@@ -237,11 +239,12 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 
 	// The timed broadcasts.
 	fmt.Fprintf(b.stderr, "wspush: %s: %d broadcasts, one every %v\n", r.name, b.o.broadcasts, b.o.interval)
-	_, last, dropped, cpu, err := publish(ctx, srv, b.o.broadcasts, b.o.interval, b.o.size, b.stderr)
+	p, err := publish(ctx, srv, b.o.broadcasts, b.o.interval, b.o.size, b.stderr)
 	if err != nil {
 		return err
 	}
-	r.dropped, r.cpu = dropped, cpu
+	last, dropped := p.last, p.dropped
+	r.dropped, r.cpu, r.fanout = dropped, p.cpu, p.fanout
 	// Whether the first message got everywhere counts too: report from it.
 	ok, delays, err := askReport(ctx, clients, first, last, b.stderr)
 	if err != nil {
@@ -261,21 +264,29 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 }
 
 // publish asks the server to broadcast k messages, one every interval,
-// and returns their first and last sequence numbers, the connections
-// dropped so far, and the CPU time the server used meanwhile.
-func publish(ctx context.Context, srv *child, k int, interval time.Duration, size int, stderr io.Writer) (first, last, dropped int64, cpu time.Duration, err error) {
+// and returns its answer.
+func publish(ctx context.Context, srv *child, k int, interval time.Duration, size int, stderr io.Writer) (p published, err error) {
 	if err := srv.send(fmt.Sprintf("publish %d %d %d", k, interval.Milliseconds(), size)); err != nil {
-		return 0, 0, 0, 0, err
+		return p, err
 	}
 	rest, err := srv.expect(ctx, "published", stderr)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return p, err
 	}
-	var ms int64
-	if _, err := fmt.Sscan(rest, &first, &last, &dropped, &ms); err != nil {
-		return 0, 0, 0, 0, fmt.Errorf("%s: bad answer %q", srv.name, rest)
+	var ms, us int64
+	if _, err := fmt.Sscan(rest, &p.first, &p.last, &p.dropped, &ms, &us); err != nil {
+		return p, fmt.Errorf("%s: bad answer %q", srv.name, rest)
 	}
-	return first, last, dropped, time.Duration(ms) * time.Millisecond, nil
+	p.cpu, p.fanout = time.Duration(ms)*time.Millisecond, time.Duration(us)*time.Microsecond
+	return p, nil
+}
+
+// published is the server's answer to a publish command.
+type published struct {
+	first, last int64         // sequence numbers
+	dropped     int64         // connections dropped so far for falling behind
+	cpu         time.Duration // the server's CPU time meanwhile
+	fanout      time.Duration // the longest hand-over of one message to every connection
 }
 
 // askReport asks every client what it received from first to last, and
@@ -501,7 +512,7 @@ func (b *bench) warmUp(ctx context.Context, srv *child, addr string) error {
 				return context.Cause(ctx)
 			}
 		}
-		if _, _, _, _, err := publish(ctx, srv, 1, 0, b.o.size, b.stderr); err != nil {
+		if _, err := publish(ctx, srv, 1, 0, b.o.size, b.stderr); err != nil {
 			return err
 		}
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -108,10 +108,11 @@ func TestChurnNoLeak(t *testing.T) {
 	churn := client("127.0.0.3", 64, envChurn+"=3s")
 	defer churn.stop()
 
-	first, last, dropped, _, err := publish(ctx, srv, 40, 75*time.Millisecond, 64, log)
+	p, err := publish(ctx, srv, 40, 75*time.Millisecond, 64, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	first, last, dropped := p.first, p.last, p.dropped
 	rest, err := churn.expect(ctx, "churned", log)
 	if err != nil {
 		t.Fatal(err)

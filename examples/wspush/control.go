@@ -14,10 +14,12 @@ package main
 //	publish K MS SIZE
 //	         -> publishes K messages of SIZE bytes to every subscribed
 //	            connection, one every MS milliseconds, then answers
-//	            "published FIRST LAST DROPPED CPU": the sequence numbers of
-//	            the first and last message, the connections dropped so far
-//	            for falling behind, and the CPU time (user+system, ms) the
-//	            process used meanwhile
+//	            "published FIRST LAST DROPPED CPU FANOUT": the sequence
+//	            numbers of the first and last message, the connections
+//	            dropped so far for falling behind, the CPU time
+//	            (user+system, ms) the process used meanwhile, and the
+//	            longest time (µs) one message took to be handed to every
+//	            connection (written, or queued for one that fell behind)
 //	stats    -> "stats TASKS GOROUTINES FDS": live scheduler tasks (-1
 //	            where there is no scheduler), goroutines, open descriptors
 //
@@ -94,6 +96,7 @@ func control(addr string, h serverHooks) error {
 			}
 			first := seq + 1
 			cpu := cpuTime()
+			var fanout time.Duration
 			next := time.Now()
 			for range k {
 				if d := time.Until(next); d > 0 {
@@ -101,9 +104,11 @@ func control(addr string, h serverHooks) error {
 				}
 				next = next.Add(time.Duration(ms) * time.Millisecond)
 				seq++
+				t0 := time.Now()
 				h.publish(payload(seq, size))
+				fanout = max(fanout, time.Since(t0))
 			}
-			_, err = fmt.Printf("published %d %d %d %d\n", first, seq, h.dropped(), (cpuTime() - cpu).Milliseconds())
+			_, err = fmt.Printf("published %d %d %d %d %d\n", first, seq, h.dropped(), (cpuTime() - cpu).Milliseconds(), fanout.Microseconds())
 		default:
 			_, err = fmt.Printf("error unknown command %q\n", cmd)
 		}
