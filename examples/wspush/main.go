@@ -24,12 +24,17 @@
 //	            not require it
 //
 // In every server a publisher writes each message to every subscribed
-// connection without waiting for any of them; a client that falls behind
-// (its socket's send buffer full: it stopped reading) is dropped with a
-// log line, so that it never stalls the others. In stackslice and nethttp
-// the frame is encoded once and written with one non-blocking write per
-// socket (hub.go); nbhttp writes through nbio's own per-connection write
-// buffering, limited to 1 MiB a connection.
+// connection without waiting for any of them, and a client that falls far
+// behind is dropped with a log line, so that it never stalls the others.
+// In stackslice and nethttp the frame is encoded once and written with one
+// non-blocking write per socket; only a connection whose socket's send
+// buffer is full gets a bounded backlog and a flusher task (goroutine)
+// until it catches up, and is dropped if the backlog overflows (hub.go).
+// nbhttp writes through nbio's own per-connection write buffering, limited
+// to 1 MiB a connection.
+//
+// -slow K adds K connections that stop reading after they subscribe: the
+// servers must drop exactly those and go on delivering to the others.
 //
 // Each server runs in its own process; the connections come from client
 // processes (at most 5,000 connections each), each from its own loopback
