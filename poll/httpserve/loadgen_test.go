@@ -124,6 +124,9 @@ func (lg *loadGen) run() error {
 // wait waits for the child to exit.
 func (lg *loadGen) wait() error {
 	lg.stdin.Close()
+	for range lg.lines {
+		// the rest of the child's output, up to its end: Wait closes the pipe
+	}
 	err := lg.cmd.Wait()
 	if err != nil {
 		lg.mu.Lock()
