@@ -29,7 +29,10 @@ func benchHello(w http.ResponseWriter, r *http.Request) {
 // carriers) and nethttp (net/http). req/s is requests answered per second
 // of the load's run; server-cpu-ns/op is the CPU time (user and system)
 // of this process, which holds only the server, per request: steadier on
-// a busy machine, where the client's share of the cores varies.
+// a busy machine, where the client's share of the cores varies;
+// server-ctxsw/op its threads' context switches per request (a thread
+// that sleeps for want of work, and is woken, costs two system calls and
+// a switch).
 func BenchmarkHTTP(b *testing.B) {
 	const conns = 256
 	b.Run("stackslice", func(b *testing.B) {
@@ -72,7 +75,7 @@ func benchServer(b *testing.B, addr string, conns int, serve func() error, shutd
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := cpuTime()
+	cpu0, sw0 := cpuTime()
 	b.ResetTimer()
 	t0 := time.Now()
 	err = lg.run()
@@ -81,17 +84,19 @@ func benchServer(b *testing.B, addr string, conns int, serve func() error, shutd
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu := cpuTime() - cpu0
+	cpu1, sw1 := cpuTime()
 	if err := lg.wait(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
-	b.ReportMetric(float64(cpu)/float64(b.N), "server-cpu-ns/op")
+	b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "server-cpu-ns/op")
+	b.ReportMetric(float64(sw1-sw0)/float64(b.N), "server-ctxsw/op")
 }
 
-// cpuTime returns this process's CPU time, user and system, in ns.
-func cpuTime() int64 {
+// cpuTime returns this process's CPU time, user and system, in ns, and
+// its context switches (its threads going to sleep, or preempted).
+func cpuTime() (ns, switches int64) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return ru.Utime.Nano() + ru.Stime.Nano(), int64(ru.Nvcsw + ru.Nivcsw)
 }
