@@ -5,7 +5,10 @@
 // writes it and flushes; between events it is a small saved block, not a
 // parked goroutine with a stack and buffers. A client that leaves ends its
 // handler (the request's context ends); one that stops reading is dropped
-// when an event cannot be written within -wtimeout.
+// when an event cannot be written within -wtimeout. Every second, it
+// reports the streams, the events sent and received, the scheduler's tasks
+// and what their saved stacks hold, and the process's heap (in-process
+// clients included).
 //
 //	go run ./examples/sse                                # serve on 127.0.0.1:7009 until interrupted
 //	go run ./examples/sse -clients 1000 -every 1s -d 5s  # with 1,000 in-process clients
@@ -90,13 +93,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	report := func() {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(out, "sse: %d streams, %d events sent, %d received by clients, %d dropped, heap %d KiB\n",
-			sv.hub.streams.Load(), sv.hub.sent.Load(), received.Load(), sv.hub.dropped.Load(), ms.HeapInuse>>10)
+		st := sv.s.Stats()
+		fmt.Fprintf(out, "sse: %d streams, %d events sent, %d received by clients, %d dropped; %d tasks saved in %d KiB, heap %d KiB\n",
+			sv.hub.streams.Load(), sv.hub.sent.Load(), received.Load(), sv.hub.dropped.Load(), st.Tasks, st.SavedBytes>>10, ms.HeapInuse>>10)
 	}
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
-	reportEvery := max(*every, time.Second)
-	lastReport := time.Now()
+	reports := time.NewTicker(time.Second)
+	defer reports.Stop()
 loop:
 	for n := 1; ; n++ {
 		select {
@@ -104,10 +108,8 @@ loop:
 			break loop
 		case t := <-tick.C:
 			sv.hub.broadcast(event{id: n, data: "tick " + fmt.Sprint(n) + " at " + t.Format(time.TimeOnly)})
-			if time.Since(lastReport) >= reportEvery {
-				report()
-				lastReport = time.Now()
-			}
+		case <-reports.C:
+			report()
 		}
 	}
 	wg.Wait() // the clients end with ctx
