@@ -6,6 +6,7 @@
 //	go run ./examples/hello -addr 127.0.0.1:8080       # stackslice, until interrupted
 //	go run ./examples/hello -addr 127.0.0.1:8080 -std  # net/http
 //	wrk -t2 -c256 -d10s http://127.0.0.1:8080/
+//	go run ./examples/hello -cpuprofile cpu.out        # then: go tool pprof cpu.out
 //
 // SIGINT or SIGTERM (or the end of -d) shuts the server down gracefully:
 // it stops accepting, closes the idle connections and waits up to -grace
@@ -22,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -54,8 +56,20 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(addr stri
 	std := fs.Bool("std", false, "serve with net/http instead of stackslice")
 	dur := fs.Duration("d", 0, "stop after this long (0: run until interrupted)")
 	grace := fs.Duration("grace", 5*time.Second, "on shutdown, wait this long for the requests in flight")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the serving to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *dur > 0 {
 		var cancel context.CancelFunc
