@@ -174,7 +174,7 @@ type event struct {
 type hub struct {
 	wtimeout time.Duration
 
-	mu     sync.Mutex // held only briefly, never across a wait
+	mu     sched.Mutex // held briefly; a task that waits for it parks
 	subs   map[*sched.Chan[event]]struct{}
 	closed bool
 
