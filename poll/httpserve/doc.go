@@ -1,11 +1,14 @@
 // Package httpserve is an HTTP/1.1 server on stackslice: any http.Handler,
 // served over a poll.Listener, each connection a task of the listener's
 // scheduler in which the handler runs. A connection that waits for its
-// next request (a keep-alive client, a long poll between messages) holds
-// no goroutine and no buffer: it waits for readability with none, and
-// borrows a pooled reader and writer only while a request is read and
-// answered. So a process holds far more idle HTTP connections than with
-// net/http, which keeps a goroutine and its buffers for each.
+// next request (a keep-alive client between requests) holds no goroutine
+// and no buffer: it waits for readability with none, and borrows a pooled
+// reader and writer only while a request is read and answered. So a
+// process holds far more idle HTTP connections than with net/http, which
+// keeps a goroutine and its buffers for each. A handler that waits inside
+// a request (a long poll, a stream of server-sent events) keeps the
+// request's reader and writer (about 10 KiB) until it returns, as it would
+// with net/http; one that hijacks the connection decides what it keeps.
 //
 //	s := sched.New()
 //	ln, err := poll.Listen(s, "tcp", "127.0.0.1:8080")
