@@ -106,7 +106,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // call after a panic: a task cannot park there (sched's limits), and the
 // end of a connection writes and waits.
 func (c *conn) serve(ctx context.Context) {
-	if c.tc != nil && !c.handshake(ctx) {
+	if c.tc != nil && (!c.awaitHello() || !c.handshake(ctx)) {
 		c.tc.Close()
 		return
 	}
@@ -121,6 +121,21 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// awaitHello waits, idle as for a request, until a TLS client sends its
+// hello, within the handshake timeout: until then Shutdown closes the
+// connection, as it closes one that waits for a request. It reports false
+// when the connection should close.
+func (c *conn) awaitHello() bool {
+	if d := c.srv().tlsHandshakeTimeout(); d > 0 {
+		c.pc.SetReadDeadline(time.Now().Add(d))
+	}
+	c.state.Store(stateIdle)
+	if c.srv().shuttingDown() || c.pc.WaitRead(nil) != nil {
+		return false
+	}
+	return c.state.CompareAndSwap(stateIdle, stateActive)
 }
 
 // handshake runs the TLS handshake within the server's timeouts, as
