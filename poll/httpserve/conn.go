@@ -196,9 +196,10 @@ func (c *conn) awaitRequest(first bool) bool {
 	if !c.tlsBuffered(deadline) && c.pc.WaitRead(nil) != nil {
 		return false
 	}
-	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+	if c.state.Load() != stateIdle {
 		return false // Shutdown closed it
 	}
+	// Still idle while the header is read (see serveArrived).
 	if !first {
 		c.setHeaderDeadline()
 	}
@@ -250,7 +251,10 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 	srv := c.srv()
 	for {
 		w, err := c.readRequest(ctx)
-		if srv.shuttingDown() {
+		// The connection stays idle until a request's header is read,
+		// as in net/http, so that Shutdown closes one whose client
+		// stalls mid-header; it is active from now on.
+		if srv.shuttingDown() || !c.state.CompareAndSwap(stateIdle, stateActive) {
 			// As net/http: a request read during Shutdown is dropped;
 			// the client sees the connection close and may retry.
 			c.close()
@@ -268,11 +272,10 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 			c.release()
 			return true
 		}
-		// Pipelined: the next request is here already. Idle for an
-		// instant, so that Shutdown can close the connection between
-		// requests as it would when waiting.
+		// Pipelined: the next request is here already. Idle until its
+		// header is read, as when waiting.
 		c.state.Store(stateIdle)
-		if srv.shuttingDown() || !c.state.CompareAndSwap(stateIdle, stateActive) {
+		if srv.shuttingDown() {
 			c.close()
 			return false
 		}
