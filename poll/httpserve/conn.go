@@ -106,7 +106,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // call after a panic: a task cannot park there (sched's limits), and the
 // end of a connection writes and waits.
 func (c *conn) serve(ctx context.Context) {
-	if c.tc != nil && !c.handshake(ctx) {
+	if c.tc != nil && (!c.awaitHello() || !c.handshake(ctx)) {
 		c.tc.Close()
 		return
 	}
@@ -121,6 +121,21 @@ func (c *conn) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// awaitHello waits, idle as for a request, until a TLS client sends its
+// hello, within the handshake timeout: until then Shutdown closes the
+// connection, as it closes one that waits for a request. It reports false
+// when the connection should close.
+func (c *conn) awaitHello() bool {
+	if d := c.srv().tlsHandshakeTimeout(); d > 0 {
+		c.pc.SetReadDeadline(time.Now().Add(d))
+	}
+	c.state.Store(stateIdle)
+	if c.srv().shuttingDown() || c.pc.WaitRead(nil) != nil {
+		return false
+	}
+	return c.state.CompareAndSwap(stateIdle, stateActive)
 }
 
 // handshake runs the TLS handshake within the server's timeouts, as
@@ -181,9 +196,10 @@ func (c *conn) awaitRequest(first bool) bool {
 	if !c.tlsBuffered(deadline) && c.pc.WaitRead(nil) != nil {
 		return false
 	}
-	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+	if c.state.Load() != stateIdle {
 		return false // Shutdown closed it
 	}
+	// Still idle while the header is read (see serveArrived).
 	if !first {
 		c.setHeaderDeadline()
 	}
@@ -235,7 +251,10 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 	srv := c.srv()
 	for {
 		w, err := c.readRequest(ctx)
-		if srv.shuttingDown() {
+		// The connection stays idle until a request's header is read,
+		// as in net/http, so that Shutdown closes one whose client
+		// stalls mid-header; it is active from now on.
+		if srv.shuttingDown() || !c.state.CompareAndSwap(stateIdle, stateActive) {
 			// As net/http: a request read during Shutdown is dropped;
 			// the client sees the connection close and may retry.
 			c.close()
@@ -253,11 +272,10 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 			c.release()
 			return true
 		}
-		// Pipelined: the next request is here already. Idle for an
-		// instant, so that Shutdown can close the connection between
-		// requests as it would when waiting.
+		// Pipelined: the next request is here already. Idle until its
+		// header is read, as when waiting.
 		c.state.Store(stateIdle)
-		if srv.shuttingDown() || !c.state.CompareAndSwap(stateIdle, stateActive) {
+		if srv.shuttingDown() {
 			c.close()
 			return false
 		}

@@ -113,15 +113,36 @@ func (a *active) startWatch(w *response) {
 	if a.watching || a.hasByte || a.cur != w || w.handlerDone.Load() || c.isHijacked() || w.ctx.Context.Err() != nil {
 		return
 	}
-	done := sched.NewChan[struct{}](0)
-	a.watching, a.watchAborted, a.watchDone = true, false, done
 	rwc := c.rwc()
 	rwc.SetReadDeadline(time.Time{}) // the request's deadline is the reader's, not the watch's
+	if c.tc == nil && c.pc.WaitRead(doneCtx) == nil {
+		// Something is pending already (the client's end, or the next
+		// request): read it here, so that the caller of Done or Err
+		// sees the context cancelled at once if the client has gone,
+		// as net/http's background read, started earlier, would have.
+		n, err := c.pc.Read(a.byteBuf[:])
+		if n == 1 {
+			a.hasByte = true
+		}
+		if err != nil {
+			w.cancel()
+		}
+		return
+	}
+	done := sched.NewChan[struct{}](0)
+	a.watching, a.watchAborted, a.watchDone = true, false, done
 	if _, err := a.s.Go(func(context.Context) { a.watch(rwc, w, done) }, sched.WithTaskName("httpserve client watch")); err != nil {
 		a.watching = false // the scheduler is closing: so is the connection
 		done.Close()
 	}
 }
+
+// doneCtx is a context that is done: WaitRead with it only looks.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // watch is the watch task: one read of one byte.
 func (a *active) watch(rwc net.Conn, w *response, done *sched.Chan[struct{}]) {
