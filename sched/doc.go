@@ -184,10 +184,12 @@ package sched
 // context, has a smaller frame (saved with every parked task) than
 // ParkCtx's, and holds no task pointer while parked.
 //
-// Packing (compact.go): a sweeper goroutine walks the registry every half
-// second and packs (slice.Coroutine.Compress) the tasks parked for the
-// policy's After, with their pointers named by shadow entry. A policy with
-// After zero has no sweeper: each task is packed at every switch-out.
+// Packing (compact.go): a sweeper goroutine walks the registry every After/2
+// and packs (slice.Coroutine.Compress) the tasks parked for the policy's
+// After, with their pointers named by shadow entry; a task it has dealt
+// with moves to a swept list that no pass walks, until it runs again, so
+// idle tasks cost no CPU. A policy with After zero has no sweeper: each
+// task is packed at every switch-out.
 //
 // Invariants:
 //

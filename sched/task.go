@@ -89,7 +89,7 @@ const (
 	flagCanceled  uint32 = 1 << iota
 	flagGoroutine        // a stand-in for a goroutine blocked in Park
 	flagPreempted        // yielded at a Checkpoint: requeue globally
-	flagSwept            // the sweeper packed the parked task (or found it would not shrink); cleared when it runs
+	flagSwept            // on its shard's swept list: the sweeper dealt with its park (compact.go); changed under the shard's lock
 
 	// The priority and the pinned carrier (its index + 1; 0: not pinned,
 	// fixed at Go) are kept in the flags word too, so the Task stays small.

@@ -139,7 +139,7 @@ func (w *worker) loop() {
 func (w *worker) run(t *Task) bool {
 	t.setRunning()
 	if t.flags.Load()&flagSwept != 0 {
-		t.flags.And(^flagSwept) // runs again: the sweeper looks at its next park
+		w.c.s.unsweep(t) // runs again: the sweeper looks at its next park
 	}
 	if w.cur.Load() != t {
 		w.cur.Store(t)
