@@ -5,6 +5,7 @@
 //
 //	go run ./examples/proxy -listen 127.0.0.1:7009 -backend 127.0.0.1:7007
 //	go run ./examples/proxy -bench              # relay throughput vs an io.Copy goroutine relay
+//	go run ./examples/proxy -bench -json        # the same as one JSON object
 //
 // -bench runs, in this process and over loopback only, an echo backend
 // (std net), the relay under test and a load client (-conns connections,
@@ -12,12 +13,15 @@
 // through the relay people write with goroutines (two io.Copy per pair,
 // which splices on Linux too), with the same connections, write size and
 // duration, and prints MB/s for both and their ratio. The time is split
-// into -rounds rounds that alternate which relay goes first, so that
-// warm-up and drift on a shared machine do not favour either.
+// into -rounds rounds that alternate which relay goes first (ours, net;
+// net, ours; ...), so that warm-up and drift on a shared machine do not
+// favour either. With -json it prints one object: {"ours_mbps", "net_mbps",
+// "ratio"} and the settings and rounds they come from.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,6 +54,7 @@ func run(args []string, out io.Writer) error {
 	conns := fs.Int("conns", 32, "with -bench: load connections")
 	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
 	rounds := fs.Int("rounds", 4, "with -bench: alternating rounds the time is split into")
+	asJSON := fs.Bool("json", false, "with -bench: print the result as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +65,20 @@ func run(args []string, out io.Writer) error {
 		if *rounds < 1 {
 			return fmt.Errorf("proxy: -rounds %d: want at least 1", *rounds)
 		}
-		return runBench(out, *conns, *chunk, *rounds, *dur)
+		if *conns < 1 || *chunk < 1 {
+			return fmt.Errorf("proxy: -conns %d -chunk %d: want at least 1 each", *conns, *chunk)
+		}
+		rep, err := runBench(*conns, *chunk, *rounds, *dur)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		rep.print(out)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -155,11 +173,42 @@ func goRelay(ln net.Listener, backend string) {
 	}
 }
 
-func runBench(out io.Writer, conns, chunk, rounds int, dur time.Duration) error {
+// BenchReport is the result of -bench (its -json output).
+type BenchReport struct {
+	// OursMBps and NetMBps are the relays' echoed throughput in MB/s
+	// (1e6 bytes): the mean of their rounds, each as long as the other's.
+	OursMBps float64 `json:"ours_mbps"`
+	NetMBps  float64 `json:"net_mbps"`
+	Ratio    float64 `json:"ratio"` // OursMBps / NetMBps
+	Conns    int     `json:"conns"`
+	Chunk    int     `json:"chunk"` // bytes per client write
+	// Duration is each relay's total time, split into len(Rounds) rounds.
+	Duration time.Duration `json:"duration_ns"`
+	Rounds   []BenchRound  `json:"rounds"`
+}
+
+// BenchRound is one round: both relays, one after the other.
+type BenchRound struct {
+	OursFirst bool    `json:"ours_first"`
+	OursMBps  float64 `json:"ours_mbps"`
+	NetMBps   float64 `json:"net_mbps"`
+}
+
+func (r *BenchReport) print(out io.Writer) {
+	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each in %d alternating rounds, loopback echo backend:\n",
+		r.Conns, r.Chunk, r.Duration, len(r.Rounds))
+	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", r.OursMBps)
+	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", r.NetMBps)
+	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", r.Ratio)
+}
+
+// runBench measures both relays: each for dur in total, in rounds
+// alternating which goes first.
+func runBench(conns, chunk, rounds int, dur time.Duration) (*BenchReport, error) {
 	// Echo backend (std net), shared by both runs.
 	bln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer bln.Close()
 	go func() {
@@ -181,49 +230,52 @@ func runBench(out io.Writer, conns, chunk, rounds int, dur time.Duration) error 
 	defer s.Close()
 	pln, err := poll.Listen(s, "tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var pairs atomic.Int64
 	srv, err := startRelay(s, pln, backend, &pairs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer srv.Close()
 
 	// Comparison: goroutines with io.Copy.
 	gln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer gln.Close()
 	go goRelay(gln, backend)
 
 	// Equal rounds, alternating which relay goes first: the mean of the
 	// rounds' MB/s is each relay's throughput over its whole time.
-	var ours, theirs float64
+	rep := &BenchReport{Conns: conns, Chunk: chunk, Duration: dur}
 	each := dur / time.Duration(rounds)
 	for r := 0; r < rounds; r++ {
+		round := BenchRound{OursFirst: r%2 == 0}
 		for i := 0; i < 2; i++ {
 			if (r+i)%2 == 0 {
 				mbs, err := load(pln.Addr().String(), conns, chunk, each)
 				if err != nil {
-					return fmt.Errorf("stackslice relay: %w", err)
+					return nil, fmt.Errorf("stackslice relay: %w", err)
 				}
-				ours += mbs / float64(rounds)
+				round.OursMBps = mbs
+				rep.OursMBps += mbs / float64(rounds)
 			} else {
 				mbs, err := load(gln.Addr().String(), conns, chunk, each)
 				if err != nil {
-					return fmt.Errorf("goroutine relay: %w", err)
+					return nil, fmt.Errorf("goroutine relay: %w", err)
 				}
-				theirs += mbs / float64(rounds)
+				round.NetMBps = mbs
+				rep.NetMBps += mbs / float64(rounds)
 			}
 		}
+		rep.Rounds = append(rep.Rounds, round)
 	}
-	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each in %d alternating rounds, loopback echo backend:\n", conns, chunk, dur, rounds)
-	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", ours)
-	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", theirs)
-	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", ours/theirs)
-	return nil
+	if rep.NetMBps > 0 {
+		rep.Ratio = rep.OursMBps / rep.NetMBps
+	}
+	return rep, nil
 }
 
 // load streams data through addr on conns connections for dur and returns
