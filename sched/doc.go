@@ -176,9 +176,10 @@ package sched
 // Blocked), or whose task did not yield a tick after its Checkpoint
 // request.
 //
-// Code running in a task finds its worker, and so its task and carrier,
-// through slice.Owner: a worker resumes every coroutine with itself as the
-// owner (slice.Coroutine.ResumeFor). Nothing is scanned. Every task's
+// Code running in a task finds its task through slice.Owner: a worker
+// resumes every task's coroutine with the task as the owner
+// (slice.Coroutine.ResumeFor), and the task names its worker, and so its
+// carrier, by index (Task.worker). Nothing is scanned. Every task's
 // coroutine runs taskMain, which finds its Task through its worker: no
 // closure per task. Park, for library code whose waits end without a
 // context, has a smaller frame (saved with every parked task) than
