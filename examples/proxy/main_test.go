@@ -58,6 +58,34 @@ func TestBenchBadFlags(t *testing.T) {
 	}
 }
 
+func TestEchoCheck(t *testing.T) {
+	const chunk, seed = 5, 7
+	var stream []byte
+	for k := range 23 {
+		stream = append(stream, seed+byte(k%chunk))
+	}
+	e := newEchoCheck(seed, chunk, 4)
+	for b := stream; len(b) > 0; {
+		n := min(len(b), 1+len(b)%4)
+		if !e.next(b[:n]) {
+			t.Fatalf("the right bytes %v refused at offset %d", b[:n], len(stream)-len(b))
+		}
+		b = b[n:]
+	}
+	for i := range stream[:10] {
+		bad := append([]byte(nil), stream[:10]...)
+		bad[i]++
+		e := newEchoCheck(seed, chunk, 4)
+		ok := true
+		for b := bad; len(b) > 0 && ok; b = b[min(len(b), 3):] {
+			ok = e.next(b[:min(len(b), 3)])
+		}
+		if ok {
+			t.Errorf("a wrong byte at %d passed", i)
+		}
+	}
+}
+
 func TestRelay(t *testing.T) {
 	bln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
