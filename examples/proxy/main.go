@@ -54,7 +54,7 @@ func run(args []string, out io.Writer) error {
 	bench := fs.Bool("bench", false, "measure relay throughput against a goroutine io.Copy relay, in-process over loopback")
 	conns := fs.Int("conns", 32, "with -bench: load connections")
 	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
-	rounds := fs.Int("rounds", 4, "with -bench: alternating rounds the time is split into")
+	rounds := fs.Int("rounds", 10, "with -bench: alternating rounds the time is split into")
 	asJSON := fs.Bool("json", false, "with -bench: print the result as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return err
