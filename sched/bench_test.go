@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/stackslice/stackslice/slice"
 )
 
 // Benchmarks. Figures and commands are in the package README; for example:
@@ -42,7 +44,8 @@ func BenchmarkSpawn(b *testing.B) {
 
 // BenchmarkPingPong passes a value back and forth between two tasks over
 // unbuffered Chans (two goroutines over unbuffered channels); one op is one
-// round trip.
+// round trip. "engine" is the part of sched's figure that package slice
+// does: two coroutine round trips.
 func BenchmarkPingPong(b *testing.B) {
 	b.Run("sched", func(b *testing.B) {
 		s := New()
@@ -68,6 +71,32 @@ func BenchmarkPingPong(b *testing.B) {
 		})
 		t.Wait()
 	})
+	b.Run("engine", func(b *testing.B) {
+		// The floor under sched's figure: the two engine round trips of
+		// an exchange, with nothing of the scheduler. Two coroutines,
+		// suspended as deep as the tasks above (the function, Recv, recv,
+		// Yield), resumed in turn with an owner, as a worker does.
+		var v int
+		stop := false
+		body := func() {
+			for !stop {
+				pingPongFrame(&v)
+			}
+		}
+		a, c := slice.New(body), slice.New(body)
+		owner := new(int)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			a.ResumeFor(owner)
+			c.ResumeFor(owner)
+		}
+		b.StopTimer()
+		stop = true
+		if !a.Resume() || !c.Resume() {
+			b.Fatal("a coroutine did not finish")
+		}
+	})
 	b.Run("goroutine", func(b *testing.B) {
 		ping, pong := make(chan int), make(chan int)
 		go func() {
@@ -83,6 +112,18 @@ func BenchmarkPingPong(b *testing.B) {
 		}
 		close(ping)
 	})
+}
+
+// pingPongFrame and pingPongYield stand for Chan.Recv and Chan.recv: the
+// frames between a ping-pong task's function and slice.Yield.
+//
+//go:noinline
+func pingPongFrame(v *int) { pingPongYield(v) }
+
+//go:noinline
+func pingPongYield(v *int) {
+	*v++
+	slice.Yield()
 }
 
 const idleTasks = 100_000

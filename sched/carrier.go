@@ -91,6 +91,10 @@ func (s *Scheduler) queued(p int) {
 // ready queues a woken task: after the running task on the same worker
 // if a task of s readied it, else on the global queue.
 func (s *Scheduler) ready(t *Task) {
+	if w := s.lastWorkerHere(t); w != nil {
+		w.pushNext(t)
+		return
+	}
 	if w := s.currentWorker(); w != nil {
 		w.pushNext(t)
 		return

@@ -379,7 +379,7 @@ func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 //
 //go:noinline
 func takeWaiter[T any](t *Task) *waiter[T] {
-	c := t.s.workers.get(t.worker)
+	c := t.runningOn()
 	if w, ok := c.spare.(*waiter[T]); ok {
 		c.spare = nil
 		return w
@@ -396,7 +396,7 @@ func takeWaiter[T any](t *Task) *waiter[T] {
 //go:noinline
 func putWaiter[T any](t *Task, w *waiter[T]) {
 	*w = waiter[T]{}
-	t.s.workers.get(t.worker).spare = w
+	t.runningOn().spare = w
 }
 
 // Results of the try functions.

@@ -10,12 +10,22 @@ import (
 // packed; package slice packs only when told to (Coroutine.Compress) or at
 // every yield of a coroutine whose mode says so (Coroutine.SetCompression).
 //
-// With After > 0, a sweeper goroutine walks the task registry every After/2
+// With After > 0, a sweeper goroutine looks at the registry every After/2
 // and packs every task parked for at least After: between After and
 // 1.5*After after it parked. Until then a parked task costs nothing for it.
-// A task the sweeper has dealt with (packed, or found not to shrink) carries
-// flagSwept until it runs again, so later sweeps skip it without holding it
-// still. The tasks get CompressNone as their own slice mode, so that slice's
+//
+// An idle task costs no CPU either once the sweeper has dealt with it
+// (packed it, or found it would not shrink): the sweeper moves it to its
+// registry shard's swept list, marked flagSwept, and walks only the live
+// lists, which hold the tasks that ran since the sweeper last dealt with
+// them. A swept task that runs again goes back to the live list (its
+// worker does it, in unsweep, before resuming it): a shard lock per wake-up
+// of a task that was parked for After or longer, none for any other park.
+// So a pass costs in proportion to the tasks that ran since they were last
+// swept, not to the tasks that exist, and a Task needs no field for it: the
+// registry's links serve both lists.
+//
+// The tasks get CompressNone as their own slice mode, so that slice's
 // global mode does not pack them at every yield besides.
 //
 // With After == 0 there is no sweeper: the tasks get the policy's mode as
@@ -61,37 +71,72 @@ func (s *Scheduler) sweeper() {
 }
 
 // sweep packs every task parked for at least the policy's After, one
-// registry shard at a time: the shard's lock is held only to list the
-// candidates (parked, not swept since they parked).
-func (s *Scheduler) sweep() {
+// registry shard at a time, and returns how many parked tasks it looked at
+// (for tests). The shard's lock is held only to list them: the parked tasks
+// of the live list.
+func (s *Scheduler) sweep() int {
 	after := uint32(s.policy.After / time.Millisecond)
+	visited := 0
 	var batch []*Task
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for t := sh.head; t != nil; t = t.next {
-			if t.state.Load()&statusMask == stParked && t.flags.Load()&flagSwept == 0 {
-				batch = append(batch, t)
-			}
+		batch = parkedOn(sh.live, batch)
+		if sweepAll { // negative control: the swept tasks too
+			batch = parkedOn(sh.swept, batch)
 		}
+		visited += len(batch)
 		sh.mu.Unlock()
 		now := uint32(nanotime() / int64(time.Millisecond))
 		for _, t := range batch {
-			s.packIdle(t, now, after)
+			s.packIdle(sh, t, now, after)
 		}
 		clear(batch)
 		batch = batch[:0]
 	}
+	return visited
+}
+
+// parkedOn appends to batch the parked tasks of the list that starts at
+// head.
+func parkedOn(head *Task, batch []*Task) []*Task {
+	for t := head; t != nil; t = t.next {
+		if t.state.Load()&statusMask == stParked {
+			batch = append(batch, t)
+		}
+	}
+	return batch
 }
 
 // packIdle packs t if it has been parked for at least after milliseconds
-// (now is the clock parkedAt is read against), holding it still meanwhile.
-func (s *Scheduler) packIdle(t *Task, now, after uint32) {
+// (now is the clock parkedAt is read against), holding it still meanwhile,
+// and moves it to sh's swept list, even if it would not shrink: later
+// sweeps do not look at it again until it has run.
+func (s *Scheduler) packIdle(sh *shard, t *Task, now, after uint32) {
 	t.inspect(func(v uint64) {
-		if v&statusMask != stParked || now-t.parkedAt < after {
+		if v&statusMask != stParked || now-t.parkedAt < after || t.flags.Load()&flagSwept != 0 {
 			return
 		}
 		t.co.Compress(s.policy.Mode)
-		t.flags.Or(flagSwept) // even if it would not shrink: do not retry
+		// t is held parked: its worker cannot unsweep it before this.
+		sh.mu.Lock()
+		unlink(&sh.live, t)
+		t.flags.Or(flagSwept)
+		link(&sh.swept, t)
+		sh.mu.Unlock()
 	})
+}
+
+// unsweep puts t back on its shard's live list if the sweeper had moved it
+// to the swept one: t is about to run. Its worker calls it, with t running.
+func (s *Scheduler) unsweep(t *Task) {
+	if t.flags.Load()&flagSwept == 0 {
+		return
+	}
+	sh := s.shard(t)
+	sh.mu.Lock()
+	unlink(&sh.swept, t)
+	t.flags.And(^flagSwept)
+	link(&sh.live, t)
+	sh.mu.Unlock()
 }

@@ -18,3 +18,8 @@ const dropGrant = false
 // cancellation, so a received value is lost, or a sent one is received
 // although its Send failed.
 const dropChanClaim = false
+
+// sweepAll makes the sweeper look at the tasks it has swept already, in
+// every pass, as it did before swept tasks had a list of their own: an idle
+// task costs the sweeper a visit per pass again.
+const sweepAll = false

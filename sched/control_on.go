@@ -8,4 +8,5 @@ package sched
 var (
 	dropGrant     bool
 	dropChanClaim bool
+	sweepAll      bool
 )

@@ -176,18 +176,21 @@ package sched
 // Blocked), or whose task did not yield a tick after its Checkpoint
 // request.
 //
-// Code running in a task finds its worker, and so its task and carrier,
-// through slice.Owner: a worker resumes every coroutine with itself as the
-// owner (slice.Coroutine.ResumeFor). Nothing is scanned. Every task's
+// Code running in a task finds its task through slice.Owner: a worker
+// resumes every task's coroutine with the task as the owner
+// (slice.Coroutine.ResumeFor), and the task names its worker, and so its
+// carrier, by index (Task.worker). Nothing is scanned. Every task's
 // coroutine runs taskMain, which finds its Task through its worker: no
 // closure per task. Park, for library code whose waits end without a
 // context, has a smaller frame (saved with every parked task) than
 // ParkCtx's, and holds no task pointer while parked.
 //
-// Packing (compact.go): a sweeper goroutine walks the registry every half
-// second and packs (slice.Coroutine.Compress) the tasks parked for the
-// policy's After, with their pointers named by shadow entry. A policy with
-// After zero has no sweeper: each task is packed at every switch-out.
+// Packing (compact.go): a sweeper goroutine walks the registry every After/2
+// and packs (slice.Coroutine.Compress) the tasks parked for the policy's
+// After, with their pointers named by shadow entry; a task it has dealt
+// with moves to a swept list that no pass walks, until it runs again, so
+// idle tasks cost no CPU. A policy with After zero has no sweeper: each
+// task is packed at every switch-out.
 //
 // Invariants:
 //

@@ -96,21 +96,39 @@ func (w *worker) goidOrZero() uint64 {
 // blockedTasks maps the tasks of workers detached from their carriers
 // (blocked outside the scheduler) to their workers.
 func (s *Scheduler) blockedTasks() map[*Task]*worker {
-	m := map[*Task]*worker{}
-	for _, w := range s.blockedWorkers() {
-		if t := w.cur.Load(); t != nil && w.seq.Load()&inTaskBit != 0 {
-			m[t] = w
-		}
-	}
-	return m
+	return s.tasksOn(s.blockedWorkers())
 }
 
 // runningTasks maps every task in a resume now to its worker.
 func (s *Scheduler) runningTasks() map[*Task]*worker {
-	m := s.blockedTasks()
+	ws := s.blockedWorkers()
 	for _, c := range s.carriers {
-		w := c.w.Load()
-		if t := w.cur.Load(); t != nil && w.seq.Load()&inTaskBit != 0 {
+		ws = append(ws, c.w.Load())
+	}
+	return s.tasksOn(ws)
+}
+
+// tasksOn maps the tasks that the workers ws run now to them: the running
+// tasks whose worker index names one of the workers in a resume. Workers
+// do not keep a pointer to their task, which would cost them an atomic
+// store per resume; this walk costs Dump and Stats a look at every task,
+// which they take anyway, and only while some of ws are in a resume.
+func (s *Scheduler) tasksOn(ws []*worker) map[*Task]*worker {
+	m := map[*Task]*worker{}
+	byRef := map[int32]*worker{}
+	for _, w := range ws {
+		if w.seq.Load()&inTaskBit != 0 {
+			byRef[w.idx+1] = w
+		}
+	}
+	if len(byRef) == 0 {
+		return m
+	}
+	for _, t := range s.tasks() {
+		if t.state.Load()&statusMask != stRunning {
+			continue
+		}
+		if w := byRef[t.worker.Load()]; w != nil {
 			m[t] = w
 		}
 	}

@@ -54,7 +54,7 @@ func (c *carrier) checkHog(now int64) {
 		c.lastW, c.lastSeq, c.since, c.stage, c.blockedTicks = w, seq, now, 0, 0
 		return
 	}
-	if c.stage < 2 && w.g.Blocked() {
+	if c.stage < 2 && w.blocked() {
 		if c.blockedTicks++; c.blockedTicks >= 3 && c.s.standIn(c, w, seq, c.since) {
 			c.stage = 2
 		}

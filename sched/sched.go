@@ -108,11 +108,46 @@ const nshards = 16
 type cacheLinePad [64]byte
 
 // shard is one part of the registry of live tasks (for Close, Stats, Dump
-// and deadlock reports): an intrusive list, so registering allocates nothing.
+// and deadlock reports): intrusive lists, so registering allocates nothing.
+// A task is on one of two lists: swept once the sweeper has dealt with it
+// in its current park (it has flagSwept), live otherwise; the sweeper
+// walks only the live one (see compact.go). Both change under mu only.
 type shard struct {
-	mu   sync.Mutex
-	head *Task
-	_    [64 - 16]byte // keep shards on separate cache lines
+	mu    sync.Mutex
+	live  *Task
+	swept *Task
+	_     [64 - 24]byte // keep shards on separate cache lines
+}
+
+// list returns the head of the list t is on. The caller holds sh.mu.
+func (sh *shard) list(t *Task) **Task {
+	if t.flags.Load()&flagSwept != 0 {
+		return &sh.swept
+	}
+	return &sh.live
+}
+
+// link puts t at the head of the list whose head is *head. The caller
+// holds sh.mu.
+func link(head **Task, t *Task) {
+	t.prev, t.next = nil, *head
+	if *head != nil {
+		(*head).prev = t
+	}
+	*head = t
+}
+
+// unlink takes t off the list whose head is *head. The caller holds sh.mu.
+func unlink(head **Task, t *Task) {
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		*head = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	}
+	t.prev, t.next = nil, nil
 }
 
 // An Option configures New.
@@ -364,31 +399,22 @@ func taskMain() {
 	t.fn((*taskCtx)(t))
 }
 
+// shard returns the registry shard t is on.
+func (s *Scheduler) shard(t *Task) *shard { return &s.shards[t.id%nshards] }
+
 func (s *Scheduler) register(t *Task) {
 	t.id = s.nextID.Add(1)
 	s.ntasks.Add(1)
-	sh := &s.shards[t.id%nshards]
+	sh := s.shard(t)
 	sh.mu.Lock()
-	t.next = sh.head
-	if sh.head != nil {
-		sh.head.prev = t
-	}
-	sh.head = t
+	link(&sh.live, t)
 	sh.mu.Unlock()
 }
 
 func (s *Scheduler) unregister(t *Task) {
-	sh := &s.shards[t.id%nshards]
+	sh := s.shard(t)
 	sh.mu.Lock()
-	if t.prev != nil {
-		t.prev.next = t.next
-	} else {
-		sh.head = t.next
-	}
-	if t.next != nil {
-		t.next.prev = t.prev
-	}
-	t.prev, t.next = nil, nil
+	unlink(sh.list(t), t)
 	sh.mu.Unlock()
 	if s.ntasks.Add(-1) == 0 {
 		s.pokeRun()
@@ -401,8 +427,10 @@ func (s *Scheduler) tasks() []*Task {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for t := sh.head; t != nil; t = t.next {
-			ts = append(ts, t)
+		for _, head := range [...]*Task{sh.live, sh.swept} {
+			for t := head; t != nil; t = t.next {
+				ts = append(ts, t)
+			}
 		}
 		sh.mu.Unlock()
 	}

@@ -89,7 +89,7 @@ const (
 	flagCanceled  uint32 = 1 << iota
 	flagGoroutine        // a stand-in for a goroutine blocked in Park
 	flagPreempted        // yielded at a Checkpoint: requeue globally
-	flagSwept            // the sweeper packed the parked task (or found it would not shrink); cleared when it runs
+	flagSwept            // on its shard's swept list: the sweeper dealt with its park (compact.go); changed under the shard's lock
 
 	// The priority and the pinned carrier (its index + 1; 0: not pinned,
 	// fixed at Go) are kept in the flags word too, so the Task stays small.
@@ -106,11 +106,12 @@ const (
 type Task struct {
 	state atomic.Uint64 // see the state word above
 	flags atomic.Uint32 // flag* bits, the priority and the pinned carrier
-	// worker is the index of the worker that runs the task (see
-	// workerTable): written by that worker before it resumes the task,
-	// and read only by the task itself while it runs, which the resume
-	// orders after the write.
-	worker int32
+	// worker is the index + 1 of the worker that runs the task, or ran it
+	// last (see workerTable; 0: none yet): written by that worker before
+	// it resumes the task, and only when it changes. The task itself reads it to find
+	// its worker (the resume orders it after the write); Dump reads it to
+	// find the running tasks of each worker.
+	worker atomic.Int32
 	// size and peak are the bytes the coroutine held at its last and its
 	// largest switch-out, written by its carrier (for Stats).
 	size, peak atomic.Uint32

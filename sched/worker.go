@@ -10,9 +10,9 @@ import (
 
 // A worker is the goroutine that serves a carrier, like an M serving a P
 // in the Go runtime: it takes tasks from the carrier's queues and resumes
-// their coroutines on its own stack (slice.Coroutine.ResumeFor, with
-// itself as the owner, so that code running in a task finds its worker
-// and task through slice.Owner, without a lookup).
+// their coroutines on its own stack (slice.Coroutine.ResumeFor, with the
+// task as the owner, so that code running in a task finds its task through
+// slice.Owner, and its worker through the task's worker index).
 //
 // Besides the carrier's queues a worker has a "next" slot: the task the
 // running task readied last, which runs next (as in the Go runtime, this
@@ -29,7 +29,7 @@ import (
 // and exits.
 type worker struct {
 	c   *carrier // the carrier it serves, or served until it was detached
-	idx int32    // its index in the scheduler's worker table (Task.worker)
+	idx int32    // its index in the scheduler's worker table (Task.worker is idx+1)
 
 	// seq is resumes<<seqShift | detachedBit | inTaskBit. The worker adds
 	// seqUnit|inTaskBit before each resume and clears inTaskBit with a
@@ -38,17 +38,16 @@ type worker struct {
 	// of the two succeeds, so the worker knows whether it still serves c.
 	seq atomic.Uint64
 
-	cur      atomic.Pointer[Task] // the task it runs (or ran last: see run)
 	next     atomic.Pointer[Task] // see above
 	preempt  atomic.Bool          // the monitor asks the running task to yield
 	nextPrio int                  // next's priority when it was put there; owner only
 	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
 	picks    uint32               // findWork calls, owner only
 
-	// g is the worker's goroutine as the monitor asks about it (is it
-	// blocked?); written by the goroutine before its first resume, which
-	// seq orders before the monitor's reads.
-	g            slice.Carrier
+	// g is the worker's goroutine (slice.Carrier): the monitor asks
+	// whether it is blocked, and ready whether it is the caller's. Stored
+	// once, by the goroutine, before its first resume.
+	g            atomic.Pointer[slice.Carrier]
 	goid         atomic.Uint64 // the goroutine's id, for Dump
 	blockedSince atomic.Int64  // detached: nanotime since its task has run
 }
@@ -73,7 +72,6 @@ func newWorker(c *carrier) *worker {
 func (w *worker) leave() {
 	s := w.c.s
 	w.handOver()
-	w.cur.Store(nil)
 	s.retiredSwitches.Add(w.switches())
 	s.workers.remove(w)
 }
@@ -81,26 +79,63 @@ func (w *worker) leave() {
 // switches returns how many resumes w has started.
 func (w *worker) switches() uint64 { return w.seq.Load() >> seqShift }
 
-// currentWorker returns the worker running the calling task, or nil
-// outside a task (and in coroutines nested in a task, which are not the
-// task: code there blocks its worker rather than parking).
-func currentWorker() *worker {
-	w, _ := slice.Owner().(*worker)
+// currentTask returns the task the caller runs in, or nil outside a task
+// (and in coroutines nested in a task, which are not the task: code there
+// blocks its worker rather than parking). A worker resumes every task with
+// the task as its coroutine's owner.
+func currentTask() *Task {
+	t, _ := slice.Owner().(*Task)
+	return t
+}
+
+// runningOn returns the worker that runs t. Only t itself may ask, while it
+// runs: its worker wrote the index before resuming it.
+func (t *Task) runningOn() *worker { return t.s.workers.get(t.worker.Load() - 1) }
+
+// blocked reports whether w's goroutine is blocked (see slice.Carrier).
+func (w *worker) blocked() bool {
+	g := w.g.Load()
+	return g != nil && g.Blocked()
+}
+
+// lastWorkerHere returns the worker t ran on last if the caller runs on
+// that worker's goroutine, inside a resume (in a task, or in a coroutine
+// nested in one), else nil. It spares ready the coroutine lookup of
+// currentWorker when a task readies one that ran on its own worker, as a
+// producer and its consumer handing over on one worker do.
+func (s *Scheduler) lastWorkerHere(t *Task) *worker {
+	ref := t.worker.Load()
+	if ref == 0 {
+		return nil
+	}
+	w := s.workers.get(ref - 1)
+	if w == nil {
+		return nil
+	}
+	g := w.g.Load()
+	if g == nil || *g == (slice.Carrier{}) || *g != slice.CurrentCarrier() {
+		return nil // another goroutine's, or the fallback's (no Carrier)
+	}
+	// The caller's own worker: its in-task bit is the caller's to read.
+	if w.seq.Load()&inTaskBit == 0 {
+		return nil // the worker itself, between tasks
+	}
 	return w
 }
 
-// currentTask returns the task the caller runs in, or nil.
-func currentTask() *Task {
-	if w := currentWorker(); w != nil {
-		return w.cur.Load()
+// currentWorker returns the worker running the calling task, or nil
+// outside a task.
+func currentWorker() *worker {
+	if t := currentTask(); t != nil {
+		return t.runningOn()
 	}
 	return nil
 }
 
 // currentWorker returns the worker of s that runs the calling task, or nil.
 func (s *Scheduler) currentWorker() *worker {
-	if w := currentWorker(); w != nil && w.c.s == s {
-		return w
+	if t := currentTask(); t != nil && t.s == s {
+		return t.runningOn()
 	}
 	return nil
 }
@@ -109,7 +144,8 @@ func (s *Scheduler) currentWorker() *worker {
 func (w *worker) loop() {
 	s := w.c.s
 	defer s.carrierWG.Done()
-	w.g = slice.CurrentCarrier()
+	g := slice.CurrentCarrier()
+	w.g.Store(&g)
 	w.goid.Store(goid())
 	for !s.stopping.Load() {
 		if w.picks%8 == 0 {
@@ -121,9 +157,6 @@ func (w *worker) loop() {
 			}
 			continue
 		}
-		if w.cur.Load() != nil {
-			w.cur.Store(nil) // see run
-		}
 		w.c.idle()
 	}
 }
@@ -132,19 +165,16 @@ func (w *worker) loop() {
 // still serves its carrier: false if the monitor detached it meanwhile (w
 // has then retired, and its goroutine must exit).
 //
-// cur is set only when it changes and cleared only when the worker goes
-// idle (each atomic store is a locked instruction): between tasks it still
-// names the last one, which nobody asks for then (currentTask is called
-// from the running task only).
+// t's worker index is stored only when it changes (an atomic store is a
+// locked instruction), which it does only when t moves to another worker.
 func (w *worker) run(t *Task) bool {
 	t.setRunning()
 	if t.flags.Load()&flagSwept != 0 {
-		t.flags.And(^flagSwept) // runs again: the sweeper looks at its next park
+		w.c.s.unsweep(t) // runs again: the sweeper looks at its next park
 	}
-	if w.cur.Load() != t {
-		w.cur.Store(t)
+	if t.worker.Load() != w.idx+1 {
+		t.worker.Store(w.idx + 1)
 	}
-	t.worker = w.idx
 	w.seq.Add(seqUnit | inTaskBit)
 	done, err := w.resume(t)
 	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
@@ -184,7 +214,7 @@ func (w *worker) resume(t *Task) (done bool, err error) {
 		}
 		w.goexit(t)
 	}()
-	done = t.co.ResumeFor(w)
+	done = t.co.ResumeFor(t)
 	normal = true
 	return done, nil
 }

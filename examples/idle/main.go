@@ -7,6 +7,7 @@
 //	go run ./examples/idle              # 100,000 of each, 5 calls deep
 //	go run ./examples/idle -n 1000000 -depth 20
 //	go run ./examples/idle -json
+//	go run ./examples/idle -idlecpu -n 300000 -json   # CPU used by 300,000 idle sched tasks
 //
 // Memory is measured as BenchmarkIdle in package slice measures it: live heap
 // bytes plus goroutine stack bytes (runtime.MemStats HeapAlloc + StackInuse)
@@ -14,6 +15,12 @@
 // all are suspended; the difference divided by n is the cost of one. The data
 // each computation points to is allocated before the first reading, so only
 // the cost of keeping it suspended is counted.
+//
+// With -idlecpu it measures what idle tasks cost in CPU instead: it parks n
+// tasks of a scheduler (package sched, default compression policy), each
+// receiving from its own Chan, waits until they are packed, and reports the
+// process's CPU time (getrusage: user + system) over a quiet window
+// divided by the window's wall time, as a percentage of one core.
 package main
 
 import (
@@ -75,8 +82,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 100_000, "number of computations of each kind to suspend")
 	depth := fs.Int("depth", 5, "call depth at which each computation is suspended")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of a table")
+	idleCPU := fs.Bool("idlecpu", false, "instead: park -n sched tasks on Chans, let them be packed, and measure the CPU the process uses over -window")
+	window := fs.Duration("window", 5*time.Second, "with -idlecpu: the quiet window CPU is measured over")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *idleCPU {
+		if *n < 1 || *window <= 0 {
+			fmt.Fprintln(stderr, "idle: -n must be at least 1 and -window positive")
+			return 2
+		}
+		return runIdleCPU(stdout, stderr, *n, *window, *asJSON)
 	}
 	if *n < 1 || *depth < 1 || *depth > 10_000 {
 		fmt.Fprintln(stderr, "idle: -n must be at least 1 and -depth between 1 and 10000")

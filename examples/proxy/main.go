@@ -5,6 +5,7 @@
 //
 //	go run ./examples/proxy -listen 127.0.0.1:7009 -backend 127.0.0.1:7007
 //	go run ./examples/proxy -bench              # relay throughput vs an io.Copy goroutine relay
+//	go run ./examples/proxy -bench -json        # the same as one JSON object
 //
 // -bench runs, in this process and over loopback only, an echo backend
 // (std net), the relay under test and a load client (-conns connections,
@@ -12,12 +13,16 @@
 // through the relay people write with goroutines (two io.Copy per pair,
 // which splices on Linux too), with the same connections, write size and
 // duration, and prints MB/s for both and their ratio. The time is split
-// into -rounds rounds that alternate which relay goes first, so that
-// warm-up and drift on a shared machine do not favour either.
+// into -rounds rounds that alternate which relay goes first (ours, net;
+// net, ours; ...), so that warm-up and drift on a shared machine do not
+// favour either. With -json it prints one object: {"ours_mbps", "net_mbps",
+// "ratio"} and the settings and rounds they come from.
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,7 +54,8 @@ func run(args []string, out io.Writer) error {
 	bench := fs.Bool("bench", false, "measure relay throughput against a goroutine io.Copy relay, in-process over loopback")
 	conns := fs.Int("conns", 32, "with -bench: load connections")
 	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
-	rounds := fs.Int("rounds", 4, "with -bench: alternating rounds the time is split into")
+	rounds := fs.Int("rounds", 10, "with -bench: alternating rounds the time is split into")
+	asJSON := fs.Bool("json", false, "with -bench: print the result as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +66,20 @@ func run(args []string, out io.Writer) error {
 		if *rounds < 1 {
 			return fmt.Errorf("proxy: -rounds %d: want at least 1", *rounds)
 		}
-		return runBench(out, *conns, *chunk, *rounds, *dur)
+		if *conns < 1 || *chunk < 1 {
+			return fmt.Errorf("proxy: -conns %d -chunk %d: want at least 1 each", *conns, *chunk)
+		}
+		rep, err := runBench(*conns, *chunk, *rounds, *dur)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		rep.print(out)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -155,11 +174,42 @@ func goRelay(ln net.Listener, backend string) {
 	}
 }
 
-func runBench(out io.Writer, conns, chunk, rounds int, dur time.Duration) error {
+// BenchReport is the result of -bench (its -json output).
+type BenchReport struct {
+	// OursMBps and NetMBps are the relays' echoed throughput in MB/s
+	// (1e6 bytes): the mean of their rounds, each as long as the other's.
+	OursMBps float64 `json:"ours_mbps"`
+	NetMBps  float64 `json:"net_mbps"`
+	Ratio    float64 `json:"ratio"` // OursMBps / NetMBps
+	Conns    int     `json:"conns"`
+	Chunk    int     `json:"chunk"` // bytes per client write
+	// Duration is each relay's total time, split into len(Rounds) rounds.
+	Duration time.Duration `json:"duration_ns"`
+	Rounds   []BenchRound  `json:"rounds"`
+}
+
+// BenchRound is one round: both relays, one after the other.
+type BenchRound struct {
+	OursFirst bool    `json:"ours_first"`
+	OursMBps  float64 `json:"ours_mbps"`
+	NetMBps   float64 `json:"net_mbps"`
+}
+
+func (r *BenchReport) print(out io.Writer) {
+	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each in %d alternating rounds, loopback echo backend:\n",
+		r.Conns, r.Chunk, r.Duration, len(r.Rounds))
+	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", r.OursMBps)
+	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", r.NetMBps)
+	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", r.Ratio)
+}
+
+// runBench measures both relays: each for dur in total, in rounds
+// alternating which goes first.
+func runBench(conns, chunk, rounds int, dur time.Duration) (*BenchReport, error) {
 	// Echo backend (std net), shared by both runs.
 	bln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer bln.Close()
 	go func() {
@@ -181,49 +231,81 @@ func runBench(out io.Writer, conns, chunk, rounds int, dur time.Duration) error 
 	defer s.Close()
 	pln, err := poll.Listen(s, "tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var pairs atomic.Int64
 	srv, err := startRelay(s, pln, backend, &pairs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer srv.Close()
 
 	// Comparison: goroutines with io.Copy.
 	gln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer gln.Close()
 	go goRelay(gln, backend)
 
 	// Equal rounds, alternating which relay goes first: the mean of the
 	// rounds' MB/s is each relay's throughput over its whole time.
-	var ours, theirs float64
+	rep := &BenchReport{Conns: conns, Chunk: chunk, Duration: dur}
 	each := dur / time.Duration(rounds)
 	for r := 0; r < rounds; r++ {
+		round := BenchRound{OursFirst: r%2 == 0}
 		for i := 0; i < 2; i++ {
 			if (r+i)%2 == 0 {
 				mbs, err := load(pln.Addr().String(), conns, chunk, each)
 				if err != nil {
-					return fmt.Errorf("stackslice relay: %w", err)
+					return nil, fmt.Errorf("stackslice relay: %w", err)
 				}
-				ours += mbs / float64(rounds)
+				round.OursMBps = mbs
+				rep.OursMBps += mbs / float64(rounds)
 			} else {
 				mbs, err := load(gln.Addr().String(), conns, chunk, each)
 				if err != nil {
-					return fmt.Errorf("goroutine relay: %w", err)
+					return nil, fmt.Errorf("goroutine relay: %w", err)
 				}
-				theirs += mbs / float64(rounds)
+				round.NetMBps = mbs
+				rep.NetMBps += mbs / float64(rounds)
 			}
 		}
+		rep.Rounds = append(rep.Rounds, round)
 	}
-	fmt.Fprintf(out, "relay throughput, %d connections, %d-byte writes, %v each in %d alternating rounds, loopback echo backend:\n", conns, chunk, dur, rounds)
-	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", ours)
-	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", theirs)
-	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", ours/theirs)
-	return nil
+	if rep.NetMBps > 0 {
+		rep.Ratio = rep.OursMBps / rep.NetMBps
+	}
+	return rep, nil
+}
+
+// echoCheck checks a connection's echo: the stream of chunk-byte writes
+// whose byte k is seed+k%chunk, read at most max bytes at a time.
+type echoCheck struct {
+	// want[k] is the byte expected at offset k of a chunk, for k up to a
+	// chunk plus a read: a read at offset off is compared with want[off:]
+	// in one bytes.Equal, so that checking costs the client little of the
+	// CPU the relays share with it.
+	want  []byte
+	off   int
+	chunk int
+}
+
+func newEchoCheck(seed byte, chunk, max int) *echoCheck {
+	e := &echoCheck{want: make([]byte, chunk+max), chunk: chunk}
+	for k := range e.want {
+		e.want[k] = seed + byte(k%chunk)
+	}
+	return e
+}
+
+// next reports whether b is what comes next in the stream.
+func (e *echoCheck) next(b []byte) bool {
+	if e.off+len(b) > len(e.want) || !bytes.Equal(b, e.want[e.off:e.off+len(b)]) {
+		return false
+	}
+	e.off = (e.off + len(b)) % e.chunk
+	return true
 }
 
 // load streams data through addr on conns connections for dur and returns
@@ -258,16 +340,13 @@ func load(addr string, conns, chunk int, dur time.Duration) (float64, error) {
 			defer wg.Done()
 			defer c.Close()
 			buf := make([]byte, 64<<10)
-			var off int
+			check := newEchoCheck(byte(i), chunk, len(buf))
 			for {
 				n, err := c.Read(buf)
-				for j := range buf[:n] {
-					if buf[j] != byte(i+(off+j)%chunk) {
-						errc <- errors.New("relayed bytes differ")
-						return
-					}
+				if !check.next(buf[:n]) {
+					errc <- errors.New("relayed bytes differ")
+					return
 				}
-				off = (off + n) % chunk
 				if time.Now().Before(deadline) {
 					total.Add(int64(n))
 				}
