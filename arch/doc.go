@@ -11,7 +11,12 @@
 // stack region is always [top-len, top): it lives directly below the frame
 // that resumed it.
 //
-//   - Clear: SwitchIn first zeroes Context.Zero bytes below the region (slice
+//   - Current: SwitchIn first stores hi-top (hi: g.stack.hi) in a word of g
+//     that only -race builds use (GCurrent), so that code running in the
+//     coroutine finds it, and the arguments above top, without walking the
+//     stack; an offset stays right when the runtime moves the stack. The
+//     caller restores the word when SwitchIn returns.
+//   - Clear: SwitchIn then zeroes Context.Zero bytes below the region (slice
 //     asks for it when a coroutine starts), so that the frames the coroutine
 //     builds there hold no leftovers of earlier calls.
 //   - Start: SwitchIn jumps (never calls) to the coroutine's function (its

@@ -7,6 +7,12 @@
 // checks it at start-up against a local variable's address).
 #define g_stackhi 8
 
+// g.racectx: a word the runtime uses only in -race builds (where the engine
+// is not built). SwitchIn stores the new coroutine's top there, as an offset
+// from g.stack.hi, so that the engine finds the running coroutine in O(1)
+// (see GCurrent).
+#define g_current 312
+
 // func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
 //
 // Registers:
@@ -17,6 +23,11 @@
 //   AX   scratch (relocation index), BX scratch (new BP), DX jump target
 TEXT ·SwitchIn(SB), NOSPLIT, $0-32
 	MOVQ	ctx+0(FP), R12
+	// g.current := g.stack.hi - top (top = SP at entry).
+	MOVQ	(TLS), AX
+	MOVQ	g_stackhi(AX), BX
+	SUBQ	SP, BX
+	MOVQ	BX, g_current(AX)
 	// Clear ctx.Zero bytes below the region: [top-Len-Zero, top-Len).
 	MOVQ	Context_Zero(R12), CX
 	SHRQ	$3, CX

@@ -127,6 +127,9 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	var err error
 	plan, err := stackmap.Lookup(region, lo, pc)
 	if err != nil {
+		if inCgo() { // the plan met the callback's frames
+			yieldInCgo()
+		}
 		panic("slice: cannot yield here: " + err.Error())
 	}
 	chain := plan.BPChain(region, lo, uint32(yieldBPOff))

@@ -41,11 +41,6 @@ var (
 	// carrierEntry is resumeSlice's entry PC: the frame just above every
 	// coroutine's region is resumeSlice's.
 	carrierEntry uintptr
-	// fnCallRet is the return address of resumeSlice's call to SwitchIn:
-	// the frame that returns there is a coroutine's outermost (its
-	// function's), and its saved BP slot is at top-8 (see findCurrent). Set
-	// by the self-test.
-	fnCallRet uintptr
 	// resumePC is the return address of Yield's call to suspend, where every
 	// resumed coroutine continues. Set by the first save.
 	resumePC uintptr
@@ -63,6 +58,11 @@ const (
 	gPanic   = 32
 	gDefer   = 40
 	gStatus  = 144 // atomicstatus, after sched (a 6-word gobuf) and 5 words
+	gGoPC    = 288 // gopc: the PC of the go statement that created g
+	gStartPC = 304 // startpc: the entry of g's function
+	// gCurrent (racectx, unused without -race) holds hi-top of the
+	// innermost running coroutine, or 0 (see arch.GCurrent).
+	gCurrent = arch.GCurrent
 
 	// Goroutine statuses (runtime2.go, the same in go1.26 and go1.27).
 	gsRunning = 2
@@ -143,7 +143,10 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 	ensureStack(ctx.Len + ctx.Zero + stackSlack)
 	c.flags &^= flagSaved
 	returned := false
-	defer c.ended(&done, &returned)
+	// SwitchIn sets g's current word to c; ended puts the outer
+	// coroutine's (or 0) back, however SwitchIn returns.
+	outer := gword(arch.G(), gCurrent)
+	defer c.ended(&done, &returned, outer)
 	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner)
 	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
@@ -155,7 +158,10 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 // memory), after a panic that unwound out of the coroutine's function
 // (recovered here, for Resume to re-panic), or during runtime.Goexit (the
 // carrier itself then unwinds).
-func (c *Coroutine) ended(done, returned *bool) {
+func (c *Coroutine) ended(done, returned *bool, outer uintptr) {
+	if !breakCurrent {
+		*(*uintptr)(unsafe.Add(arch.G(), gCurrent)) = outer
+	}
 	if !*returned {
 		if r := recover(); r != nil {
 			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
@@ -247,32 +253,21 @@ func afterResume() {
 	c.clearShadow()
 }
 
-// findCurrent finds the innermost coroutine running on this goroutine by
-// walking the frame-pointer chain up to the frame that returns into the
-// carrier (resumeSlice). It returns nil outside a coroutine.
+// findCurrent returns the innermost coroutine running on this goroutine and
+// its top as an offset from g.stack.hi, or nil outside a coroutine. SwitchIn
+// keeps that offset in g (arch.GCurrent), and the Coroutine sits in
+// SwitchIn's arguments above top: no walk, whatever the depth.
 //
 //go:nosplit
 //go:nocheckptr
 func findCurrent() (*Coroutine, uintptr) {
 	g := arch.G()
-	lo, hi := gword(g, gStackLo), gword(g, gStackHi)
-	bp := arch.FramePointer()
-	for bp >= lo && bp+24 <= hi && bp&7 == 0 {
-		next := word(bp)
-		if word(bp+8) == fnCallRet {
-			// bp is c.fn's frame: its saved BP is at top-8.
-			top := bp + 8
-			if top+40 > hi { // co and owner are above top (arch.SwitchIn)
-				return nil, 0
-			}
-			return *(**Coroutine)(at(top + 16)), hi - top
-		}
-		if next <= bp {
-			return nil, 0
-		}
-		bp = next
+	off := gword(g, gCurrent)
+	if off == 0 {
+		return nil, 0
 	}
-	return nil, 0
+	top := gword(g, gStackHi) - off
+	return *(**Coroutine)(at(top + 16)), off
 }
 
 func currentSlice() *Coroutine {
@@ -293,10 +288,9 @@ func ownerSlice() any {
 	return *(*any)(at(top + 24))
 }
 
-// yieldMisplaced panics for a Yield that found no coroutine: outside any, or
-// inside a cgo callback (whose C frames break the frame-pointer chain).
+// yieldMisplaced panics for a Yield that found no coroutine.
 func yieldMisplaced() {
-	if inCgo, inCoroutine := callerFrames(carrierEntry); inCgo && inCoroutine {
+	if inCgo() {
 		yieldInCgo()
 	}
 	yieldOutside()
