@@ -44,16 +44,31 @@ resume:
 	MOVQ	R13, DI
 	SUBQ	CX, DI
 	MOVQ	DI, R11
-	// block -> [newLo, top) in 16-byte moves (Len is a multiple of 8):
+	// block -> [newLo, top) in 64- then 16-byte moves (Len is a multiple of 8):
 	// about 5% faster per round trip here than REP MOVSB, whose
 	// fast-string stores the resumed frames read back at once.
 	TESTQ	$8, CX
-	JEQ	copy16
+	JEQ	copy64
 	MOVQ	(SI), AX
 	MOVQ	AX, (DI)
 	ADDQ	$8, SI
 	ADDQ	$8, DI
 	SUBQ	$8, CX
+copy64:
+	CMPQ	CX, $64
+	JB	copy16
+	MOVOU	(SI), X0
+	MOVOU	16(SI), X1
+	MOVOU	32(SI), X2
+	MOVOU	48(SI), X3
+	MOVOU	X0, (DI)
+	MOVOU	X1, 16(DI)
+	MOVOU	X2, 32(DI)
+	MOVOU	X3, 48(DI)
+	ADDQ	$64, SI
+	ADDQ	$64, DI
+	SUBQ	$64, CX
+	JMP	copy64
 copy16:
 	TESTQ	CX, CX
 	JEQ	copied

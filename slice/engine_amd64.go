@@ -124,29 +124,29 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 		c.unpack()
 	}
 	if h := c.header(); c.flags&flagSaved != 0 {
-		ctx = arch.Context{
-			Src:     h.stack(),
-			Len:     uintptr(h.size),
-			Relocs:  h.relocs(),
-			NReloc:  uintptr(h.count()),
-			Wide:    uintptr(h.nreloc & relocWide),
-			BPChain: uintptr(h.nreloc & relocChain),
-			BPOff:   yieldBPOff,
-			PC:      resumePC,
-		}
+		ctx.Src = h.stack()
+		ctx.Len = uintptr(h.size)
+		ctx.Relocs = h.relocs()
+		ctx.NReloc = uintptr(h.count())
+		ctx.Wide = uintptr(h.nreloc & relocWide)
+		ctx.BPChain = uintptr(h.nreloc & relocChain)
+		ctx.BPOff = yieldBPOff
+		ctx.PC = resumePC
 	} else {
 		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&c.fn)) // the *funcval
-	}
-	if ctx.Src == nil {
 		ctx.Zero = zeroWindow
 	}
-	ensureStack(ctx.Len + ctx.Zero + stackSlack)
+	g := arch.G()
+	if n := ctx.Len + ctx.Zero + 3*stackSlack; arch.FramePointer()-gword(g, gStackLo) < n {
+		// Fewer than n bytes free below this frame: grow the stack
+		// the ordinary way first.
+		growStack(n)
+	}
 	c.flags &^= flagSaved
 	returned := false
 	// SwitchIn sets g's current word to c; ended puts the outer
 	// coroutine's (or 0) back, however SwitchIn returns.
-	outer := gword(arch.G(), gCurrent)
-	defer c.ended(&done, &returned, outer)
+	defer c.ended(&done, &returned, g, gword(g, gCurrent))
 	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner)
 	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
@@ -158,9 +158,9 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 // memory), after a panic that unwound out of the coroutine's function
 // (recovered here, for Resume to re-panic), or during runtime.Goexit (the
 // carrier itself then unwinds).
-func (c *Coroutine) ended(done, returned *bool, outer uintptr) {
+func (c *Coroutine) ended(done, returned *bool, g unsafe.Pointer, outer uintptr) {
 	if !breakCurrent {
-		*(*uintptr)(unsafe.Add(arch.G(), gCurrent)) = outer
+		*(*uintptr)(unsafe.Add(g, gCurrent)) = outer
 	}
 	if !*returned {
 		if r := recover(); r != nil {
@@ -192,15 +192,6 @@ const zeroWindow = 2048
 // stackSlack is the free stack a resumed region needs below it: Yield's
 // nosplit path after the switch runs there before any stack check.
 const stackSlack = 1024
-
-// ensureStack makes sure at least n bytes of stack are free below the
-// caller's frame, by growing the stack the ordinary way if not. (Inlined:
-// the frame pointer it reads is its caller's, which is what it wants.)
-func ensureStack(n uintptr) {
-	if arch.FramePointer()-gword(arch.G(), gStackLo) < n+2*stackSlack {
-		growStack(n + 2*stackSlack)
-	}
-}
 
 // growStack uses n bytes of stack in 1 KiB frames, so the runtime grows
 // (copies) the stack as it would for any deep call.
@@ -305,18 +296,20 @@ func yieldMisplaced() {
 //go:noinline
 //go:nocheckptr
 func suspend() {
-	c, topOff := findCurrent()
-	if c == nil {
+	g := arch.G()
+	topOff := gword(g, gCurrent) // see findCurrent
+	if topOff == 0 {
 		yieldMisplaced()
 	}
-	g := arch.G()
-	size := regionSize(g, topOff, arch.FramePointer())
-	ndefer := checkFrames(g, topOff, arch.FramePointer()) // nosplit
-	ds := newDeferState(ndefer)                           // may move the stack
-	blk := c.blockFor(size)                               // likewise
+	c := *(**Coroutine)(at(gword(g, gStackHi) - topOff + 16))
+	bp := arch.FramePointer()
+	size := regionSize(g, topOff, bp)
+	ndefer := checkFrames(g, topOff, bp) // nosplit
+	ds := newDeferState(ndefer)          // may move the stack
+	blk := c.blockFor(size)              // likewise
 
-	bp := arch.FramePointer() // fresh after any stack move
-	lo := bp + 16             // Yield's SP at its call to suspend
+	bp = arch.FramePointer() // fresh after any stack move
+	lo := bp + 16            // Yield's SP at its call to suspend
 	pc := word(bp + 8)
 	region := unsafe.Slice((*byte)(blk.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
@@ -329,7 +322,9 @@ func suspend() {
 	} else if pc != resumePC || bpOff != yieldBPOff {
 		panic("slice: internal error: suspend called from an unexpected place")
 	}
-	c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
+	if ds != nil || !c.saveQuick(blk, region, lo, pc, stackLo, stackHi) {
+		c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
+	}
 	c.flags |= flagSaved
 	if ndefer > 0 {
 		c.ext_().defers = ds
