@@ -36,6 +36,10 @@ type Plan struct {
 	Objects []Object
 	// frames is the number of frames, for statistics and dumps.
 	frames int
+	// paired says each return address of the chain sits just above a
+	// saved frame pointer of BPs (chain[i].off == BPs[i]+8): Quick then
+	// checks both in one pass, and Hinted leaves the chain to it.
+	paired bool
 }
 
 // retSlot is one return address in the region, checked on every use of a
@@ -205,6 +209,10 @@ func (p *Plan) finish() {
 	p.Slots = sortUnique(p.Slots)
 	p.BPs = sortUnique(p.BPs)
 	sort.Slice(p.Objects, func(i, j int) bool { return p.Objects[i].off < p.Objects[j].off })
+	p.paired = len(p.chain) == len(p.BPs)
+	for i := 0; p.paired && i < len(p.chain); i++ {
+		p.paired = p.chain[i].off == p.BPs[i]+8
+	}
 }
 
 func sortUnique(s []uint32) []uint32 {
@@ -357,12 +365,14 @@ func LookupHint(region []byte, lo, pc uintptr, hint uint32) (*Plan, uint32, erro
 	return p, uint32(base+i) + 1, nil
 }
 
-// Hinted returns the plan at hint if it is region's (as LookupHint would
-// find it first), else nil: the cheapest lookup, for a caller that has a
-// slower path anyway.
+// Hinted returns the plan at hint if it may be region's, else nil: the
+// cheapest lookup, for a caller that has a slower path anyway. It checks
+// the PC and the length, and the chain of return addresses unless the
+// plan's Quick checks it (then only a Quick that succeeds proves the plan
+// is region's: use such a plan for nothing else).
 func Hinted(region []byte, pc uintptr, hint uint32) *Plan {
 	if hint-1 < uint32(len(cache)) {
-		if p := cache[hint-1].Load(); p != nil && p.matches(region, pc) {
+		if p := cache[hint-1].Load(); p != nil && p.pc == pc && p.size == uintptr(len(region)) && (p.paired || p.matches(region, pc)) {
 			return p
 		}
 	}

@@ -316,7 +316,8 @@ func staticRange() (lo, hi uintptr) {
 func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }
 
 // Quick is ScanSimple in one pass, for the common case and within the room
-// given: it requires a plan without stack objects, saved frame pointers
+// given: it requires region to be p's (its chain of return addresses is
+// checked again here when Hinted left that to it), a plan without stack objects, saved frame pointers
 // forming the plain chain from q.First (see BPChain; they become offsets
 // and are not listed), and room in q.Relocs and q.Shadow for what it finds.
 // When any of that fails it reports ok false and leaves region and q.Shadow
@@ -339,13 +340,21 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 	// The frame pointers: each must hold the next one's address (the
 	// last, the outermost frame's slot at size-8); it becomes its offset.
 	// (A mismatch puts the ones converted so far back.)
+	// With paired, the return address above each frame pointer is
+	// checked too (see Hinted): the plan is region's only if every one
+	// matches.
+	var chain []retSlot
+	if p.paired {
+		chain = p.chain[:len(bps)]
+	}
+	last := len(bps) - 1
 	for i, off := range bps {
 		next := size - 8
-		if i+1 < len(bps) {
+		if i < last {
 			next = uintptr(bps[i+1])
 		}
 		w := (*uintptr)(unsafe.Add(base, off))
-		if *w != lo+next {
+		if *w != lo+next || chain != nil && *(*uintptr)(unsafe.Add(base, off+8)) != chain[i].pc {
 			for _, off := range bps[:i] {
 				if !skipUndo {
 					*(*uintptr)(unsafe.Add(base, off)) += lo
