@@ -84,7 +84,7 @@ func TestExportedAPI(t *testing.T) {
 	want := []string{
 		"Context", "Context.BPChain", "Context.BPOff", "Context.Fn", "Context.Len",
 		"Context.NReloc", "Context.PC", "Context.Relocs", "Context.Src",
-		"Context.Wide", "Context.Zero", "FramePointer", "G", "SwitchIn", "SwitchOut",
+		"Context.Wide", "Context.Zero", "FramePointer", "G", "GCurrent", "SwitchIn", "SwitchOut",
 	}
 	if got := exportedAPI(t); !slices.Equal(got, want) {
 		t.Errorf("exported names of the ordinary build:\n  %s\nwant:\n  %s", strings.Join(got, " "), strings.Join(want, " "))

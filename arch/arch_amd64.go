@@ -32,10 +32,20 @@ type Context struct {
 	BPChain uintptr
 }
 
+// GCurrent is the offset in runtime.g of the word SwitchIn sets to the
+// entered coroutine's top, as an offset from g.stack.hi (which the runtime's
+// stack copying leaves valid): g.racectx, which the runtime reads and
+// writes only in -race builds, where the engine is not built. The caller
+// saves the word before SwitchIn and puts it back when SwitchIn returns (by
+// a yield, a return or a panic), so that it always names the innermost
+// running coroutine, and is zero outside any.
+const GCurrent = 312
+
 // SwitchIn enters the coroutine described by ctx. co and owner are not read
 // by SwitchIn: they stay in the carrier's outgoing-argument area, co at
 // top+16 and owner at top+24 (type) and top+32 (data), while the coroutine
-// runs, where the engine finds them (see findCurrent and Owner in slice).
+// runs, where the engine finds them (see GCurrent, and findCurrent and
+// Owner in slice).
 // Nothing scans or adjusts them there: the caller keeps both alive, and
 // neither points into a stack.
 //

@@ -11,7 +11,12 @@
 // stack region is always [top-len, top): it lives directly below the frame
 // that resumed it.
 //
-//   - Clear: SwitchIn first zeroes Context.Zero bytes below the region (slice
+//   - Current: SwitchIn first stores hi-top (hi: g.stack.hi) in a word of g
+//     that only -race builds use (GCurrent), so that code running in the
+//     coroutine finds it, and the arguments above top, without walking the
+//     stack; an offset stays right when the runtime moves the stack. The
+//     caller restores the word when SwitchIn returns.
+//   - Clear: SwitchIn then zeroes Context.Zero bytes below the region (slice
 //     asks for it when a coroutine starts), so that the frames the coroutine
 //     builds there hold no leftovers of earlier calls.
 //   - Start: SwitchIn jumps (never calls) to the coroutine's function (its
@@ -36,6 +41,11 @@
 //   - A routine that writes SP never calls anything, and a routine that calls
 //     never writes SP: the unwinder refuses SPWRITE frames that are not
 //     innermost, and these routines never become frames of anything else.
+//   - Only two three-instruction routines write SP (enter and leave, which
+//     SwitchIn and SwitchOut jump to last): the profiler stops at an SPWRITE
+//     function even when it is innermost, so a sample anywhere else in a
+//     switch (the copy, the relocation) unwinds through SwitchIn's or
+//     SwitchOut's $0 frame to its caller.
 //   - Every routine is ABI0 and NOSPLIT; those that need g read it from TLS
 //     (ABI0 code cannot rely on R14), and before entering Go code
 //     (ABIInternal) SwitchIn sets R14 = g and X15 = 0 as that ABI requires.

@@ -3,114 +3,17 @@
 #include "textflag.h"
 #include "go_asm.h"
 
-// g.stack.hi: the second word of g in every supported Go version (the engine
-// checks it at start-up against a local variable's address).
-#define g_stackhi 8
+#include "g_amd64.h"
 
-// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
-//
-// Registers:
-//   R12  ctx
-//   R13  top: SP at entry, the slot holding the return address into the carrier
-//   R11  newLo: the region's new start, top - ctx.Len
-//   SI, DI, CX  REP MOVSB source, destination, count; then relocation cursor/count
-//   AX   scratch (relocation index), BX scratch (new BP), DX jump target
-TEXT ·SwitchIn(SB), NOSPLIT, $0-32
-	MOVQ	ctx+0(FP), R12
-	// Clear ctx.Zero bytes below the region: [top-Len-Zero, top-Len).
-	MOVQ	Context_Zero(R12), CX
-	SHRQ	$3, CX
-	JEQ	cleared
-	MOVQ	SP, DI
-	SUBQ	Context_Len(R12), DI
-	SUBQ	Context_Zero(R12), DI
-	XORQ	AX, AX
-	CLD
-	REP;	STOSQ
-cleared:
-	MOVQ	Context_Src(R12), SI
-	TESTQ	SI, SI
-	JNE	resume
+// SwitchIn itself is in switchin_amd64.s (switchin_control_amd64.s in
+// negcontrol builds), its body in switchin_amd64.h.
 
-	// Start: enter the coroutine's function as if the carrier had called it.
-	MOVQ	Context_Fn(R12), DX	// closure context register = *funcval
-	MOVQ	(TLS), R14		// ABIInternal: R14 = g
-	XORPS	X15, X15		// ABIInternal: X15 = 0
-	MOVQ	0(DX), BX		// funcval.fn
-	JMP	BX
-
-resume:
-	MOVQ	SP, R13
-	MOVQ	Context_Len(R12), CX
-	MOVQ	R13, DI
-	SUBQ	CX, DI
-	MOVQ	DI, R11
-	// block -> [newLo, top) in 16-byte moves (Len is a multiple of 8):
-	// about 5% faster per round trip here than REP MOVSB, whose
-	// fast-string stores the resumed frames read back at once.
-	TESTQ	$8, CX
-	JEQ	copy16
-	MOVQ	(SI), AX
-	MOVQ	AX, (DI)
-	ADDQ	$8, SI
-	ADDQ	$8, DI
-	SUBQ	$8, CX
-copy16:
-	TESTQ	CX, CX
-	JEQ	copied
-	MOVOU	(SI), X0
-	MOVOU	X0, (DI)
-	ADDQ	$16, SI
-	ADDQ	$16, DI
-	SUBQ	$16, CX
-	JMP	copy16
-copied:
-
-	MOVQ	Context_Relocs(R12), SI
-	MOVQ	Context_NReloc(R12), CX
-	CMPQ	Context_Wide(R12), $0
-	JNE	wide
-narrow:
-	TESTQ	CX, CX
-	JEQ	relocated
-	MOVWQZX	(SI), AX
-	ADDQ	R11, (R11)(AX*8)	// offset -> address
-	ADDQ	$2, SI
-	DECQ	CX
-	JMP	narrow
-wide:
-	TESTQ	CX, CX
-	JEQ	relocated
-	MOVLQZX	(SI), AX
-	ADDQ	R11, (R11)(AX*8)
-	ADDQ	$4, SI
-	DECQ	CX
-	JMP	wide
-
-relocated:
-	CMPQ	Context_BPChain(R12), $0
-	JEQ	chained
-	// Follow the saved-BP chain from the innermost frame to the
-	// outermost frame's slot at top-8, turning each offset into an address.
-	MOVQ	R11, SI
-	ADDQ	Context_BPOff(R12), SI	// SI = the innermost saved-BP slot
-	LEAQ	-8(R13), DI		// DI = the outermost frame's slot: the end
-chain:
-	CMPQ	SI, DI
-	JEQ	chained
-	MOVQ	(SI), AX
-	ADDQ	R11, AX
-	MOVQ	AX, (SI)
-	MOVQ	AX, SI
-	JMP	chain
-chained:
-	MOVQ	BP, -8(R13)		// outermost frame's saved BP := this carrier's BP
-	MOVQ	R11, BX
-	ADDQ	Context_BPOff(R12), BX
-	MOVQ	Context_PC(R12), DX
-	MOVQ	(TLS), R14
-	XORPS	X15, X15
-	MOVQ	BX, BP
+// enter is SwitchIn's last step, the only one that writes SP: BP = BX,
+// SP = R11, then jump to DX. A profiling signal in its three instructions
+// cannot unwind (the unwinder stops at a function that writes SP); anywhere
+// else in SwitchIn it can. (XCHGQ rather than MOVQ into BP: see SwitchOut.)
+TEXT ·enter(SB), NOSPLIT|NOFRAME, $0-0
+	XCHGQ	BP, BX
 	MOVQ	R11, SP			// the coroutine's SP, as after its call returned
 	JMP	DX
 
@@ -118,8 +21,8 @@ chained:
 //
 // It unwinds exactly like the outermost frame's own epilogue would: BP = the
 // carrier's BP that frame saved at top-8, SP = top, return through
-// top. (XCHGQ BP, DX rather than MOVQ DX, BP: vet's framepointer check assumes
-// a frameless function never sets BP, and this one does so on purpose.)
+// top. The SP write is in leave, so that a profiling signal in SwitchOut's
+// loads still unwinds through the coroutine's frames.
 //
 //   AX  topOff, CX g, BX top, DX the carrier's BP
 TEXT ·SwitchOut(SB), NOSPLIT, $0-8
@@ -128,6 +31,12 @@ TEXT ·SwitchOut(SB), NOSPLIT, $0-8
 	MOVQ	g_stackhi(CX), BX
 	SUBQ	AX, BX
 	MOVQ	-8(BX), DX
+	JMP	·leave(SB)
+
+// leave is SwitchOut's SP write: BP = DX, SP = BX, return through top.
+// (XCHGQ BP, DX rather than MOVQ DX, BP: vet's framepointer check assumes a
+// frameless function never sets BP, and this one does so on purpose.)
+TEXT ·leave(SB), NOSPLIT|NOFRAME, $0-0
 	XCHGQ	BP, DX
 	MOVQ	BX, SP
 	RET				// pops the carrier's return address at top

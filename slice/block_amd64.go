@@ -124,13 +124,16 @@ func (c *Coroutine) setBlock(h *blockHeader) {
 // the relocation table after the region and fills the shadow.
 // stackLo and stackHi are the carrier stack's bounds when the copy was taken.
 func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr, ds *deferState) {
-	var err error
-	plan, err := stackmap.Lookup(region, lo, pc)
+	plan, hint, err := stackmap.LookupHint(region, lo, pc, c.flags&flagHintMask>>flagHintShift)
 	if err != nil {
+		if inCgo() { // the plan met the callback's frames
+			yieldInCgo()
+		}
 		panic("slice: cannot yield here: " + err.Error())
 	}
-	chain := plan.BPChain(region, lo, uint32(yieldBPOff))
+	c.flags = c.flags&^flagHintMask | hint<<flagHintShift
 	alive := c.alive()
+	chain := plan.BPChain(region, lo, uint32(yieldBPOff))
 	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi, alive, chain) {
 		return
 	}
@@ -155,6 +158,37 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 	if err != nil {
 		panic("slice: cannot yield here: " + err.Error())
 	}
+}
+
+// saveQuick classifies the region's words in one pass (stackmap's Quick)
+// straight into the room the block and the shadow already have, and
+// reports whether it could: the path of a coroutine that yields where it
+// yielded before, when its plan is where its hint says.
+func (c *Coroutine) saveQuick(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr) bool {
+	plan := stackmap.Hinted(region, pc, c.flags&flagHintMask>>flagHintShift)
+	if plan == nil {
+		return false
+	}
+	var q stackmap.QuickScan
+	q.Lo, q.StackLo, q.StackHi, q.Alive, q.First = lo, stackLo, stackHi, c.alive(), uint32(yieldBPOff)
+	if room := (h.capacity() - headerSize - uintptr(h.size)) / 2; room > 0 { // never form a pointer past the block
+		q.Relocs = unsafe.Slice((*uint16)(unsafe.Add(h.stack(), h.size)), room)
+	}
+	if c.shadow != nil {
+		q.Shadow = unsafe.Slice(c.shadow, c.shadowCap)
+	}
+	ok, err := plan.Quick(region, &q)
+	if err != nil {
+		panic("slice: cannot yield here: " + err.Error())
+	}
+	if !ok {
+		return false
+	}
+	// Quick wrote fewer relocations than the region has words: fewer
+	// than relocCountMask.
+	h.nreloc = h.nreloc&relocClassMask | uint32(q.NReloc) | relocChain
+	c.nshadow = uint32(q.NShadow)
+	return true
 }
 
 // scanSimple classifies the region's words with stackmap's ScanSimple,
@@ -263,8 +297,17 @@ func (c *Coroutine) growShadow(n int, keep []unsafe.Pointer) {
 // clearShadow drops the shadow's references once the region is back on the
 // stack (the clear is write-barriered, so a GC in progress still sees them).
 func (c *Coroutine) clearShadow() {
-	if c.nshadow > 0 {
-		clear(unsafe.Slice(c.shadow, c.nshadow))
+	if n := c.nshadow; n > 0 {
+		if n <= 8 {
+			// A few barriered stores cost less than clear's call into
+			// memclrHasPointers (which a range loop storing nil would
+			// compile to).
+			for i := uintptr(0); i < uintptr(n); i++ {
+				*(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(c.shadow), i*8)) = nil
+			}
+		} else {
+			clear(unsafe.Slice(c.shadow, n))
+		}
 		c.nshadow = 0
 	}
 }

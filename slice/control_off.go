@@ -11,3 +11,8 @@ package slice
 // mixUnswizzle makes unswizzle put back the wrong shadow entry (the next
 // one), so that a packed coroutine resumes with its pointers mixed up.
 const mixUnswizzle = false
+
+// breakCurrent makes Resume leave g's record of the running coroutine (see
+// findCurrent) set to the coroutine it ran, instead of restoring the outer
+// one, once it returns.
+const breakCurrent = false

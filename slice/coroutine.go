@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/stackslice/stackslice/stackmap"
 )
 
 // Coroutine states. A coroutine moves new -> running -> (suspended ->
@@ -57,6 +59,10 @@ const (
 	// plus one: zero means none of its own, the global one applies.
 	flagOwnModeShift = 9
 	flagOwnModeMask  = 7 << flagOwnModeShift
+	// Where the plan of the coroutine's last save sits in stackmap's
+	// cache (a stackmap.LookupHint hint; engine).
+	flagHintShift = 12
+	flagHintMask  = 1<<(flagHintShift+stackmap.HintBits) - 1<<flagHintShift
 )
 
 // extra is the rarely needed part of a Coroutine.

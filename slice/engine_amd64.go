@@ -41,11 +41,6 @@ var (
 	// carrierEntry is resumeSlice's entry PC: the frame just above every
 	// coroutine's region is resumeSlice's.
 	carrierEntry uintptr
-	// fnCallRet is the return address of resumeSlice's call to SwitchIn:
-	// the frame that returns there is a coroutine's outermost (its
-	// function's), and its saved BP slot is at top-8 (see findCurrent). Set
-	// by the self-test.
-	fnCallRet uintptr
 	// resumePC is the return address of Yield's call to suspend, where every
 	// resumed coroutine continues. Set by the first save.
 	resumePC uintptr
@@ -63,6 +58,11 @@ const (
 	gPanic   = 32
 	gDefer   = 40
 	gStatus  = 144 // atomicstatus, after sched (a 6-word gobuf) and 5 words
+	gGoPC    = 288 // gopc: the PC of the go statement that created g
+	gStartPC = 304 // startpc: the entry of g's function
+	// gCurrent (racectx, unused without -race) holds hi-top of the
+	// innermost running coroutine, or 0 (see arch.GCurrent).
+	gCurrent = arch.GCurrent
 
 	// Goroutine statuses (runtime2.go, the same in go1.26 and go1.27).
 	gsRunning = 2
@@ -124,26 +124,29 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 		c.unpack()
 	}
 	if h := c.header(); c.flags&flagSaved != 0 {
-		ctx = arch.Context{
-			Src:     h.stack(),
-			Len:     uintptr(h.size),
-			Relocs:  h.relocs(),
-			NReloc:  uintptr(h.count()),
-			Wide:    uintptr(h.nreloc & relocWide),
-			BPChain: uintptr(h.nreloc & relocChain),
-			BPOff:   yieldBPOff,
-			PC:      resumePC,
-		}
+		ctx.Src = h.stack()
+		ctx.Len = uintptr(h.size)
+		ctx.Relocs = h.relocs()
+		ctx.NReloc = uintptr(h.count())
+		ctx.Wide = uintptr(h.nreloc & relocWide)
+		ctx.BPChain = uintptr(h.nreloc & relocChain)
+		ctx.BPOff = yieldBPOff
+		ctx.PC = resumePC
 	} else {
 		ctx.Fn = *(*unsafe.Pointer)(unsafe.Pointer(&c.fn)) // the *funcval
-	}
-	if ctx.Src == nil {
 		ctx.Zero = zeroWindow
 	}
-	ensureStack(ctx.Len + ctx.Zero + stackSlack)
+	g := arch.G()
+	if n := ctx.Len + ctx.Zero + 3*stackSlack; arch.FramePointer()-gword(g, gStackLo) < n {
+		// Fewer than n bytes free below this frame: grow the stack
+		// the ordinary way first.
+		growStack(n)
+	}
 	c.flags &^= flagSaved
 	returned := false
-	defer c.ended(&done, &returned)
+	// SwitchIn sets g's current word to c; ended puts the outer
+	// coroutine's (or 0) back, however SwitchIn returns.
+	defer c.ended(&done, &returned, g, gword(g, gCurrent))
 	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner)
 	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
@@ -155,7 +158,10 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 // memory), after a panic that unwound out of the coroutine's function
 // (recovered here, for Resume to re-panic), or during runtime.Goexit (the
 // carrier itself then unwinds).
-func (c *Coroutine) ended(done, returned *bool) {
+func (c *Coroutine) ended(done, returned *bool, g unsafe.Pointer, outer uintptr) {
+	if !breakCurrent {
+		*(*uintptr)(unsafe.Add(g, gCurrent)) = outer
+	}
 	if !*returned {
 		if r := recover(); r != nil {
 			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
@@ -186,15 +192,6 @@ const zeroWindow = 2048
 // stackSlack is the free stack a resumed region needs below it: Yield's
 // nosplit path after the switch runs there before any stack check.
 const stackSlack = 1024
-
-// ensureStack makes sure at least n bytes of stack are free below the
-// caller's frame, by growing the stack the ordinary way if not. (Inlined:
-// the frame pointer it reads is its caller's, which is what it wants.)
-func ensureStack(n uintptr) {
-	if arch.FramePointer()-gword(arch.G(), gStackLo) < n+2*stackSlack {
-		growStack(n + 2*stackSlack)
-	}
-}
 
 // growStack uses n bytes of stack in 1 KiB frames, so the runtime grows
 // (copies) the stack as it would for any deep call.
@@ -247,32 +244,21 @@ func afterResume() {
 	c.clearShadow()
 }
 
-// findCurrent finds the innermost coroutine running on this goroutine by
-// walking the frame-pointer chain up to the frame that returns into the
-// carrier (resumeSlice). It returns nil outside a coroutine.
+// findCurrent returns the innermost coroutine running on this goroutine and
+// its top as an offset from g.stack.hi, or nil outside a coroutine. SwitchIn
+// keeps that offset in g (arch.GCurrent), and the Coroutine sits in
+// SwitchIn's arguments above top: no walk, whatever the depth.
 //
 //go:nosplit
 //go:nocheckptr
 func findCurrent() (*Coroutine, uintptr) {
 	g := arch.G()
-	lo, hi := gword(g, gStackLo), gword(g, gStackHi)
-	bp := arch.FramePointer()
-	for bp >= lo && bp+24 <= hi && bp&7 == 0 {
-		next := word(bp)
-		if word(bp+8) == fnCallRet {
-			// bp is c.fn's frame: its saved BP is at top-8.
-			top := bp + 8
-			if top+40 > hi { // co and owner are above top (arch.SwitchIn)
-				return nil, 0
-			}
-			return *(**Coroutine)(at(top + 16)), hi - top
-		}
-		if next <= bp {
-			return nil, 0
-		}
-		bp = next
+	off := gword(g, gCurrent)
+	if off == 0 {
+		return nil, 0
 	}
-	return nil, 0
+	top := gword(g, gStackHi) - off
+	return *(**Coroutine)(at(top + 16)), off
 }
 
 func currentSlice() *Coroutine {
@@ -293,10 +279,9 @@ func ownerSlice() any {
 	return *(*any)(at(top + 24))
 }
 
-// yieldMisplaced panics for a Yield that found no coroutine: outside any, or
-// inside a cgo callback (whose C frames break the frame-pointer chain).
+// yieldMisplaced panics for a Yield that found no coroutine.
 func yieldMisplaced() {
-	if inCgo, inCoroutine := callerFrames(carrierEntry); inCgo && inCoroutine {
+	if inCgo() {
 		yieldInCgo()
 	}
 	yieldOutside()
@@ -311,18 +296,20 @@ func yieldMisplaced() {
 //go:noinline
 //go:nocheckptr
 func suspend() {
-	c, topOff := findCurrent()
-	if c == nil {
+	g := arch.G()
+	topOff := gword(g, gCurrent) // see findCurrent
+	if topOff == 0 {
 		yieldMisplaced()
 	}
-	g := arch.G()
-	size := regionSize(g, topOff, arch.FramePointer())
-	ndefer := checkFrames(g, topOff, arch.FramePointer()) // nosplit
-	ds := newDeferState(ndefer)                           // may move the stack
-	blk := c.blockFor(size)                               // likewise
+	c := *(**Coroutine)(at(gword(g, gStackHi) - topOff + 16))
+	bp := arch.FramePointer()
+	size := regionSize(g, topOff, bp)
+	ndefer := checkFrames(g, topOff, bp) // nosplit
+	ds := newDeferState(ndefer)          // may move the stack
+	blk := c.blockFor(size)              // likewise
 
-	bp := arch.FramePointer() // fresh after any stack move
-	lo := bp + 16             // Yield's SP at its call to suspend
+	bp = arch.FramePointer() // fresh after any stack move
+	lo := bp + 16            // Yield's SP at its call to suspend
 	pc := word(bp + 8)
 	region := unsafe.Slice((*byte)(blk.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
@@ -335,7 +322,9 @@ func suspend() {
 	} else if pc != resumePC || bpOff != yieldBPOff {
 		panic("slice: internal error: suspend called from an unexpected place")
 	}
-	c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
+	if ds != nil || !c.saveQuick(blk, region, lo, pc, stackLo, stackHi) {
+		c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
+	}
 	c.flags |= flagSaved
 	if ndefer > 0 {
 		c.ext_().defers = ds

@@ -117,7 +117,7 @@ func yieldFallback() {
 	if !ok {
 		yieldOutside()
 	}
-	if inCgo, _ := callerFrames(0); inCgo {
+	if inCgo() {
 		// The runtime would die switching away from a callback's locked
 		// thread (a fatal error, not a panic): refuse first.
 		yieldInCgo()
@@ -141,23 +141,19 @@ func currentFallback() *Coroutine {
 	return nil
 }
 
-// callerFrames reports whether the calling goroutine is inside a cgo
-// callback, and whether it runs inside the frame whose function starts at
-// entry (0: none). It is slow; only error paths and the fallback use it.
-func callerFrames(entry uintptr) (inCgo, inEntry bool) {
+// inCgo reports whether the calling goroutine is inside a cgo callback. It
+// is slow; only error paths and the fallback use it.
+func inCgo() bool {
 	pcs := make([]uintptr, 512)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
 	for {
 		f, more := frames.Next()
 		switch f.Function {
 		case "runtime.cgocallback", "runtime.cgocallbackg", "runtime.cgocallbackg1":
-			inCgo = true
-		}
-		if entry != 0 && f.Entry == entry {
-			inEntry = true
+			return true
 		}
 		if !more {
-			return inCgo, inEntry
+			return false
 		}
 	}
 }

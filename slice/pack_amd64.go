@@ -57,10 +57,12 @@ func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool)
 	// The region's words may be offsets now, but its return addresses
 	// are intact, and they are all the plan lookup reads. lo only scales
 	// addresses inside a newly built plan.
-	plan, err := stackmap.Lookup(region, 0, resumePC)
+	// The save just found the plan where c's hint says.
+	plan, hint, err := stackmap.LookupHint(region, 0, resumePC, c.flags&flagHintMask>>flagHintShift)
 	if err != nil {
 		return nil, false
 	}
+	c.flags = c.flags&^flagHintMask | hint<<flagHintShift
 	shadow := c.liveShadow()
 	if !swizzle(region, plan.Slots, shadow, c.alive()) {
 		return nil, false

@@ -42,7 +42,10 @@ func selfTest() (err error) {
 	return roundTrip()
 }
 
-// checkG verifies g's stack bounds against a local's address.
+// checkG verifies g's stack bounds against a local's address, and the word
+// that records the running coroutine (gCurrent) by its neighbours on a new
+// goroutine: startpc (its function's entry) and gopc (the go statement, in
+// checkGSlot) around a racectx that is zero.
 func checkG() error {
 	var local int
 	g := arch.G()
@@ -53,18 +56,42 @@ func checkG() error {
 	// The status is only for Carrier.Blocked: a mismatch turns that off,
 	// not the engine.
 	gStatusChecked = gstatus(g) == gsRunning
+	return checkGSlot()
+}
+
+// gProbe runs on its own goroutine for checkGSlot and sends its g's words.
+func gProbe() {
+	g := arch.G()
+	gProbeOut <- [3]uintptr{gword(g, gGoPC), gword(g, gStartPC), gword(g, gCurrent)}
+}
+
+var gProbeOut = make(chan [3]uintptr)
+
+//go:noinline
+func checkGSlot() error {
+	go gProbe()
+	w := <-gProbeOut
+	f, ok := stackmap.FindFunc(w[0])
+	self, ok2 := stackmap.FindFunc(reflect.ValueOf(checkGSlot).Pointer())
+	if !ok || !ok2 || f.Entry() != self.Entry() || w[1] != reflect.ValueOf(gProbe).Pointer() || w[2] != 0 {
+		return fmt.Errorf("g.gopc, startpc and racectx are not at the expected offsets (%#x %#x %#x)", w[0], w[1], w[2])
+	}
 	return nil
 }
 
-// probeFnCall learns fnCallRet: the return address of resumeSlice's call to
-// SwitchIn, which is the return address of every coroutine's function.
+// probeFnCall checks that a coroutine's function returns into resumeSlice
+// (its return address is the carrier's), and that the coroutine finds
+// itself through g's current word, which is back to zero afterwards.
 func probeFnCall() error {
 	var ret uintptr
-	c := &Coroutine{fn: func() {
+	var found *Coroutine
+	c := &Coroutine{}
+	c.fn = func() {
 		var pcs [1]uintptr
 		runtime.Callers(2, pcs[:])
 		ret = pcs[0]
-	}}
+		found, _ = findCurrent()
+	}
 	c.state.Store(stateRunning)
 	if !c.resumeSlice(nil) {
 		return errors.New("probe coroutine did not finish")
@@ -72,7 +99,12 @@ func probeFnCall() error {
 	if f, ok := stackmap.FindFunc(ret); !ok || f.Entry() != carrierEntry {
 		return fmt.Errorf("probe coroutine does not return into resumeSlice (return pc %#x)", ret)
 	}
-	fnCallRet = ret
+	if found != c {
+		return errors.New("a coroutine does not find itself through g")
+	}
+	if w := gword(arch.G(), gCurrent); w != 0 {
+		return fmt.Errorf("g's current word is %#x after the coroutine returned", w)
+	}
 	return nil
 }
 

@@ -59,10 +59,10 @@ func swizzle(region []byte, slots []uint32, shadow []unsafe.Pointer, alive stack
 		return true
 	}
 	lo, hi := pointerRange(shadow, alive)
-	hi += tokenDeltaMax
+	span := hi + tokenDeltaMax - lo
 	for i, v := range words {
-		if v-lo > hi-lo || v == 0 { // v < lo or v > hi: most words
-			if isToken(v) {
+		if v-lo > span || v == 0 { // v < lo or v > hi+tokenDeltaMax: most words
+			if v>>32 == tokenMagic>>32 { // isToken(v)
 				// Put back what was swizzled (the words before i
 				// hold no token of their own).
 				unswizzle(region[:i*8], shadow, alive)
@@ -149,7 +149,7 @@ func slotWord(region []byte, off uint32) *uintptr {
 func unswizzle(region []byte, shadow []unsafe.Pointer, alive stackmap.Alive) {
 	words := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(region))), len(region)/8)
 	for i, v := range words {
-		if !isToken(v) {
+		if v>>32 != tokenMagic>>32 { // !isToken(v), which compiles worse here
 			continue
 		}
 		k, d := v>>8&tokenIndexMax, v&tokenDeltaMax

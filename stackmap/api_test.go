@@ -82,9 +82,13 @@ func exportedAPI(t *testing.T) []string {
 // must be needed by slice and added here on purpose.
 func TestExportedAPI(t *testing.T) {
 	want := []string{
-		"Alive", "Builds", "FindFunc", "Func", "Func.Entry", "Lookup", "Object",
+		"Alive", "Builds", "FindFunc", "Func", "Func.Entry", "HintBits", "Hinted",
+		"Lookup", "LookupHint", "Object",
 		"Plan", "Plan.BPChain", "Plan.BPs", "Plan.Count", "Plan.Objects",
-		"Plan.ScanSimple", "Plan.Slots", "ReturnPCs", "Scan", "Scan.Alive",
+		"Plan.Quick", "Plan.ScanSimple", "Plan.Slots", "QuickScan", "QuickScan.Alive",
+		"QuickScan.First", "QuickScan.Lo", "QuickScan.NReloc", "QuickScan.NShadow",
+		"QuickScan.Relocs", "QuickScan.Shadow", "QuickScan.StackHi", "QuickScan.StackLo",
+		"ReturnPCs", "Scan", "Scan.Alive",
 		"Scan.ChainBPs", "Scan.Release", "Scan.Relocs", "Scan.Run",
 		"Scan.Shadow", "Scan.StackHi", "Scan.StackLo", "SelfCheck", "Supported",
 	}

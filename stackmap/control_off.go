@@ -17,3 +17,8 @@ const skipReloc = false
 // dropShadow makes scans drop every heap pointer instead of putting it in
 // the pointer shadow, so the GC may free what a suspended coroutine holds.
 const dropShadow = false
+
+// skipUndo makes Quick, when it gives up part way, leave the words it
+// already turned into offsets (saved frame pointers, relocations) as they
+// are, so the general scan that follows meets a corrupted region.
+const skipUndo = false

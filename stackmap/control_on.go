@@ -9,6 +9,7 @@ package stackmap
 var (
 	skipReloc  bool
 	dropShadow bool
+	skipUndo   bool
 )
 
 // BreakForControl sets the negative-control switches: with reloc, scans
@@ -19,3 +20,8 @@ var (
 func BreakForControl(reloc, shadow bool) {
 	skipReloc, dropShadow = reloc, shadow
 }
+
+// BreakUndoForControl sets the negative-control switch skipUndo: with it,
+// a Quick scan that gives up part way does not put back what it changed.
+// It exists only in builds with the negcontrol tag.
+func BreakUndoForControl(on bool) { skipUndo = on }

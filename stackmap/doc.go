@@ -17,12 +17,18 @@
 // (traceback.go, stkframe.go): live slots, saved frame pointers, stack
 // objects. Lookup caches plans by innermost PC, region length and first
 // return address, and checks the whole chain of return addresses again on
-// each use. A Scan classifies a region copy's words for one save, as the
+// each use; LookupHint and Hinted start at the cache entry a caller
+// remembered from its last save, so that a coroutine yielding where it
+// yielded before finds its plan with that one check. A Scan classifies a
+// region copy's words for one save, as the
 // GC's scanstack would: pointers into the region become offsets to relocate,
 // other heap pointers go to the pointer shadow (pointers into the binary's
 // static memory and the two the caller names in Alive excepted), a pointer
 // into the carrier's stack outside the region is refused, and a stack object
-// counts only when a live word points into it.
+// counts only when a live word points into it. Plan.Quick does the same for
+// the common case (no stack objects, a plain frame-pointer chain) in one
+// pass, within the room its caller already has, and gives up, putting the
+// region back as it was, when that case or that room does not hold.
 //
 // # Invariants
 //
@@ -41,6 +47,6 @@
 //     amd64, the frame-pointer chain) before the engine trusts it.
 //   - Nothing in an ordinary build can make a scan skip a relocation or a
 //     shadow entry: the switches that do, for the negative-control tests of
-//     slice and fuzz (BreakForControl), exist only with the negcontrol build
-//     tag.
+//     slice and fuzz (BreakForControl, BreakUndoForControl), exist only with
+//     the negcontrol build tag.
 package stackmap

@@ -36,6 +36,10 @@ type Plan struct {
 	Objects []Object
 	// frames is the number of frames, for statistics and dumps.
 	frames int
+	// paired says each return address of the chain sits just above a
+	// saved frame pointer of BPs (chain[i].off == BPs[i]+8): Quick then
+	// checks both in one pass, and Hinted leaves the chain to it.
+	paired bool
 }
 
 // retSlot is one return address in the region, checked on every use of a
@@ -205,6 +209,10 @@ func (p *Plan) finish() {
 	p.Slots = sortUnique(p.Slots)
 	p.BPs = sortUnique(p.BPs)
 	sort.Slice(p.Objects, func(i, j int) bool { return p.Objects[i].off < p.Objects[j].off })
+	p.paired = len(p.chain) == len(p.BPs)
+	for i := 0; p.paired && i < len(p.chain); i++ {
+		p.paired = p.chain[i].off == p.BPs[i]+8
+	}
 }
 
 func sortUnique(s []uint32) []uint32 {
@@ -258,8 +266,10 @@ func (p *Plan) matches(region []byte, pc uintptr) bool {
 	if p.pc != pc || p.size != uintptr(len(region)) {
 		return false
 	}
+	// Every r.off lies inside a region of p.size bytes: no bounds checks.
+	base := unsafe.Pointer(unsafe.SliceData(region))
 	for _, r := range p.chain {
-		if *(*uintptr)(unsafe.Pointer(&region[r.off])) != r.pc {
+		if *(*uintptr)(unsafe.Add(base, r.off)) != r.pc {
 			return false
 		}
 	}
@@ -317,24 +327,65 @@ var lastDelta atomic.Pointer[pcDelta]
 // Lookup returns the plan for region (see build), from the cache when a plan
 // with the same PC, length and chain of return addresses is there.
 func Lookup(region []byte, lo, pc uintptr) (*Plan, error) {
-	set := cache[cacheSet(pc, uintptr(len(region)), firstReturn(region, pc)):][:cacheWays]
+	p, _, err := LookupHint(region, lo, pc, 0)
+	return p, err
+}
+
+// LookupHint is Lookup starting with the cache entry hint names (a value
+// LookupHint returned for an earlier region, or 0 for none): a coroutine
+// that yields where it yielded last time finds its plan there with one
+// check of the chain, without hashing or searching. It returns the plan
+// and the hint to pass next time. A hint is only a cache position: a wrong
+// or stale one costs a search, never a wrong plan.
+func LookupHint(region []byte, lo, pc uintptr, hint uint32) (*Plan, uint32, error) {
+	if hint-1 < uint32(len(cache)) {
+		if p := cache[hint-1].Load(); p != nil && p.matches(region, pc) {
+			return p, hint, nil
+		}
+	}
+	base := cacheSet(pc, uintptr(len(region)), firstReturn(region, pc))
+	set := cache[base:][:cacheWays]
 	for i := range set {
 		if p := set[i].Load(); p != nil && p.matches(region, pc) {
-			return p, nil
+			return p, uint32(base+uintptr(i)) + 1, nil
 		}
 	}
 	p, err := build(region, lo, pc)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	builds.Add(1)
 	for i := range set {
 		if set[i].CompareAndSwap(nil, p) {
-			return p, nil
+			return p, uint32(base+uintptr(i)) + 1, nil
 		}
 	}
-	set[cacheVictim.Add(1)%cacheWays].Store(p)
-	return p, nil
+	i := uintptr(cacheVictim.Add(1) % cacheWays)
+	set[i].Store(p)
+	return p, uint32(base+i) + 1, nil
+}
+
+// Hinted returns the plan at hint if it may be region's, else nil: the
+// cheapest lookup, for a caller that has a slower path anyway. It checks
+// the PC and the length, and the chain of return addresses unless the
+// plan's Quick checks it (then only a Quick that succeeds proves the plan
+// is region's: use such a plan for nothing else).
+func Hinted(region []byte, pc uintptr, hint uint32) *Plan {
+	if hint-1 < uint32(len(cache)) {
+		if p := cache[hint-1].Load(); p != nil && p.pc == pc && p.size == uintptr(len(region)) && (p.paired || p.matches(region, pc)) {
+			return p
+		}
+	}
+	return nil
+}
+
+// HintBits is how many bits a LookupHint hint needs.
+const HintBits = 11 // len(cache)+1 values
+
+func init() {
+	if len(cache)+1 > 1<<HintBits {
+		panic("stackmap: HintBits too small for the plan cache")
+	}
 }
 
 // Builds returns how many plans have been built so far: cache misses of

@@ -314,3 +314,116 @@ func staticRange() (lo, hi uintptr) {
 
 // isStatic reports whether v points into the main module's text or data.
 func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }
+
+// Quick is ScanSimple in one pass, for the common case and within the room
+// given: it requires region to be p's (its chain of return addresses is
+// checked again here when Hinted left that to it), a plan without stack objects, saved frame pointers
+// forming the plain chain from q.First (see BPChain; they become offsets
+// and are not listed), and room in q.Relocs and q.Shadow for what it finds.
+// When any of that fails it reports ok false and leaves region and q.Shadow
+// as they were (nil entries), and the caller takes the general path (Count,
+// then ScanSimple or Run). A pointer into the carrier's stack is an error,
+// as in ScanSimple. Of repeated heap pointers it drops only those equal to
+// the previous shadow entry.
+//
+//go:nocheckptr
+func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
+	size := uintptr(len(region))
+	bps := p.BPs
+	if len(p.Objects) != 0 || len(bps) == 0 || bps[0] != q.First || size/8 > 1<<16-1 {
+		return false, nil
+	}
+	// Every offset in p lies inside a region of p.size bytes, and
+	// len(region) == p.size (Lookup matched it): no bounds checks needed.
+	base := unsafe.Pointer(unsafe.SliceData(region))
+	lo := q.Lo
+	// The frame pointers: each must hold the next one's address (the
+	// last, the outermost frame's slot at size-8); it becomes its offset.
+	// (A mismatch puts the ones converted so far back.)
+	// With paired, the return address above each frame pointer is
+	// checked too (see Hinted): the plan is region's only if every one
+	// matches.
+	var chain []retSlot
+	if p.paired {
+		chain = p.chain[:len(bps)]
+	}
+	last := len(bps) - 1
+	for i, off := range bps {
+		next := size - 8
+		if i < last {
+			next = uintptr(bps[i+1])
+		}
+		w := (*uintptr)(unsafe.Add(base, off))
+		if *w != lo+next || chain != nil && *(*uintptr)(unsafe.Add(base, off+8)) != chain[i].pc {
+			for _, off := range bps[:i] {
+				if !skipUndo {
+					*(*uintptr)(unsafe.Add(base, off)) += lo
+				}
+			}
+			return false, nil
+		}
+		*w = next
+	}
+	nreloc, nshadow := 0, 0
+	prev := uintptr(0) // the last shadow entry
+	for _, off := range p.Slots {
+		w := (*uintptr)(unsafe.Add(base, off))
+		v := *w
+		switch {
+		case v == 0:
+		case v-lo < size:
+			if nreloc == len(q.Relocs) {
+				p.undo(base, lo, q.Relocs[:nreloc], q.Shadow[:nshadow])
+				return false, nil
+			}
+			if !skipReloc {
+				*w = v - lo
+				q.Relocs[nreloc] = uint16(off / 8)
+				nreloc++
+			}
+		case v-q.StackLo < q.StackHi-q.StackLo:
+			return false, errCarrier(off)
+		case isStatic(v) || v == q.Alive[0] || v == q.Alive[1] || v == prev:
+		default:
+			if nshadow == len(q.Shadow) {
+				p.undo(base, lo, q.Relocs[:nreloc], q.Shadow[:nshadow])
+				return false, nil
+			}
+			if !dropShadow {
+				q.Shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
+				nshadow++
+				prev = v
+			}
+		}
+	}
+	q.NReloc, q.NShadow = nreloc, nshadow
+	return true, nil
+}
+
+// QuickScan holds Quick's inputs, and its outputs.
+type QuickScan struct {
+	Lo               uintptr // the region's address when copied
+	StackLo, StackHi uintptr // the carrier stack's bounds
+	Alive            Alive
+	First            uint32           // the innermost saved frame pointer's offset
+	Relocs           []uint16         // room for relocations
+	Shadow           []unsafe.Pointer // room for heap pointers (nil entries)
+	NReloc, NShadow  int              // set by Quick: how many it wrote
+}
+
+// undo puts back what an abandoned Quick changed: the frame pointers' and
+// relocated words' addresses, and nil in the shadow entries it wrote.
+//
+//go:nocheckptr
+func (p *Plan) undo(base unsafe.Pointer, lo uintptr, relocs []uint16, shadow []unsafe.Pointer) {
+	clear(shadow)
+	if skipUndo {
+		return
+	}
+	for _, off := range p.BPs {
+		*(*uintptr)(unsafe.Add(base, off)) += lo
+	}
+	for _, r := range relocs {
+		*(*uintptr)(unsafe.Add(base, uintptr(r)*8)) += lo
+	}
+}

@@ -1,0 +1,9 @@
+// g.stack.hi: the second word of g in every supported Go version (the engine
+// checks it at start-up against a local variable's address).
+#define g_stackhi 8
+
+// g.racectx: a word the runtime uses only in -race builds (where the engine
+// is not built). SwitchIn stores the new coroutine's top there, as an offset
+// from g.stack.hi, so that the engine finds the running coroutine in O(1)
+// (see GCurrent).
+#define g_current 312

@@ -1,0 +1,10 @@
+//go:build amd64 && !purego && !negcontrol
+
+#include "textflag.h"
+#include "go_asm.h"
+
+#include "g_amd64.h"
+
+// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
+TEXT ·SwitchIn(SB), NOSPLIT, $0-32
+#include "switchin_amd64.h"
