@@ -78,7 +78,12 @@ type active struct {
 	watchAborted bool
 	hasByte      bool
 	byteBuf      [1]byte
-	watchDone    *sched.Chan[struct{}]
+
+	// pre holds the bytes readFirst took, which the reader gives out
+	// first (all at its first fill: pre is never longer than bufr).
+	pre       []byte
+	preBuf    [firstReadSize]byte
+	watchDone *sched.Chan[struct{}]
 }
 
 func (c *conn) srv() *Server { return c.ls.srv }
@@ -193,7 +198,11 @@ func (c *conn) awaitRequest(first bool) bool {
 	if srv.shuttingDown() {
 		return false
 	}
-	if !c.tlsBuffered(deadline) && c.pc.WaitRead(nil) != nil {
+	if c.tc != nil {
+		if !c.tlsBuffered(deadline) && c.pc.WaitRead(nil) != nil {
+			return false
+		}
+	} else if !c.readFirst() {
 		return false
 	}
 	if c.state.Load() != stateIdle {
@@ -204,6 +213,29 @@ func (c *conn) awaitRequest(first bool) bool {
 		c.setHeaderDeadline()
 	}
 	return true
+}
+
+// firstReadPool lends readFirst its buffer for the one read.
+var firstReadPool = poll.NewBufferPool(firstReadSize)
+
+// firstReadSize is how much of a request the read that ends an idle wait
+// takes (a request's header is usually smaller; the rest is read as
+// usual).
+const firstReadSize = 1 << 10
+
+// readFirst waits for the client's bytes holding no buffer, as WaitRead
+// does, and takes the first of them: it borrows the active part and
+// copies them into it. That is one system call fewer per request than
+// WaitRead followed by a read (WaitRead looks again after a wake-up, to
+// return only when there is data; ReadWith's read does that looking).
+func (c *conn) readFirst() bool {
+	err := c.pc.ReadWith(firstReadPool, func(p []byte) error {
+		c.borrow()
+		a := c.ap.Load()
+		a.pre = a.preBuf[:copy(a.preBuf[:], p)]
+		return nil
+	})
+	return err == nil
 }
 
 func (c *conn) setHeaderDeadline() {
@@ -268,7 +300,7 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 		if !c.serveRequest(w) {
 			return false
 		}
-		if c.ap.Load().bufr.Buffered() == 0 && !c.ap.Load().hasByte {
+		if a := c.ap.Load(); a.bufr.Buffered() == 0 && !a.hasByte && len(a.pre) == 0 {
 			c.release()
 			return true
 		}
@@ -543,7 +575,7 @@ func (c *conn) release() {
 	a.bufw.Reset((*errorWriter)(a))
 	a.mu.Lock()
 	a.c, a.s, a.remain, a.werr, a.cur = nil, nil, 0, nil, nil
-	a.watching, a.watchAborted, a.hasByte, a.watchDone = false, false, false, nil
+	a.watching, a.watchAborted, a.hasByte, a.watchDone, a.pre = false, false, false, nil, nil
 	a.mu.Unlock()
 	activePool.Put(a)
 }
@@ -638,6 +670,12 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	}
 	if int64(len(p)) > a.remain {
 		p = p[:a.remain]
+	}
+	if len(a.pre) > 0 {
+		n := copy(p, a.pre)
+		a.pre = a.pre[n:]
+		a.remain -= int64(n)
+		return n, nil
 	}
 	if a.hasByte {
 		p[0] = a.byteBuf[0]
