@@ -78,12 +78,12 @@ type active struct {
 	watchAborted bool
 	hasByte      bool
 	byteBuf      [1]byte
+	watchDone    *sched.Chan[struct{}]
 
 	// pre holds the bytes readFirst took, which the reader gives out
 	// first (all at its first fill: pre is never longer than bufr).
-	pre       []byte
-	preBuf    [firstReadSize]byte
-	watchDone *sched.Chan[struct{}]
+	pre    []byte
+	preBuf [firstReadSize]byte
 }
 
 func (c *conn) srv() *Server { return c.ls.srv }
