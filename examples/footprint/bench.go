@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stackslice/stackslice/examples/internal/childproc"
 )
 
 // bench runs variants; it owns the peers binary it builds.
@@ -159,12 +161,12 @@ func (b *bench) runVariant(ctx context.Context, v string, n int) (r result) {
 // measure runs one server and its clients and fills in r.
 func (b *bench) measure(ctx context.Context, r *result, path string, args, env []string) error {
 	fmt.Fprintf(b.stderr, "footprint: %s: N=%d: starting server\n", r.name, r.n)
-	srv, err := startChild(ctx, r.name+" server", path, args, env, b.stderr)
+	srv, err := childproc.Start(ctx, r.name+" server", path, args, env, b.stderr)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	addr, err := srv.expect(ctx, "ready", b.stderr)
+	defer srv.Stop()
+	addr, err := srv.Expect(ctx, "ready", b.stderr)
 	if err != nil {
 		return err
 	}
@@ -186,10 +188,10 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	}
 
 	// Clients, each from its own source address.
-	var clients []*child
+	var clients []*childproc.Child
 	defer func() {
 		for _, c := range clients {
-			c.stop()
+			c.Stop()
 		}
 	}()
 	exe, err := os.Executable()
@@ -200,7 +202,7 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	for left := r.n; left > 0; left -= clientMax {
 		count := min(left, clientMax)
 		src := b.source()
-		c, err := startChild(ctx, fmt.Sprintf("%s client %s", r.name, src), exe, nil, []string{
+		c, err := childproc.Start(ctx, fmt.Sprintf("%s client %s", r.name, src), exe, nil, []string{
 			envRole + "=client", envAddr + "=" + addr, envSrc + "=" + src, envCount + "=" + strconv.Itoa(count), envProto + "=" + proto,
 		}, b.stderr)
 		if err != nil {
@@ -247,15 +249,15 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 
 // heapProfile has the server write a heap profile to
 // -heapprofile/VARIANT-N-PHASE.pb.gz, if -heapprofile is set.
-func (b *bench) heapProfile(ctx context.Context, srv *child, r *result, phase string) error {
+func (b *bench) heapProfile(ctx context.Context, srv *childproc.Child, r *result, phase string) error {
 	if b.o.profile == "" {
 		return nil
 	}
 	path := filepath.Join(b.o.profile, fmt.Sprintf("%s-%d-%s.pb.gz", r.name, r.n, phase))
-	if err := srv.send("heapprofile " + path); err != nil {
+	if err := srv.Send("heapprofile " + path); err != nil {
 		return err
 	}
-	if _, err := srv.expect(ctx, "heapprofile", b.stderr); err != nil {
+	if _, err := srv.Expect(ctx, "heapprofile", b.stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(b.stderr, "footprint: %s: %s heap profile written to %s\n", r.name, phase, path)
@@ -274,7 +276,7 @@ func (b *bench) source() string {
 
 // connect waits for every client to finish connecting, showing progress,
 // and returns how many connections are open.
-func (b *bench) connect(ctx context.Context, r *result, clients []*child, progress []atomic.Int64) (int, error) {
+func (b *bench) connect(ctx context.Context, r *result, clients []*childproc.Child, progress []atomic.Int64) (int, error) {
 	type done struct {
 		ok  int
 		err error
@@ -284,10 +286,9 @@ func (b *bench) connect(ctx context.Context, r *result, clients []*child, progre
 		go func() {
 			for {
 				select {
-				case line, ok := <-c.lines:
+				case line, ok := <-c.Lines():
 					if !ok {
-						<-c.done
-						results <- done{err: fmt.Errorf("%s exited while connecting: %v", c.name, c.err)}
+						results <- done{err: fmt.Errorf("%s exited while connecting: %v", c.Name(), c.Wait())}
 						return
 					}
 					word, rest, _ := strings.Cut(line, " ")
@@ -304,7 +305,7 @@ func (b *bench) connect(ctx context.Context, r *result, clients []*child, progre
 						results <- done{ok: ok, err: err}
 						return
 					}
-					fmt.Fprintf(b.stderr, "%s: %s\n", c.name, line)
+					fmt.Fprintf(b.stderr, "%s: %s\n", c.Name(), line)
 				case <-ctx.Done():
 					results <- done{err: context.Cause(ctx)}
 					return
@@ -363,21 +364,21 @@ func isTerminal(w io.Writer) bool {
 
 // command sends cmd to every client and sums the first number of their
 // answers, lines starting with word.
-func command(ctx context.Context, clients []*child, cmd, word string, stderr io.Writer) (int, error) {
+func command(ctx context.Context, clients []*childproc.Child, cmd, word string, stderr io.Writer) (int, error) {
 	for _, c := range clients {
-		if err := c.send(cmd); err != nil {
+		if err := c.Send(cmd); err != nil {
 			return 0, err
 		}
 	}
 	total := 0
 	for _, c := range clients {
-		rest, err := c.expect(ctx, word, stderr)
+		rest, err := c.Expect(ctx, word, stderr)
 		if err != nil {
 			return 0, err
 		}
 		var ok, failed int
 		if _, err := fmt.Sscan(rest, &ok, &failed); err != nil {
-			return 0, fmt.Errorf("%s: bad answer %q", c.name, rest)
+			return 0, fmt.Errorf("%s: bad answer %q", c.Name(), rest)
 		}
 		total += ok
 	}
@@ -385,55 +386,54 @@ func command(ctx context.Context, clients []*child, cmd, word string, stderr io.
 }
 
 // sample asks the server to measure itself.
-func sample(ctx context.Context, srv *child, stderr io.Writer) (Sample, error) {
-	if err := srv.send("measure"); err != nil {
+func sample(ctx context.Context, srv *childproc.Child, stderr io.Writer) (Sample, error) {
+	if err := srv.Send("measure"); err != nil {
 		return Sample{}, err
 	}
 	for {
 		select {
-		case line, ok := <-srv.lines:
+		case line, ok := <-srv.Lines():
 			if !ok {
-				<-srv.done
-				return Sample{}, fmt.Errorf("%s exited while measuring: %v", srv.name, srv.err)
+				return Sample{}, fmt.Errorf("%s exited while measuring: %v", srv.Name(), srv.Wait())
 			}
 			if !strings.HasPrefix(line, "{") {
-				fmt.Fprintf(stderr, "%s: %s\n", srv.name, line)
+				fmt.Fprintf(stderr, "%s: %s\n", srv.Name(), line)
 				continue
 			}
 			var s Sample
 			if err := json.Unmarshal([]byte(line), &s); err != nil {
-				return Sample{}, fmt.Errorf("%s: bad sample %q: %v", srv.name, line, err)
+				return Sample{}, fmt.Errorf("%s: bad sample %q: %v", srv.Name(), line, err)
 			}
 			if s.RSS < 0 {
-				return Sample{}, fmt.Errorf("%s: cannot read VmRSS", srv.name)
+				return Sample{}, fmt.Errorf("%s: cannot read VmRSS", srv.Name())
 			}
 			return s, nil
 		case <-ctx.Done():
-			return Sample{}, fmt.Errorf("%s: measuring: %w", srv.name, context.Cause(ctx))
+			return Sample{}, fmt.Errorf("%s: measuring: %w", srv.Name(), context.Cause(ctx))
 		}
 	}
 }
 
 // waitCount polls the server's connection count until ok accepts it.
-func waitCount(ctx context.Context, srv *child, stderr io.Writer, ok func(int64) bool) error {
+func waitCount(ctx context.Context, srv *childproc.Child, stderr io.Writer, ok func(int64) bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if err := srv.send("count"); err != nil {
+		if err := srv.Send("count"); err != nil {
 			return err
 		}
-		rest, err := srv.expect(ctx, "count", stderr)
+		rest, err := srv.Expect(ctx, "count", stderr)
 		if err != nil {
 			return err
 		}
 		c, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%s: bad count %q", srv.name, rest)
+			return fmt.Errorf("%s: bad count %q", srv.Name(), rest)
 		}
 		if ok(c) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s holds %d connections", srv.name, c)
+			return fmt.Errorf("%s holds %d connections", srv.Name(), c)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stackslice/stackslice/examples/internal/childproc"
 )
 
 const (
@@ -96,7 +98,7 @@ func dialAll(addr string, src net.IP, count int) []net.Conn {
 		LocalAddr: &net.TCPAddr{IP: src},
 		Timeout:   10 * time.Second,
 		KeepAlive: -1,
-		Control:   bindAddressNoPort,
+		Control:   childproc.BindAddressNoPort,
 	}
 	conns := make([]net.Conn, count)
 	var next, connected atomic.Int64

@@ -128,6 +128,9 @@ const (
 // socket per connection and the open-files limit here is 20,000 (hard).
 const maxN = 19000
 
+// errNotAvailable marks a variant that this build cannot run.
+var errNotAvailable = errors.New("not available yet")
+
 // allVariants are the variants in the order reported.
 var allVariants = []string{
 	"stackslice", "stackslice-compressed", "stackslice-deadline", "net", "nbio", "gnet",

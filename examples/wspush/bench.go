@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/stackslice/stackslice/examples/internal/childproc"
 )
 
 // bench runs servers; it owns the peers binary it builds.
@@ -157,12 +159,12 @@ func (b *bench) runServer(ctx context.Context, v string, n int) (r result) {
 // measure runs one server and its clients and fills in r.
 func (b *bench) measure(ctx context.Context, r *result, path string, args, env []string) error {
 	fmt.Fprintf(b.stderr, "wspush: %s: N=%d: starting server\n", r.name, r.n)
-	srv, err := startChild(ctx, r.name+" server", path, args, env, b.stderr)
+	srv, err := childproc.Start(ctx, r.name+" server", path, args, env, b.stderr)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	addr, err := srv.expect(ctx, "ready", b.stderr)
+	defer srv.Stop()
+	addr, err := srv.Expect(ctx, "ready", b.stderr)
 	if err != nil {
 		return err
 	}
@@ -177,19 +179,19 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 	}
 
 	// Clients, each from its own source address; the slow ones last.
-	var clients, slow []*child
+	var clients, slow []*childproc.Child
 	defer func() {
 		for _, c := range append(clients, slow...) {
-			c.stop()
+			c.Stop()
 		}
 	}()
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	start := func(count int, extra ...string) (*child, error) {
+	start := func(count int, extra ...string) (*childproc.Child, error) {
 		src := b.source()
-		return startChild(ctx, fmt.Sprintf("%s client %s", r.name, src), exe, nil, append([]string{
+		return childproc.Start(ctx, fmt.Sprintf("%s client %s", r.name, src), exe, nil, append([]string{
 			envRole + "=client", envAddr + "=" + addr, envSrc + "=" + src, envCount + "=" + strconv.Itoa(count),
 		}, extra...), b.stderr)
 	}
@@ -265,17 +267,17 @@ func (b *bench) measure(ctx context.Context, r *result, path string, args, env [
 
 // publish asks the server to broadcast k messages, one every interval,
 // and returns its answer.
-func publish(ctx context.Context, srv *child, k int, interval time.Duration, size int, stderr io.Writer) (p published, err error) {
-	if err := srv.send(fmt.Sprintf("publish %d %d %d", k, interval.Milliseconds(), size)); err != nil {
+func publish(ctx context.Context, srv *childproc.Child, k int, interval time.Duration, size int, stderr io.Writer) (p published, err error) {
+	if err := srv.Send(fmt.Sprintf("publish %d %d %d", k, interval.Milliseconds(), size)); err != nil {
 		return p, err
 	}
-	rest, err := srv.expect(ctx, "published", stderr)
+	rest, err := srv.Expect(ctx, "published", stderr)
 	if err != nil {
 		return p, err
 	}
 	var ms, us int64
 	if _, err := fmt.Sscan(rest, &p.first, &p.last, &p.dropped, &ms, &us); err != nil {
-		return p, fmt.Errorf("%s: bad answer %q", srv.name, rest)
+		return p, fmt.Errorf("%s: bad answer %q", srv.Name(), rest)
 	}
 	p.cpu, p.fanout = time.Duration(ms)*time.Millisecond, time.Duration(us)*time.Microsecond
 	return p, nil
@@ -292,32 +294,32 @@ type published struct {
 // askReport asks every client what it received from first to last, and
 // returns how many connections had every message and, per message, the
 // delay until the last client had it (-1 if a client had it nowhere).
-func askReport(ctx context.Context, clients []*child, first, last int64, stderr io.Writer) (int, []int64, error) {
+func askReport(ctx context.Context, clients []*childproc.Child, first, last int64, stderr io.Writer) (int, []int64, error) {
 	for _, c := range clients {
-		if err := c.send(fmt.Sprintf("report %d %d", first, last)); err != nil {
+		if err := c.Send(fmt.Sprintf("report %d %d", first, last)); err != nil {
 			return 0, nil, err
 		}
 	}
 	ok := 0
 	delays := make([]int64, last-first+1)
 	for _, c := range clients {
-		rest, err := c.expect(ctx, "report", stderr)
+		rest, err := c.Expect(ctx, "report", stderr)
 		if err != nil {
 			return 0, nil, err
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2+len(delays) {
-			return 0, nil, fmt.Errorf("%s: bad report %q", c.name, rest)
+			return 0, nil, fmt.Errorf("%s: bad report %q", c.Name(), rest)
 		}
 		k, err := strconv.Atoi(f[0])
 		if err != nil {
-			return 0, nil, fmt.Errorf("%s: bad report %q", c.name, rest)
+			return 0, nil, fmt.Errorf("%s: bad report %q", c.Name(), rest)
 		}
 		ok += k
 		for i := range delays {
 			d, err := strconv.ParseInt(f[2+i], 10, 64)
 			if err != nil {
-				return 0, nil, fmt.Errorf("%s: bad report %q", c.name, rest)
+				return 0, nil, fmt.Errorf("%s: bad report %q", c.Name(), rest)
 			}
 			if d < 0 || delays[i] < 0 {
 				delays[i] = -1
@@ -341,7 +343,7 @@ func (b *bench) source() string {
 
 // connect waits for every client to finish connecting, showing progress,
 // and returns how many connections are open.
-func (b *bench) connect(ctx context.Context, r *result, clients []*child) (int, error) {
+func (b *bench) connect(ctx context.Context, r *result, clients []*childproc.Child) (int, error) {
 	type done struct {
 		ok  int
 		err error
@@ -352,10 +354,9 @@ func (b *bench) connect(ctx context.Context, r *result, clients []*child) (int, 
 		go func() {
 			for {
 				select {
-				case line, ok := <-c.lines:
+				case line, ok := <-c.Lines():
 					if !ok {
-						<-c.done
-						results <- done{err: fmt.Errorf("%s exited while connecting: %v", c.name, c.err)}
+						results <- done{err: fmt.Errorf("%s exited while connecting: %v", c.Name(), c.Wait())}
 						return
 					}
 					word, rest, _ := strings.Cut(line, " ")
@@ -372,7 +373,7 @@ func (b *bench) connect(ctx context.Context, r *result, clients []*child) (int, 
 						results <- done{ok: ok, err: err}
 						return
 					}
-					fmt.Fprintf(b.stderr, "%s: %s\n", c.name, line)
+					fmt.Fprintf(b.stderr, "%s: %s\n", c.Name(), line)
 				case <-ctx.Done():
 					results <- done{err: context.Cause(ctx)}
 					return
@@ -382,12 +383,8 @@ func (b *bench) connect(ctx context.Context, r *result, clients []*child) (int, 
 	}
 	want := 0
 	for _, c := range clients {
-		for _, e := range c.cmd.Env {
-			if v, ok := strings.CutPrefix(e, envCount+"="); ok {
-				k, _ := strconv.Atoi(v)
-				want += k
-			}
-		}
+		k, _ := strconv.Atoi(c.Getenv(envCount))
+		want += k
 	}
 	tty := isTerminal(b.stderr)
 	show := func(final bool) {
@@ -439,55 +436,54 @@ func isTerminal(w io.Writer) bool {
 }
 
 // sample asks the server to measure itself.
-func sample(ctx context.Context, srv *child, stderr io.Writer) (Sample, error) {
-	if err := srv.send("measure"); err != nil {
+func sample(ctx context.Context, srv *childproc.Child, stderr io.Writer) (Sample, error) {
+	if err := srv.Send("measure"); err != nil {
 		return Sample{}, err
 	}
 	for {
 		select {
-		case line, ok := <-srv.lines:
+		case line, ok := <-srv.Lines():
 			if !ok {
-				<-srv.done
-				return Sample{}, fmt.Errorf("%s exited while measuring: %v", srv.name, srv.err)
+				return Sample{}, fmt.Errorf("%s exited while measuring: %v", srv.Name(), srv.Wait())
 			}
 			if !strings.HasPrefix(line, "{") {
-				fmt.Fprintf(stderr, "%s: %s\n", srv.name, line)
+				fmt.Fprintf(stderr, "%s: %s\n", srv.Name(), line)
 				continue
 			}
 			var s Sample
 			if err := json.Unmarshal([]byte(line), &s); err != nil {
-				return Sample{}, fmt.Errorf("%s: bad sample %q: %v", srv.name, line, err)
+				return Sample{}, fmt.Errorf("%s: bad sample %q: %v", srv.Name(), line, err)
 			}
 			if s.RSS < 0 {
-				return Sample{}, fmt.Errorf("%s: cannot read VmRSS", srv.name)
+				return Sample{}, fmt.Errorf("%s: cannot read VmRSS", srv.Name())
 			}
 			return s, nil
 		case <-ctx.Done():
-			return Sample{}, fmt.Errorf("%s: measuring: %w", srv.name, context.Cause(ctx))
+			return Sample{}, fmt.Errorf("%s: measuring: %w", srv.Name(), context.Cause(ctx))
 		}
 	}
 }
 
 // waitCount polls the server's connection count until ok accepts it.
-func waitCount(ctx context.Context, srv *child, stderr io.Writer, ok func(int64) bool) error {
+func waitCount(ctx context.Context, srv *childproc.Child, stderr io.Writer, ok func(int64) bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if err := srv.send("count"); err != nil {
+		if err := srv.Send("count"); err != nil {
 			return err
 		}
-		rest, err := srv.expect(ctx, "count", stderr)
+		rest, err := srv.Expect(ctx, "count", stderr)
 		if err != nil {
 			return err
 		}
 		c, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil {
-			return fmt.Errorf("%s: bad count %q", srv.name, rest)
+			return fmt.Errorf("%s: bad count %q", srv.Name(), rest)
 		}
 		if ok(c) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s holds %d connections", srv.name, c)
+			return fmt.Errorf("%s holds %d connections", srv.Name(), c)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -498,7 +494,7 @@ func waitCount(ctx context.Context, srv *child, stderr io.Writer, ok func(int64)
 // server that packs idle connections to pack it), another broadcast; then
 // closes it. So the code and fixed structures of every phase are in place
 // before the base measurement, not counted per connection.
-func (b *bench) warmUp(ctx context.Context, srv *child, addr string) error {
+func (b *bench) warmUp(ctx context.Context, srv *childproc.Child, addr string) error {
 	c, r, err := open(ctx, dialer(net.IPv4(127, 0, 0, 1), false), addr)
 	if err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stackslice/stackslice/examples/internal/childproc"
 )
 
 // lockedBuffer is a bytes.Buffer for the children's stderr.
@@ -32,12 +34,12 @@ func (l *lockedBuffer) String() string {
 // serverStats is a server's answer to "stats".
 type serverStats struct{ tasks, goroutines, fds int }
 
-func stats(ctx context.Context, srv *child, log *lockedBuffer) (serverStats, error) {
+func stats(ctx context.Context, srv *childproc.Child, log *lockedBuffer) (serverStats, error) {
 	var s serverStats
-	if err := srv.send("stats"); err != nil {
+	if err := srv.Send("stats"); err != nil {
 		return s, err
 	}
-	rest, err := srv.expect(ctx, "stats", log)
+	rest, err := srv.Expect(ctx, "stats", log)
 	if err != nil {
 		return s, err
 	}
@@ -66,12 +68,12 @@ func TestChurnNoLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := startChild(ctx, "stackslice server", exe, nil, []string{envRole + "=server", envVariant + "=stackslice"}, log)
+	srv, err := childproc.Start(ctx, "stackslice server", exe, nil, []string{envRole + "=server", envVariant + "=stackslice"}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.stop()
-	addr, err := srv.expect(ctx, "ready", log)
+	defer srv.Stop()
+	addr, err := srv.Expect(ctx, "ready", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +91,9 @@ func TestChurnNoLeak(t *testing.T) {
 	}
 	t.Logf("before: %+v", before)
 
-	client := func(src string, count int, extra ...string) *child {
+	client := func(src string, count int, extra ...string) *childproc.Child {
 		t.Helper()
-		c, err := startChild(ctx, "client "+src, exe, nil, append([]string{envRole + "=client", envAddr + "=" + addr,
+		c, err := childproc.Start(ctx, "client "+src, exe, nil, append([]string{envRole + "=client", envAddr + "=" + addr,
 			envSrc + "=" + src, envCount + "=" + strconv.Itoa(count)}, extra...), log)
 		if err != nil {
 			t.Fatal(err)
@@ -100,20 +102,20 @@ func TestChurnNoLeak(t *testing.T) {
 	}
 	const steadyN = 50
 	steady := client("127.0.0.2", steadyN)
-	defer steady.stop()
+	defer steady.Stop()
 	r := &result{name: "stackslice"}
-	if n, err := b.connect(ctx, r, []*child{steady}); err != nil || n != steadyN {
+	if n, err := b.connect(ctx, r, []*childproc.Child{steady}); err != nil || n != steadyN {
 		t.Fatalf("steady clients: %d connected, %v", n, err)
 	}
 	churn := client("127.0.0.3", 64, envChurn+"=3s")
-	defer churn.stop()
+	defer churn.Stop()
 
 	p, err := publish(ctx, srv, 40, 75*time.Millisecond, 64, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first, last, dropped := p.first, p.last, p.dropped
-	rest, err := churn.expect(ctx, "churned", log)
+	rest, err := churn.Expect(ctx, "churned", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +124,15 @@ func TestChurnNoLeak(t *testing.T) {
 	if made < 20 {
 		t.Errorf("churn opened only %d connections", made)
 	}
-	ok, _, err := askReport(ctx, []*child{steady}, first, last, log)
+	ok, _, err := askReport(ctx, []*childproc.Child{steady}, first, last, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ok != steadyN || dropped != 0 {
 		t.Errorf("%d of %d steady connections had every message; %d dropped", ok, steadyN, dropped)
 	}
-	churn.stop()
-	steady.stop()
+	churn.Stop()
+	steady.Stop()
 
 	if err := waitCount(ctx, srv, log, func(c int64) bool { return c == 0 }); err != nil {
 		t.Fatal(err)

@@ -43,6 +43,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/stackslice/stackslice/examples/internal/childproc"
 )
 
 const (
@@ -188,7 +190,7 @@ func dialer(src net.IP, smallBuffer bool) ws.Dialer {
 					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
 				})
 			}
-			return bindAddressNoPort(network, address, rc)
+			return childproc.BindAddressNoPort(network, address, rc)
 		},
 	}
 	return ws.Dialer{

@@ -1,28 +1,28 @@
-package main
-
-// Child processes: every server and load client runs in its own process,
-// in its own process group, and is killed with that group when its run
-// ends, fails or times out, or when the parent dies (Pdeathsig, and every
-// child also exits when its stdin closes).
+// Package childproc runs the child processes of the examples that measure
+// servers (footprint, wspush): every server and load client runs in its
+// own process, in its own process group, and is killed with that group
+// when its run ends, fails or times out, or when the parent dies
+// (Pdeathsig, and every child also exits when its stdin closes).
+package childproc
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// child is a running child process speaking a line protocol: commands on
+// Child is a running child process speaking a line protocol: commands on
 // its stdin, answers on its stdout.
-type child struct {
+type Child struct {
 	name  string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
@@ -31,9 +31,9 @@ type child struct {
 	err   error         // Wait's result, once done is closed
 }
 
-// startChild starts path with args and extra environment variables. Its
+// Start starts path with args and extra environment variables. Its
 // stderr goes to stderr, each line prefixed with name.
-func startChild(ctx context.Context, name, path string, args, env []string, stderr io.Writer) (*child, error) {
+func Start(ctx context.Context, name, path string, args, env []string, stderr io.Writer) (*Child, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
@@ -49,7 +49,7 @@ func startChild(ctx context.Context, name, path string, args, env []string, stde
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, stdin: stdin, lines: make(chan string, 4096), done: make(chan struct{})}
+	c := &Child{name: name, cmd: cmd, stdin: stdin, lines: make(chan string, 4096), done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		pw.Close()
@@ -74,17 +74,41 @@ func killGroup(cmd *exec.Cmd) error {
 	return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 }
 
-// send writes one command line to the child.
-func (c *child) send(command string) error {
+// Name is the name the child was started with.
+func (c *Child) Name() string { return c.name }
+
+// Lines returns the child's stdout, line by line; it is closed at the end
+// of the output (Wait then returns the process's end).
+func (c *Child) Lines() <-chan string { return c.lines }
+
+// Wait waits for the process to end and returns what exec.Cmd.Wait did.
+func (c *Child) Wait() error {
+	<-c.done
+	return c.err
+}
+
+// Getenv returns the value of key in the child's environment ("" if
+// unset), as the child sees it: the last setting wins.
+func (c *Child) Getenv(key string) string {
+	for _, e := range slices.Backward(c.cmd.Env) {
+		if v, ok := strings.CutPrefix(e, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// Send writes one command line to the child.
+func (c *Child) Send(command string) error {
 	if _, err := io.WriteString(c.stdin, command+"\n"); err != nil {
 		return fmt.Errorf("%s: sending %q: %w", c.name, command, err)
 	}
 	return nil
 }
 
-// expect returns the rest of the next stdout line that starts with word
+// Expect returns the rest of the next stdout line that starts with word
 // and a space. Other lines are reported on stderr and skipped.
-func (c *child) expect(ctx context.Context, word string, stderr io.Writer) (string, error) {
+func (c *Child) Expect(ctx context.Context, word string, stderr io.Writer) (string, error) {
 	for {
 		select {
 		case line, ok := <-c.lines:
@@ -105,9 +129,9 @@ func (c *child) expect(ctx context.Context, word string, stderr io.Writer) (stri
 	}
 }
 
-// stop closes the child's stdin, which asks it to exit, and kills its
+// Stop closes the child's stdin, which asks it to exit, and kills its
 // process group if it has not exited within a few seconds.
-func (c *child) stop() {
+func (c *Child) Stop() {
 	c.stdin.Close()
 	select {
 	case <-c.done:
@@ -147,6 +171,3 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
-// errNotAvailable marks a variant that this build cannot run.
-var errNotAvailable = errors.New("not available yet")

@@ -1,4 +1,4 @@
-package main
+package childproc
 
 import "syscall"
 
@@ -9,10 +9,11 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// bindAddressNoPort sets IP_BIND_ADDRESS_NO_PORT, so that binding the
+// BindAddressNoPort sets IP_BIND_ADDRESS_NO_PORT, so that binding the
 // source address leaves the choice of port to connect, which can share
-// ports between destinations and reuse TIME_WAIT ports on loopback.
-func bindAddressNoPort(network, address string, rc syscall.RawConn) error {
+// ports between destinations and reuse TIME_WAIT ports on loopback. It is
+// a net.Dialer's Control function.
+func BindAddressNoPort(network, address string, rc syscall.RawConn) error {
 	const ipBindAddressNoPort = 24 // IP_BIND_ADDRESS_NO_PORT, Linux 4.2
 	rc.Control(func(fd uintptr) {
 		syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
