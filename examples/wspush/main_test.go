@@ -76,8 +76,10 @@ func checkServers(t *testing.T, rep jsonReport, n int, names ...string) {
 			}
 		}
 		// A connection has at least a Go connection object in the
-		// server's heap.
-		if s.HeapPerConn != nil && *s.HeapPerConn < 64 {
+		// server's heap; with a few connections only (TestSlowClients:
+		// 20, and megabytes of backlogs freed as the slow ones are
+		// dropped) the heap's growth per connection is noise, down to 0.
+		if n >= 100 && s.HeapPerConn != nil && *s.HeapPerConn < 64 {
 			t.Errorf("%s: heap_per_conn = %d, implausibly small", s.Name, *s.HeapPerConn)
 		}
 		if s.BroadcastP50MS == nil || s.BroadcastP99MS == nil || *s.BroadcastP50MS <= 0 || *s.BroadcastP99MS < *s.BroadcastP50MS {
