@@ -262,8 +262,8 @@ func TestFootprintPeers(t *testing.T) {
 	force := os.Getenv("FOOTPRINT_PEERS") == "1"
 	b := &bench{stderr: io.Discard}
 	if !force {
-		b.peersEnv = []string{"GOPROXY=off"}
-		b.peersTimeout = 20 * time.Second
+		b.peers.Env = []string{"GOPROXY=off"}
+		b.peers.Timeout = 20 * time.Second
 	}
 	defer b.cleanup()
 	start := time.Now()

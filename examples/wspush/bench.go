@@ -7,13 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,16 +23,10 @@ type bench struct {
 	o      options
 	stderr io.Writer
 
-	peersOnce sync.Once
-	peersBin  string // built peers binary
-	peersTmp  string // its temporary directory
-	peersErr  error
+	peers childproc.Peers // built on first use; tests set its Env and Timeout
 
 	nextSrc int // last octet of the next client source address, 127.0.0.x
 
-	// For tests: extra environment for building peers, and a time limit.
-	peersEnv     []string
-	peersTimeout time.Duration
 }
 
 // result is one server measured at one N.
@@ -101,9 +91,7 @@ func (r *result) delayQuantile(q float64) *float64 {
 
 // cleanup removes what the bench built.
 func (b *bench) cleanup() {
-	if b.peersTmp != "" {
-		os.RemoveAll(b.peersTmp)
-	}
+	b.peers.Cleanup()
 }
 
 // serverCommand returns how to start server v.
@@ -526,73 +514,10 @@ func (b *bench) warmUp(ctx context.Context, srv *childproc.Child, addr string) e
 	return writeClientFrame(c, ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
 }
 
-// buildPeers builds the peers module (the nbhttp server) once, into a
-// temporary directory.
+// buildPeers builds the peers module (the nbhttp server) once.
 func (b *bench) buildPeers(ctx context.Context) (string, error) {
-	b.peersOnce.Do(func() {
-		dir, err := b.findPeers()
-		if err != nil {
-			b.peersErr = err
-			return
-		}
-		tmp, err := os.MkdirTemp("", "wspush-peers-")
-		if err != nil {
-			b.peersErr = err
-			return
-		}
-		b.peersTmp = tmp
-		bin := filepath.Join(tmp, "peers")
-		fmt.Fprintf(b.stderr, "wspush: building the nbhttp server in %s\n", dir)
-		limit := b.peersTimeout
-		if limit == 0 {
-			limit = 5 * time.Minute
-		}
-		ctx, cancel := context.WithTimeout(ctx, limit)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goCommand(), "build", "-o", bin, ".")
-		cmd.Dir = dir
-		// The peers module is its own module: no workspace, and let the go
-		// command fetch its requirements through the module proxy.
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
-		cmd.Env = append(cmd.Env, b.peersEnv...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.peersErr = fmt.Errorf("building %s: %v\n%s", dir, err, out)
-			return
-		}
-		b.peersBin = bin
-	})
-	return b.peersBin, b.peersErr
-}
-
-// findPeers locates the peers module: -peers, else next to this source
-// file, else relative to the working directory.
-func (b *bench) findPeers() (string, error) {
-	var candidates []string
-	if b.o.peersDir != "" {
-		candidates = []string{b.o.peersDir}
-	} else {
-		if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-			candidates = append(candidates, filepath.Join(filepath.Dir(file), "peers"))
-		}
-		candidates = append(candidates, "peers", filepath.Join("examples", "wspush", "peers"))
+	if b.peers.Dir == "" {
+		b.peers.Dir = b.o.peersDir
 	}
-	for _, d := range candidates {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Abs(d)
-		}
-	}
-	return "", fmt.Errorf("cannot find the peers module (tried %s); use -peers", strings.Join(candidates, ", "))
-}
-
-// goCommand returns the go command of the toolchain that built this
-// program if it is there, else go from PATH.
-func goCommand() string {
-	if root := runtime.GOROOT(); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
+	return b.peers.Build(ctx, "wspush", "the nbhttp server", b.stderr)
 }

@@ -150,8 +150,8 @@ func TestWSPushPeers(t *testing.T) {
 	force := os.Getenv("WSPUSH_PEERS") == "1"
 	b := &bench{stderr: io.Discard}
 	if !force {
-		b.peersEnv = []string{"GOPROXY=off"}
-		b.peersTimeout = 30 * time.Second
+		b.peers.Env = []string{"GOPROXY=off"}
+		b.peers.Timeout = 30 * time.Second
 	}
 	defer b.cleanup()
 	if _, err := b.buildPeers(context.Background()); err != nil {
