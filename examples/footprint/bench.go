@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stackslice/stackslice/examples/internal/childproc"
+
+	"github.com/stackslice/stackslice/examples/internal/procstat"
 )
 
 // bench runs variants; it owns the peers binary it builds.
@@ -461,7 +463,7 @@ func readSlab() (int64, error) {
 	}
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		if v, ok := bytes.CutPrefix(line, []byte("Slab:")); ok {
-			if n := parseKB(v); n >= 0 {
+			if n := procstat.ParseKB(v); n >= 0 {
 				return n, nil
 			}
 		}

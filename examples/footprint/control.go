@@ -2,8 +2,9 @@ package main
 
 // The server side of the control protocol between footprint and a server
 // child process. The same protocol, and a copy of this file, is in
-// peers/control.go (a separate module, so the code cannot be shared); keep
-// the two in step.
+// peers/control.go (a separate module, so the code cannot be shared; it
+// also has its own copy of package procstat's ReadStatus); keep the two in
+// step.
 //
 // The server prints one line, "ready ADDR", once it is listening, then
 // answers commands read line by line from stdin:
@@ -23,7 +24,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -32,6 +32,8 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+
+	"github.com/stackslice/stackslice/examples/internal/procstat"
 )
 
 // envMemProfileRate sets runtime.MemProfileRate in a server (see above).
@@ -103,7 +105,7 @@ func measure(conns func() int64) Sample {
 		Stack: int64(ms.StackInuse),
 		Conns: conns(),
 	}
-	s.RSS, s.RSSAnon = readStatus()
+	s.RSS, s.RSSAnon = procstat.ReadStatus()
 	return s
 }
 
@@ -119,40 +121,4 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// readStatus returns VmRSS and RssAnon from /proc/self/status, in bytes,
-// or -1 where they cannot be read.
-func readStatus() (rss, anon int64) {
-	rss, anon = -1, -1
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return
-	}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		switch string(k) {
-		case "VmRSS":
-			rss = parseKB(v)
-		case "RssAnon":
-			anon = parseKB(v)
-		}
-	}
-	return
-}
-
-// parseKB parses "   1234 kB" into bytes, or returns -1.
-func parseKB(v []byte) int64 {
-	f := bytes.Fields(v)
-	if len(f) != 2 || string(f[1]) != "kB" {
-		return -1
-	}
-	n, err := strconv.ParseInt(string(f[0]), 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n * 1024
 }
