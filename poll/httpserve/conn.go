@@ -318,12 +318,9 @@ func (c *conn) serveArrived(ctx context.Context) bool {
 // serveRequest runs the handler for w's request and finishes the
 // response. It reports whether the connection goes on.
 func (c *conn) serveRequest(w *response) bool {
-	req := w.req
-	if hasToken(req.Header.Get("Expect"), "100-continue") {
-		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
-			w.canWriteContinue.Store(true)
-		}
-	} else if req.Header.Get("Expect") != "" {
+	if w.expectsContinue() {
+		w.canWriteContinue.Store(true)
+	} else if expect := w.req.Header.Get("Expect"); expect != "" && !hasToken(expect, "100-continue") {
 		w.sendExpectationFailed()
 		c.close()
 		return false
