@@ -111,18 +111,22 @@ func (c *Coroutine) Resume() (done bool) { return c.ResumeFor(nil) }
 // resumes the coroutine, so that the coroutine's code finds its task and
 // carrier without a lookup. owner is kept alive until ResumeFor returns.
 func (c *Coroutine) ResumeFor(owner any) (done bool) {
-	c.acquire()
-	fb := c.ext != nil && c.ext.fb != nil
-	if fb {
-		done = c.ext.fb.resume(owner)
-	} else {
-		done = c.resumeSlice(owner)
+	// The one atomic read-modify-write of a round trip: it is what makes
+	// two Resumes of one coroutine exclude each other.
+	if !c.state.CompareAndSwap(stateSuspended, stateRunning) {
+		c.acquire() // new, held by another goroutine, or misuse
 	}
-	if !done {
-		if !fb {
+	if c.ext != nil && c.ext.fb != nil {
+		done = c.ext.fb.resume(owner)
+		if !done {
+			c.state.Store(stateSuspended)
+			return false
+		}
+	} else if done = c.resumeSlice(owner); !done {
+		if c.flags&flagOwnModeMask != 0 || globalMode.Load() != uint32(CompressNone) {
 			c.packAtYield()
 		}
-		c.state.Store(stateSuspended)
+		c.publishSuspended() // after every write to c and its block
 		return false
 	}
 	c.state.Store(stateDone)

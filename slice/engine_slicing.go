@@ -143,42 +143,50 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 		growStack(n)
 	}
 	c.flags &^= flagSaved
+	// SwitchIn sets g's current word to c; it must get the outer
+	// coroutine's (or 0) back however SwitchIn returns: below when it
+	// returns, in the deferred call when a panic or runtime.Goexit
+	// unwinds through here. The deferred call does nothing else on a
+	// return: the common path stays out of calls.
+	outer := gword(g, gCurrent)
 	returned := false
-	// SwitchIn sets g's current word to c; ended puts the outer
-	// coroutine's (or 0) back, however SwitchIn returns.
-	defer c.ended(&done, &returned, g, gword(g, gCurrent))
+	defer func() {
+		if !returned {
+			c.unwound(recover(), g, outer)
+			done = true
+		}
+	}()
 	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner)
 	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
-	return c.flags&flagSaved == 0
-}
-
-// ended runs when resumeSlice returns: after a yield or the coroutine's
-// return (returned is set: nothing to do but release a finished coroutine's
-// memory), after a panic that unwound out of the coroutine's function
-// (recovered here, for Resume to re-panic), or during runtime.Goexit (the
-// carrier itself then unwinds).
-func (c *Coroutine) ended(done, returned *bool, g unsafe.Pointer, outer uintptr) {
 	if !breakCurrent {
 		*(*uintptr)(unsafe.Add(g, gCurrent)) = outer
 	}
-	if !*returned {
-		if r := recover(); r != nil {
-			c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
-			c.ext.panicked = true
-			// Resume panics with it, unless the panic was raised by a
-			// deferred call during a Goexit: the runtime then goes on with
-			// the Goexit, past Resume, which must find c finished.
-			c.state.Store(stateDone)
-		} else {
-			c.ext_().goexit = true
-			c.state.Store(stateDone)
-		}
-		*done = true
-	}
-	if *done {
+	if c.flags&flagSaved == 0 {
 		c.release()
+		return true
 	}
+	return false
+}
+
+// unwound ends c when a panic (r, recovered from it) or runtime.Goexit (r
+// nil) unwound out of its function: Resume re-panics with the panic, and
+// in a Goexit the carrier itself unwinds on.
+func (c *Coroutine) unwound(r any, g unsafe.Pointer, outer uintptr) {
+	if !breakCurrent {
+		*(*uintptr)(unsafe.Add(g, gCurrent)) = outer
+	}
+	if r != nil {
+		c.ext_().panic = &PanicError{Value: r, Stack: debug.Stack()}
+		c.ext.panicked = true
+		// Resume panics with it, unless the panic was raised by a
+		// deferred call during a Goexit: the runtime then goes on with
+		// the Goexit, past Resume, which must find c finished.
+	} else {
+		c.ext_().goexit = true
+	}
+	c.state.Store(stateDone)
+	c.release()
 }
 
 // zeroWindow is how much stack below its region a coroutine gets cleared
