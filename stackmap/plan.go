@@ -40,6 +40,19 @@ type Plan struct {
 	// saved frame pointer of BPs (chain[i].off == BPs[i]+8): Quick then
 	// checks both in one pass, and Hinted leaves the chain to it.
 	paired bool
+	// links is the frame-pointer chain as Quick walks it, one entry per
+	// saved BP, built once with the plan; nil when Quick cannot serve the
+	// plan (stack objects, no saved BP, more words than a uint16 indexes).
+	links []link
+}
+
+// link is one saved frame pointer of a plan whose saved BPs form the
+// plain chain: the word at off must hold the region's start plus next (the
+// next saved BP's offset; the outermost frame's slot for the last), and,
+// if pc is not 0, the word above it the return address pc.
+type link struct {
+	off, next uint32
+	pc        uintptr
 }
 
 // retSlot is one return address in the region, checked on every use of a
@@ -212,6 +225,19 @@ func (p *Plan) finish() {
 	p.paired = len(p.chain) == len(p.BPs)
 	for i := 0; p.paired && i < len(p.chain); i++ {
 		p.paired = p.chain[i].off == p.BPs[i]+8
+	}
+	if len(p.Objects) == 0 && len(p.BPs) > 0 && p.size/8 <= 1<<16-1 {
+		p.links = make([]link, len(p.BPs))
+		for i, off := range p.BPs {
+			l := link{off: off, next: uint32(p.size - 8)}
+			if i+1 < len(p.BPs) {
+				l.next = p.BPs[i+1]
+			}
+			if p.paired {
+				l.pc = p.chain[i].pc
+			}
+			p.links[i] = l
+		}
 	}
 }
 

@@ -328,76 +328,106 @@ func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }
 //
 //go:nocheckptr
 func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
-	size := uintptr(len(region))
-	bps := p.BPs
-	if len(p.Objects) != 0 || len(bps) == 0 || bps[0] != q.First || size/8 > 1<<16-1 {
+	// The save of every round trip runs this: it is written for the
+	// compiler to keep the loops in registers, with the rare exits out
+	// of line.
+	links := p.links
+	if len(links) == 0 || links[0].off != q.First || uintptr(len(region)) != p.size {
 		return false, nil
 	}
 	// Every offset in p lies inside a region of p.size bytes, and
-	// len(region) == p.size (Lookup matched it): no bounds checks needed.
+	// len(region) == p.size: no bounds checks needed.
 	base := unsafe.Pointer(unsafe.SliceData(region))
 	lo := q.Lo
 	// The frame pointers: each must hold the next one's address (the
-	// last, the outermost frame's slot at size-8); it becomes its offset.
-	// (A mismatch puts the ones converted so far back.)
-	// With paired, the return address above each frame pointer is
-	// checked too (see Hinted): the plan is region's only if every one
-	// matches.
-	var chain []retSlot
-	if p.paired {
-		chain = p.chain[:len(bps)]
-	}
-	last := len(bps) - 1
-	for i, off := range bps {
-		next := size - 8
-		if i < last {
-			next = uintptr(bps[i+1])
-		}
-		w := (*uintptr)(unsafe.Add(base, off))
-		if *w != lo+next || chain != nil && *(*uintptr)(unsafe.Add(base, off+8)) != chain[i].pc {
-			for _, off := range bps[:i] {
-				if !skipUndo {
-					*(*uintptr)(unsafe.Add(base, off)) += lo
-				}
-			}
+	// last, the outermost frame's slot at size-8), and, for a paired
+	// plan, the word above it the return address the plan was built
+	// with (see Hinted): the plan is region's only if every one
+	// matches. Each becomes its offset.
+	for i := range links {
+		l := &links[i]
+		w := (*uintptr)(unsafe.Add(base, l.off))
+		if *w != lo+uintptr(l.next) || l.pc != 0 && *(*uintptr)(unsafe.Add(base, l.off+8)) != l.pc {
+			p.unchain(base, lo, i)
 			return false, nil
 		}
-		*w = next
+		*w = uintptr(l.next)
 	}
-	nreloc, nshadow := 0, 0
-	prev := uintptr(0) // the last shadow entry
+	// The loop keeps only what changes in registers and reads the rest
+	// from q (loads the compiler cannot hoist past the stores through w,
+	// and cheaper than the spills it made when they were locals).
+	q.size, q.nreloc, q.nshadow, q.prev = p.size, 0, 0, 0
 	for _, off := range p.Slots {
 		w := (*uintptr)(unsafe.Add(base, off))
 		v := *w
-		switch {
-		case v == 0:
-		case v-lo < size:
-			if nreloc == len(q.Relocs) {
-				p.undo(base, lo, q.Relocs[:nreloc], q.Shadow[:nshadow])
+		if v == 0 {
+			continue
+		}
+		if d := v - q.Lo; d < q.size {
+			if !q.reloc(w, d, off) {
+				p.undo(base, q.Lo, q.Relocs[:q.nreloc], q.Shadow[:q.nshadow])
 				return false, nil
 			}
-			if !skipReloc {
-				*w = v - lo
-				q.Relocs[nreloc] = uint16(off / 8)
-				nreloc++
-			}
-		case v-q.StackLo < q.StackHi-q.StackLo:
+			continue
+		}
+		if v-q.StackLo < q.StackHi-q.StackLo {
 			return false, errCarrier(off)
-		case isStatic(v) || v == q.Alive[0] || v == q.Alive[1] || v == prev:
-		default:
-			if nshadow == len(q.Shadow) {
-				p.undo(base, lo, q.Relocs[:nreloc], q.Shadow[:nshadow])
-				return false, nil
-			}
-			if !dropShadow {
-				q.Shadow[nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
-				nshadow++
-				prev = v
-			}
+		}
+		if v-staticLo < staticHi-staticLo || v == q.Alive[0] || v == q.Alive[1] || v == q.prev {
+			continue
+		}
+		if !q.keep(w, v) {
+			p.undo(base, q.Lo, q.Relocs[:q.nreloc], q.Shadow[:q.nshadow])
+			return false, nil
 		}
 	}
-	q.NReloc, q.NShadow = nreloc, nshadow
+	q.NReloc, q.NShadow = q.nreloc, q.nshadow
 	return true, nil
+}
+
+// reloc turns the region pointer at w into its offset d and lists it, or
+// reports false if Relocs has no room left.
+//
+//go:nocheckptr
+func (q *QuickScan) reloc(w *uintptr, d uintptr, off uint32) bool {
+	if q.nreloc >= len(q.Relocs) {
+		return false
+	}
+	if !skipReloc {
+		*w = d
+		q.Relocs[q.nreloc] = uint16(off / 8)
+		q.nreloc++
+	}
+	return true
+}
+
+// keep puts the heap pointer v at w in the shadow, or reports false if
+// Shadow has no room left.
+//
+//go:nocheckptr
+func (q *QuickScan) keep(w *uintptr, v uintptr) bool {
+	if q.nshadow >= len(q.Shadow) {
+		return false
+	}
+	if !dropShadow {
+		q.Shadow[q.nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
+		q.nshadow++
+		q.prev = v
+	}
+	return true
+}
+
+// unchain puts back the first n saved frame pointers Quick turned into
+// offsets before it met one that does not fit.
+//
+//go:nocheckptr
+func (p *Plan) unchain(base unsafe.Pointer, lo uintptr, n int) {
+	if skipUndo {
+		return
+	}
+	for _, l := range p.links[:n] {
+		*(*uintptr)(unsafe.Add(base, l.off)) += lo
+	}
 }
 
 // QuickScan holds Quick's inputs, and its outputs.
@@ -409,6 +439,10 @@ type QuickScan struct {
 	Relocs           []uint16         // room for relocations
 	Shadow           []unsafe.Pointer // room for heap pointers (nil entries)
 	NReloc, NShadow  int              // set by Quick: how many it wrote
+
+	// Quick's working state.
+	size, prev      uintptr
+	nreloc, nshadow int
 }
 
 // undo puts back what an abandoned Quick changed: the frame pointers' and
