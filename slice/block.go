@@ -43,6 +43,7 @@ const (
 	largePrefix     = 8   // a large block's allocation starts this far before its header
 )
 
+//go:nosplit
 func (h *blockHeader) stack() unsafe.Pointer { return unsafe.Add(unsafe.Pointer(h), headerSize) }
 
 // count is the number of relocations.
@@ -58,9 +59,14 @@ func (h *blockHeader) setRelocs(n int, flags uint32) {
 }
 
 // class is the block's size-class index, or classLarge.
+//
+//go:nosplit
 func (h *blockHeader) class() uint32 { return h.nreloc & relocClassMask >> relocClassShift }
 
-// capacity is the bytes allocated for the block, header included.
+// capacity is the bytes allocated for the block, header included. It is
+// nosplit for suspend (see gword).
+//
+//go:nosplit
 func (h *blockHeader) capacity() uintptr {
 	i := h.class()
 	if i == classLarge {

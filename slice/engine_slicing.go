@@ -311,6 +311,11 @@ func suspend() {
 	}
 	c := *(**Coroutine)(at(gword(g, gStackHi) - topOff + 16))
 	bp := arch.FramePointer()
+	if c.flags&flagHintMask != 0 && c.saveFast(g, topOff, bp) {
+		arch.SwitchOut(topOff)
+	}
+	// The general path: the first save, a block too small, defer
+	// records to take along, or a misplaced Yield.
 	size := regionSize(g, topOff, bp)
 	ndefer := checkFrames(g, topOff, bp) // nosplit
 	ds := newDeferState(ndefer)          // may move the stack
@@ -339,6 +344,42 @@ func suspend() {
 		detachDefers(g, ndefer)
 	}
 	arch.SwitchOut(topOff)
+}
+
+// saveFast is suspend's common path, for a coroutine saved before (its
+// plan hint is set): it saves the region of suspend's caller (bp is
+// suspend's frame pointer) into c's block and reports true, or reports
+// false, having changed nothing, when the block is too small, the region
+// holds defer or panic records, or the call is not the expected one. It is
+// nosplit, and so is everything it calls before the copy: until then bp
+// must stay valid (see gword).
+//
+//go:nosplit
+//go:nocheckptr
+func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
+	stackHi := gword(g, gStackHi)
+	lo, top := bp+16, stackHi-topOff
+	size := top - lo
+	h := c.header()
+	if h.capacity() < headerSize+size || word(bp+8) != resumePC || word(bp)-lo != yieldBPOff {
+		return false
+	}
+	if p := gword(g, gPanic); p-lo < size {
+		return false // yieldInDefer, on the general path
+	}
+	if d := *(**rtDefer)(unsafe.Add(g, gDefer)); d != nil && d.sp-lo < size {
+		return false // records to detach
+	}
+	h.size = uint32(size)
+	region := unsafe.Slice((*byte)(h.stack()), size)
+	copy(region, unsafe.Slice((*byte)(at(lo)), size)) // memmove: nosplit
+	// From here on everything works on the copy.
+	stackLo := gword(g, gStackLo)
+	if !c.saveQuick(h, region, lo, resumePC, stackLo, stackHi) {
+		c.saveScan(h, region, lo, resumePC, stackLo, stackHi, nil)
+	}
+	c.flags |= flagSaved
+	return true
 }
 
 // regionSize is top - lo for suspend, whose frame pointer is bp.
