@@ -5,7 +5,6 @@ package fuzz
 import (
 	"maps"
 	"os"
-	"os/exec"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -26,9 +25,10 @@ const brokenEngineEnv = "STACKSLICE_FUZZ_BREAK"
 // are the breakage's.
 func TestBrokenEngineControl(t *testing.T) {
 	run := func(brk string) (string, error) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenEngineControlChild$", "-test.count=1", "-test.v")
+		cmd := childCommand("-test.run=^TestBrokenEngineControlChild$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), brokenEngineEnv+"="+brk, "GODEBUG=gccheckmark=1,clobberfree=1")
 		out, err := cmd.CombinedOutput()
+		skipIfCannotExec(t, err)
 		return string(out), err
 	}
 	if out, err := run("none"); err != nil || !strings.Contains(out, "--- PASS: TestBrokenEngineControlChild") {

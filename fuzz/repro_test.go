@@ -2,7 +2,6 @@ package fuzz
 
 import (
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,9 +17,10 @@ import (
 // fails or crashes.
 func runReproChild(t *testing.T, child string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1", "-test.v")
+	cmd := childCommand("-test.run=^"+child+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), "STACKSLICE_REPRO_CHILD=1")
 	out, err := cmd.CombinedOutput()
+	skipIfCannotExec(t, err)
 	if err != nil {
 		t.Fatalf("%s failed: %v\n%s", child, err, firstLines(string(out), 30))
 	}

@@ -503,6 +503,7 @@ func TestFreshPollerHelper(t *testing.T) {
 		return
 	}
 	out, err, hung := runChild("TestFreshPollerHelper", "fresh-poller", 2*hangBound)
+	skipIfCannotExec(t, err)
 	if hung {
 		t.Fatalf("child hung:\n%s", out)
 	}

@@ -191,6 +191,7 @@ func TestChurn(t *testing.T) {
 		out, err, _ := runChild("TestChurnChild", "churn-client", 60*time.Second+10*hangBound,
 			"STACKSLICE_CHURN_ADDR="+addr, "STACKSLICE_CHURN_N=10000", "STACKSLICE_CHURN_DUR=60s")
 		t.Logf("child: %s", lastLines(out, 3))
+		skipIfCannotExec(t, err)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,6 +279,7 @@ func TestFDExhaustion(t *testing.T) {
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
+		skipIfCannotExec(t, err)
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()

@@ -8,6 +8,7 @@ package poll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +62,17 @@ func childCommand(ctx context.Context, test, role string, env ...string) *exec.C
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(append(os.Environ(), childEnv+"="+role), env...)
 	return cmd
+}
+
+// skipIfCannotExec skips t when err, from starting a child, says that the
+// test binary cannot be run directly (ENOEXEC: a binary of another
+// architecture under an emulator without binfmt_misc, with no execEnv
+// set to run it through).
+func skipIfCannotExec(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, syscall.ENOEXEC) && os.Getenv(execEnv) == "" {
+		t.Skipf("cannot run the test binary as a child (%v): set %s to the emulator that runs it", err, execEnv)
+	}
 }
 
 // runChild runs childCommand to its end, for at most limit, and returns

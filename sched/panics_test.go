@@ -22,6 +22,7 @@ func TestTaskPanicEndsProgram(t *testing.T) {
 		return
 	}
 	out, err, hung := runChild("TestTaskPanicEndsProgram", "panic", time.Minute)
+	skipIfCannotExec(t, err)
 	if hung {
 		t.Fatalf("child hung after the task panicked:\n%s", out)
 	}

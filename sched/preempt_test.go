@@ -71,6 +71,7 @@ func TestCheckpointLetsGCFinish(t *testing.T) {
 	}
 	out, err, hung := runChild("TestCheckpointLetsGCFinish", "checkpoint-gc", 60*time.Second,
 		"GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=2")
+	skipIfCannotExec(t, err)
 	if hung {
 		t.Fatalf("child hung: a GC could not stop the spinning task\n%s", out)
 	}

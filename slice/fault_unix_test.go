@@ -5,7 +5,6 @@ package slice
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -136,9 +135,10 @@ func TestPanicOnFaultLostAcrossMigration(t *testing.T) {
 		fmt.Println("recovered the fault")
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPanicOnFaultLostAcrossMigration$", "-test.count=1")
+	cmd := childCommand("-test.run=^TestPanicOnFaultLostAcrossMigration$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SLICE_FAULT_CHILD=1", "GOTRACEBACK=single")
 	out, err := cmd.CombinedOutput()
+	skipIfCannotExec(t, err)
 	if err == nil || !strings.Contains(string(out), "unexpected fault address") || strings.Contains(string(out), "recovered the fault") {
 		t.Fatalf("child: %v, output:\n%s\nwant a fatal \"unexpected fault address\"", err, out)
 	}

@@ -4,7 +4,6 @@ package slice
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -23,9 +22,10 @@ func TestTortureControl(t *testing.T) {
 		t.Skip("the negative controls break the engine, which does not run here: " + Engine().String())
 	}
 	run := func(brk string) (string, error) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestTortureControlChild$", "-test.count=1", "-test.short", "-test.v")
+		cmd := childCommand("-test.run=^TestTortureControlChild$", "-test.count=1", "-test.short", "-test.v")
 		cmd.Env = append(os.Environ(), tortureBreakEnv+"="+brk, "GOGC=1", "GODEBUG=clobberfree=1")
 		out, err := cmd.CombinedOutput()
+		skipIfCannotExec(t, err)
 		return string(out), err
 	}
 	if out, err := run("none"); err != nil || !strings.Contains(out, "--- PASS: TestTortureControlChild") {

@@ -31,9 +31,19 @@ type Child struct {
 	err   error         // Wait's result, once done is closed
 }
 
-// Start starts path with args and extra environment variables. Its
-// stderr goes to stderr, each line prefixed with name.
+// ExecEnv names a program, with arguments, through which every child
+// runs when it is set: an emulator (STACKSLICE_TEST_EXEC=qemu-aarch64-static
+// for a program built with GOARCH=arm64, where binfmt_misc does not run
+// the children by itself), as the tests of sched and poll do.
+const ExecEnv = "STACKSLICE_TEST_EXEC"
+
+// Start starts path with args and extra environment variables, through
+// the program ExecEnv names if set. Its stderr goes to stderr, each line
+// prefixed with name.
 func Start(ctx context.Context, name, path string, args, env []string, stderr io.Writer) (*Child, error) {
+	if w := strings.Fields(os.Getenv(ExecEnv)); len(w) > 0 {
+		path, args = w[0], append(append(w[1:len(w):len(w)], path), args...)
+	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
