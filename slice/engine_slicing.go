@@ -326,6 +326,7 @@ func suspend() {
 	pc := word(bp + 8)
 	region := unsafe.Slice((*byte)(blk.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
+	clearCarrierBP(region)
 	bpOff := word(bp) - lo
 	ds.fill(g, lo, size) // nosplit: lo still valid
 	stackLo, stackHi := gword(g, gStackLo), gword(g, gStackHi)
@@ -373,6 +374,7 @@ func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 	h.size = uint32(size)
 	region := unsafe.Slice((*byte)(h.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size)) // memmove: nosplit
+	clearCarrierBP(region)
 	// From here on everything works on the copy.
 	stackLo := gword(g, gStackLo)
 	if !c.saveQuick(h, region, lo, resumePC, stackLo, stackHi) {
@@ -380,6 +382,19 @@ func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 	}
 	c.flags |= flagSaved
 	return true
+}
+
+// clearCarrierBP zeroes the last word of a saved region: the outermost
+// frame's saved BP, which points into the carrier that ran the coroutine
+// and which SwitchIn overwrites with the next carrier's BP on every
+// resume. Left in the block it would make blocks saved at one place differ
+// by the carrier stack they last ran on, and so need a template each.
+//
+//go:nosplit
+func clearCarrierBP(region []byte) {
+	if len(region) >= 8 {
+		*(*uintptr)(unsafe.Pointer(&region[len(region)-8])) = 0
+	}
 }
 
 // regionSize is top - lo for suspend, whose frame pointer is bp.
