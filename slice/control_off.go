@@ -16,3 +16,8 @@ const mixUnswizzle = false
 // findCurrent) set to the coroutine it ran, instead of restoring the outer
 // one, once it returns.
 const breakCurrent = false
+
+// breakRestores makes a template-mode pack's first test (template.restores)
+// accept any pointer where its template has a token, so that coroutines
+// whose pointers differ from what the template names are packed bare.
+const breakRestores = false

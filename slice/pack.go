@@ -63,18 +63,20 @@ func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool)
 		return nil, false
 	}
 	c.flags = c.flags&^flagHintMask | hint<<flagHintShift
-	shadow := c.liveShadow()
-	if !swizzle(region, plan.Slots, shadow, c.alive()) {
-		return nil, false
-	}
+	shadow, alive := c.liveShadow(), c.alive()
 	raw := h.payload()
-	t, equal := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw)
+	t, equal, swizzled := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw, len(region), plan.Slots, shadow, alive)
+	if t == nil {
+		return nil, false // a word already looks like a token
+	}
 	if equal {
 		return unsafe.Pointer(t), true
 	}
 	if blk = packSparse(raw, t); blk == nil {
 		templates.release(t, 0, 0)
-		unswizzle(region, shadow, c.alive())
+		if swizzled {
+			unswizzle(region, shadow, alive)
+		}
 		return nil, false
 	}
 	return blk, blk == unsafe.Pointer(t)
@@ -167,10 +169,17 @@ func (c *Coroutine) unpackTemplate(packedBytes int64) *blockHeader {
 	h := allocBlock(headerSize + uintptr(len(t.data)))
 	h.size = t.regionSize()
 	h.setRelocs(int(t.key.nreloc&relocCountMask), t.key.nreloc&relocFlags)
-	if err := decodeSparse(h.payload(), diff, t.data); err != nil {
-		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+	region := unsafe.Slice((*byte)(h.stack()), h.size)
+	if th == nil {
+		// Bare: the block is the template, whose tokens are listed.
+		copy(h.payload(), t.data)
+		unswizzleAt(region, t.tokens, c.liveShadow(), c.alive())
+	} else {
+		if err := decodeSparse(h.payload(), diff, t.data); err != nil {
+			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+		}
+		unswizzle(region, c.liveShadow(), c.alive())
 	}
-	unswizzle(unsafe.Slice((*byte)(h.stack()), h.size), c.liveShadow(), c.alive())
 	if th != nil {
 		freePacked(unsafe.Pointer(th), th.class)
 	}

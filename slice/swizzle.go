@@ -144,6 +144,47 @@ func slotWord(region []byte, off uint32) *uintptr {
 	return (*uintptr)(unsafe.Pointer(&region[off]))
 }
 
+// untoken returns the pointer the token v names for a coroutine with
+// shadow and alive, and false if it names none.
+func untoken(v uintptr, shadow []unsafe.Pointer, alive stackmap.Alive) (uintptr, bool) {
+	k, d := v>>8&tokenIndexMax, v&tokenDeltaMax
+	switch {
+	case v&tokenAlive != 0 && k < 2:
+		return alive[k] + d, true
+	case v&tokenAlive == 0 && k < uintptr(len(shadow)):
+		if mixUnswizzle {
+			k = (k + 1) % uintptr(len(shadow))
+		}
+		return uintptr(shadow[k]) + d, true
+	}
+	return 0, false
+}
+
+// tokenWords returns the indexes of the words of region that hold tokens.
+func tokenWords(region []byte) []uint32 {
+	var idx []uint32
+	words := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(region))), len(region)/8)
+	for i, v := range words {
+		if isToken(v) {
+			idx = append(idx, uint32(i))
+		}
+	}
+	return idx
+}
+
+// unswizzleAt is unswizzle for a region whose tokens are exactly the words
+// idx names (a copy of a template: see template.tokens).
+func unswizzleAt(region []byte, idx []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) {
+	words := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(region))), len(region)/8)
+	for _, i := range idx {
+		p, ok := untoken(words[i], shadow, alive)
+		if !ok {
+			panic("slice: internal error: a packed block names a pointer its coroutine does not hold")
+		}
+		words[i] = p
+	}
+}
+
 // unswizzle puts back the pointers named by the tokens in region. A token
 // naming no entry means the block was corrupted: it panics.
 func unswizzle(region []byte, shadow []unsafe.Pointer, alive stackmap.Alive) {

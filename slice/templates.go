@@ -22,9 +22,12 @@ import (
 // dead pointer to the carrier that last ran them, one per carrier): each
 // kind then packs to nothing.
 type template struct {
-	data  []byte
-	key   templateKey
-	users int // under templates.mu
+	data []byte
+	// tokens are the indexes of data's words that hold tokens: a bare
+	// block's unpack restores just those (see unswizzleAt).
+	tokens []uint32
+	key    templateKey
+	users  int // under templates.mu
 	// prev and next link the registry's idle list while users is 0
 	// (under templates.mu).
 	prev, next *template
@@ -36,6 +39,32 @@ type template struct {
 // payload less the relocation table.
 func (t *template) regionSize() uint32 {
 	return uint32(len(t.data)) - uint32(payloadLen(0, t.key.nreloc))
+}
+
+// restores reports whether unswizzle, given shadow and alive, turns t's
+// data back into raw exactly, raw being an unswizzled payload saved at t's
+// place: raw then packs as t itself. It is the test a template-mode pack
+// makes first, reading raw and writing nothing, in place of swizzling raw
+// and comparing: the bytes between t's tokens must be equal, and each
+// token must name in shadow or alive the word raw holds there.
+func (t *template) restores(raw []byte, shadow []unsafe.Pointer, alive stackmap.Alive) bool {
+	data := t.data
+	if len(data) != len(raw) {
+		return false
+	}
+	prev := 0
+	for _, i := range t.tokens {
+		off := int(i) * 8
+		if string(data[prev:off]) != string(raw[prev:off]) {
+			return false
+		}
+		w := *(*uintptr)(unsafe.Pointer(&raw[off : off+8][0]))
+		if p, ok := untoken(*(*uintptr)(unsafe.Pointer(&data[off])), shadow, alive); !ok || p != w && !breakRestores {
+			return false
+		}
+		prev = off + 8
+	}
+	return string(data[prev:]) == string(raw[prev:])
 }
 
 type templateKey struct {
@@ -69,17 +98,27 @@ type templateRegistry struct {
 	// again at the same place usually finds its templates without
 	// hashing the key. An entry follows its place's first template.
 	recent [64]*template
+	// last is the template of the last template-mode unpack, the first
+	// one a pack tries: a coroutine resumed and suspended again at the
+	// same place usually packs as it did (see acquire).
+	last *template
 }
 
 func recentSlot(key templateKey) int { return int(uintptr(unsafe.Pointer(key.plan)) >> 4 & 63) }
 
 const maxIdleTemplates = 64
 
-// acquire returns a template for key and raw (a swizzled payload saved at
-// key's place), and whether raw equals it: one of the place's templates
-// that raw equals, else a new one made of raw if the place has room, else
-// its first.
-func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, equal bool) {
+// acquire returns a template for key and raw (a payload saved at key's
+// place, of a coroutine with shadow and alive, whose region is raw's first
+// size bytes and whose live pointer words are slots), and whether raw packs
+// as the template itself (equal). It first looks for one of the place's
+// templates that restores raw exactly (see restores), leaving raw as it
+// is; failing that it swizzles raw and returns a new template made of it
+// if the place has room, else the place's first, which raw is then
+// encoded against. swizzled reports whether raw was swizzled (the caller
+// unswizzles it if it drops the template); t is nil if raw is refused
+// (see swizzle).
+func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) (t *template, equal, swizzled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := &r.recent[recentSlot(key)]
@@ -89,10 +128,13 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, eq
 			*slot = first
 		}
 	}
+	if l := r.last; l != nil && l.key == key && l.restores(raw, shadow, alive) {
+		t, equal = l, true
+	}
 	n := 0
 	var unused *template
-	for v := first; v != nil; v = v.variant {
-		if string(v.data) == string(raw) {
+	for v := first; t == nil && v != nil; v = v.variant {
+		if v != r.last && v.restores(raw, shadow, alive) {
 			t, equal = v, true
 			break
 		}
@@ -100,6 +142,15 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, eq
 			unused = v
 		}
 		n++
+	}
+	if t == nil {
+		// No template restores raw, so neither does any equal raw
+		// swizzled (unswizzle undoes swizzle): swizzle it for a new
+		// template or a diff.
+		if !swizzle(raw[:size], slots, shadow, alive) {
+			return nil, false, false
+		}
+		swizzled = true
 	}
 	if t == nil && n == maxVariants && unused != nil {
 		// Make room: an unused template is worth less than a new kind.
@@ -116,6 +167,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, eq
 			last = last.variant
 		}
 		t, equal = &template{data: slices.Clone(raw), key: key}, true
+		t.tokens = tokenWords(t.data[:size])
 		if last == nil {
 			r.m[key] = t
 			*slot = t
@@ -134,7 +186,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte) (t *template, eq
 	}
 	t.users++
 	r.users++
-	return t, equal
+	return t, equal, swizzled
 }
 
 // release drops one user of t, and t itself with its last user. If the user
@@ -145,6 +197,7 @@ func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64
 	defer r.mu.Unlock()
 	r.users--
 	if unpackedBytes != 0 {
+		r.last = t
 		r.unpacked++
 		r.unpackedPacked += packedBytes
 		r.unpackedUnpacked += unpackedBytes
@@ -188,6 +241,9 @@ func (r *templateRegistry) drop(t *template) {
 		}
 	}
 	t.variant = nil
+	if r.last == t {
+		r.last = nil
+	}
 	r.count--
 	stats.templateBytes.Add(-int64(len(t.data)))
 }
