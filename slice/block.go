@@ -170,24 +170,30 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 // straight into the room the block and the shadow already have, and
 // reports whether it could: the path of a coroutine that yields where it
 // yielded before, when its plan is where its hint says.
+//
+//go:nocheckptr
 func (c *Coroutine) saveQuick(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr) bool {
 	plan := stackmap.Hinted(region, pc, c.flags&flagHintMask>>flagHintShift)
 	if plan == nil {
 		return false
 	}
-	var q stackmap.QuickScan
+	var q stackmap.QuickScan // (field by field: a literal is built aside and copied)
 	q.Lo, q.StackLo, q.StackHi, q.Alive, q.First = lo, stackLo, stackHi, c.alive(), uint32(yieldBPOff)
-	if room := (h.capacity() - headerSize - uintptr(h.size)) / 2; room > 0 { // never form a pointer past the block
-		q.Relocs = unsafe.Slice((*uint16)(unsafe.Add(h.stack(), h.size)), room)
+	// The room after the region, as uint16s, and the shadow's capacity;
+	// sliced from array pointers rather than by unsafe.Slice, whose
+	// overflow checks cost more than the rest of this setup. Never a
+	// pointer past the block (see relocs): an empty room stays nil.
+	if room := (h.capacity() - headerSize - uintptr(h.size)) / 2; room > 0 {
+		q.Relocs = (*[1 << 30]uint16)(unsafe.Add(h.stack(), h.size))[:room:room]
 	}
 	if c.shadow != nil {
-		q.Shadow = unsafe.Slice(c.shadow, c.shadowCap)
+		q.Shadow = (*[1 << 28]unsafe.Pointer)(unsafe.Pointer(c.shadow))[:c.shadowCap:c.shadowCap]
 	}
 	ok, err := plan.Quick(region, &q)
-	if err != nil {
-		panic("slice: cannot yield here: " + err.Error())
-	}
 	if !ok {
+		if err != nil {
+			quickFailed(err)
+		}
 		return false
 	}
 	// Quick wrote fewer relocations than the region has words: fewer
@@ -196,6 +202,8 @@ func (c *Coroutine) saveQuick(h *blockHeader, region []byte, lo, pc, stackLo, st
 	c.nshadow = uint32(q.NShadow)
 	return true
 }
+
+func quickFailed(err error) { panic("slice: cannot yield here: " + err.Error()) }
 
 // scanSimple classifies the region's words with stackmap's ScanSimple,
 // straight into the block and the shadow, when the plan has no stack objects
