@@ -36,10 +36,16 @@ TEXT ·SwitchOut(SB), NOSPLIT, $0-8
 // leave is SwitchOut's SP write: BP = DX, SP = BX, return through top.
 // (XCHGQ BP, DX rather than MOVQ DX, BP: vet's framepointer check assumes a
 // frameless function never sets BP, and this one does so on purpose.)
+//
+// It returns with a jump rather than RET: the return stack buffer holds the
+// coroutine's return addresses here (its last call was to SwitchOut), so a
+// RET would always be mispredicted, while the indirect jump is predicted
+// from its own history (it nearly always goes back to resumeSlice).
 TEXT ·leave(SB), NOSPLIT|NOFRAME, $0-0
 	XCHGQ	BP, DX
-	MOVQ	BX, SP
-	RET				// pops the carrier's return address at top
+	MOVQ	(BX), AX		// the carrier's return address at top
+	LEAQ	8(BX), SP		// as RET leaves it
+	JMP	AX
 
 // func FramePointer() uintptr
 TEXT ·FramePointer(SB), NOSPLIT, $0-8
