@@ -93,19 +93,20 @@ var stats struct {
 
 // ReadCompressionStats returns the current counters.
 func ReadCompressionStats() CompressionStats {
-	// Template-mode unpacks are counted under the template registry's
-	// lock; the other changes in stats. Read the registry first: a
-	// coroutine packed since then adds to stats, never the other way.
-	templates, templateUsers, unpacked, unpackedPacked, unpackedUnpacked := templateCounts()
+	// Template-mode unpacks and bare packs are counted under the template
+	// registry's lock; the other changes in stats. Read the registry
+	// first: a coroutine packed since then adds to stats, never the
+	// other way.
+	templates, templateUsers, unpacked, unpackedPacked, unpackedUnpacked, barePacks, bareUnpacked := templateCounts()
 	return CompressionStats{
-		Packed:        stats.packed.Load() - unpacked,
+		Packed:        stats.packed.Load() + barePacks - unpacked,
 		PackedBytes:   stats.packedBytes.Load() - unpackedPacked,
-		UnpackedBytes: stats.unpackedBytes.Load() - unpackedUnpacked,
+		UnpackedBytes: stats.unpackedBytes.Load() + bareUnpacked - unpackedUnpacked,
 		Templates:     templates,
 		TemplateUsers: templateUsers,
 		TemplateBytes: stats.templateBytes.Load(),
-		Packs:         stats.packs.Load(),
-		Unpacks:       stats.unpacks.Load(),
+		Packs:         stats.packs.Load() + barePacks,
+		Unpacks:       stats.unpacks.Load() + unpacked,
 		PackTime:      time.Duration(stats.packNanos.Load()),
 		UnpackTime:    time.Duration(stats.unpackNanos.Load()),
 	}

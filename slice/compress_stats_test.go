@@ -8,7 +8,9 @@ import "testing"
 // varying depths (so a block is sometimes larger than its payload needs), in
 // every mode, and checks that the counters of packed blocks come back to
 // where they were once every coroutine has finished, and are right while one
-// is packed.
+// is packed; Packs counts every yield (each tries a pack) and Unpacks every
+// packed block resumed, bare template-mode ones (counted by the template
+// registry) included.
 func TestCompressStatsBalance(t *testing.T) {
 	if !Engine().StackSlicing {
 		t.Skip("no blocks on the fallback")
@@ -23,11 +25,14 @@ func TestCompressStatsBalance(t *testing.T) {
 				}
 			})
 			c.SetCompression(m)
+			yields, packed := 0, 0
 			for !c.Resume() {
+				yields++
 				mid := ReadCompressionStats()
 				if c.flags&flagPacked == 0 {
 					continue
 				}
+				packed++
 				if d := mid.Packed - before.Packed; d != 1 {
 					t.Fatalf("Packed went up by %d with one packed coroutine", d)
 				}
@@ -45,6 +50,12 @@ func TestCompressStatsBalance(t *testing.T) {
 			}
 			if after.Unpacks == before.Unpacks {
 				t.Fatal("nothing was unpacked")
+			}
+			if d := after.Packs - before.Packs; d != int64(yields) {
+				t.Errorf("Packs went up by %d for %d yields", d, yields)
+			}
+			if d := after.Unpacks - before.Unpacks; d != int64(packed) {
+				t.Errorf("Unpacks went up by %d for %d packed blocks resumed", d, packed)
 			}
 		})
 	}

@@ -44,6 +44,6 @@ func Yield() { yieldFallback() }
 func (c *Coroutine) savedCallers() []uintptr { return nil }
 
 func (c *Coroutine) pack(Compression) bool { return false }
-func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes int64) {
-	return 0, 0, 0, 0, 0
+func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes, barePacks, bareUnpacked int64) {
+	return 0, 0, 0, 0, 0, 0, 0
 }

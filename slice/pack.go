@@ -17,7 +17,7 @@ func (c *Coroutine) pack(m Compression) bool {
 	if c.flags&(flagSaved|flagPacked) != flagSaved || m == CompressNone {
 		return false
 	}
-	start := sampleStart(&stats.packs)
+	start := sampleClock()
 	h := c.header()
 	// unpack allocates the smallest block that holds the payload: count
 	// its capacity, which is what unpack takes off again.
@@ -26,7 +26,7 @@ func (c *Coroutine) pack(m Compression) bool {
 	flags := flagPacked | uint32(m)<<flagModeShift
 	if m == CompressTemplate {
 		var bare bool
-		if blk, bare = c.packTemplate(h); bare {
+		if blk, bare = c.packTemplate(h, int64(ucap)); bare {
 			flags |= flagBare
 		}
 	} else if ph := packScratch(m, h.payload()); ph != nil {
@@ -35,15 +35,18 @@ func (c *Coroutine) pack(m Compression) bool {
 		blk = unsafe.Pointer(ph)
 	}
 	if blk == nil {
+		stats.packs.Add(1)
 		return false
 	}
 	c.blk = blk
 	freeBlock(h)
 	c.flags = c.flags&^(flagModeMask|flagBare) | flags
-
-	stats.packed.Add(1)
-	stats.packedBytes.Add(c.packedBytes())
-	stats.unpackedBytes.Add(int64(ucap))
+	if flags&flagBare == 0 { // a bare pack was counted by the template registry
+		stats.packs.Add(1)
+		stats.packed.Add(1)
+		stats.packedBytes.Add(c.packedBytes())
+		stats.unpackedBytes.Add(int64(ucap))
+	}
 	sampleEnd(&stats.packNanos, start)
 	return true
 }
@@ -51,8 +54,9 @@ func (c *Coroutine) pack(m Compression) bool {
 // packTemplate swizzles h's pointer words and encodes h against the
 // template for its place: it returns the new packed block, or the template
 // itself (bare) when nothing differs, or nil (with h as it was) if h cannot
-// be packed this way or would not shrink.
-func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool) {
+// be packed this way or would not shrink. A bare pack is counted in the
+// stats by the template registry, ucap being the unpacked capacity.
+func (c *Coroutine) packTemplate(h *blockHeader, ucap int64) (blk unsafe.Pointer, bare bool) {
 	region := unsafe.Slice((*byte)(h.stack()), h.size)
 	// The region's words may be offsets now, but its return addresses
 	// are intact, and they are all the plan lookup reads. lo only scales
@@ -65,7 +69,7 @@ func (c *Coroutine) packTemplate(h *blockHeader) (blk unsafe.Pointer, bare bool)
 	c.flags = c.flags&^flagHintMask | hint<<flagHintShift
 	shadow, alive := c.liveShadow(), c.alive()
 	raw := h.payload()
-	t, equal, swizzled := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw, len(region), plan.Slots, shadow, alive)
+	t, equal, swizzled := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw, len(region), plan.Slots, shadow, alive, ucap)
 	if t == nil {
 		return nil, false // a word already looks like a token
 	}
@@ -139,7 +143,7 @@ func packScratch(m Compression, raw []byte) *packedHeader {
 
 // unpack turns c's packed block back into an ordinary one.
 func (c *Coroutine) unpack() {
-	start := sampleStart(&stats.unpacks)
+	start := sampleClock()
 	packedBytes := c.packedBytes()
 	var h *blockHeader
 	if c.packedMode() == CompressTemplate {
@@ -153,6 +157,7 @@ func (c *Coroutine) unpack() {
 			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
 		}
 		freePacked(unsafe.Pointer(ph), ph.class)
+		stats.unpacks.Add(1) // (template-mode unpacks are counted by the registry)
 		stats.packed.Add(-1)
 		stats.packedBytes.Add(-packedBytes)
 		stats.unpackedBytes.Add(-int64(h.capacity()))
@@ -214,14 +219,21 @@ func (c *Coroutine) packedCallers() []uintptr {
 // timeSample times.
 const timeSample = 16
 
-// sampleStart counts an operation in n and returns the clock if this one is
-// timed, else 0.
-func sampleStart(n *atomic.Int64) int64 {
-	if n.Add(1)%timeSample != 0 {
+// sampleClock returns the clock for one operation in timeSample, chosen
+// at random, else 0. (Not from the operation counts: in template mode those
+// are kept under the template registry's lock, and an atomic counter here
+// cost a locked instruction per pack and per unpack.)
+func sampleClock() int64 {
+	if cheaprand()%timeSample != 0 {
 		return 0
 	}
 	return nanotime()
 }
+
+// cheaprand is the runtime's fast per-thread random number.
+//
+//go:linkname cheaprand runtime.cheaprand
+func cheaprand() uint32
 
 func sampleEnd(total *atomic.Int64, start int64) {
 	if start != 0 {

@@ -94,6 +94,11 @@ type templateRegistry struct {
 	// unpacked bytes they took off: ReadCompressionStats subtracts them
 	// from stats' packed, packedBytes and unpackedBytes.
 	unpacked, unpackedPacked, unpackedUnpacked int64
+	// barePacks counts the template-mode packs that packed as the
+	// template itself, and bareUnpacked the unpacked bytes they freed:
+	// ReadCompressionStats adds them to stats' packs, packed and
+	// unpackedBytes (bare blocks hold no packed bytes).
+	barePacks, bareUnpacked int64
 	// recent caches m's entries by plan, so that a coroutine packed
 	// again at the same place usually finds its templates without
 	// hashing the key. An entry follows its place's first template.
@@ -118,7 +123,10 @@ const maxIdleTemplates = 64
 // encoded against. swizzled reports whether raw was swizzled (the caller
 // unswizzles it if it drops the template); t is nil if raw is refused
 // (see swizzle).
-func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive) (t *template, equal, swizzled bool) {
+//
+// When raw packs as the template, acquire counts the pack in the stats,
+// with ucap the unpacked capacity it frees.
+func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive, ucap int64) (t *template, equal, swizzled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot := &r.recent[recentSlot(key)]
@@ -186,6 +194,10 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 	}
 	t.users++
 	r.users++
+	if equal {
+		r.barePacks++
+		r.bareUnpacked += ucap
+	}
 	return t, equal, swizzled
 }
 
@@ -251,11 +263,11 @@ func (r *templateRegistry) drop(t *template) {
 // templateCounts returns the templates in use and their users, and the
 // template-mode unpacks' share of the packed counters, for
 // ReadCompressionStats.
-func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes int64) {
+func templateCounts() (inUse, users, unpacked, packedBytes, unpackedBytes, barePacks, bareUnpacked int64) {
 	r := &templates
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return int64(r.count - r.nidle), int64(r.users), r.unpacked, r.unpackedPacked, r.unpackedUnpacked
+	return int64(r.count - r.nidle), int64(r.users), r.unpacked, r.unpackedPacked, r.unpackedUnpacked, r.barePacks, r.bareUnpacked
 }
 
 // unlinkIdle takes t off the idle list.
