@@ -323,8 +323,8 @@ func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }
 // When any of that fails it reports ok false and leaves region and q.Shadow
 // as they were (nil entries), and the caller takes the general path (Count,
 // then ScanSimple or Run). A pointer into the carrier's stack is an error,
-// as in ScanSimple. Of repeated heap pointers it drops only those equal to
-// the previous shadow entry.
+// as in ScanSimple. Of repeated heap pointers it drops those Count and
+// ScanSimple drop, so it fits in the shadow room Count reports.
 //
 //go:nocheckptr
 func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
@@ -376,7 +376,7 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 		if v-staticLo < staticHi-staticLo || v == q.Alive[0] || v == q.Alive[1] || v == q.prev {
 			continue
 		}
-		if !q.keep(w, v) {
+		if !q.keep(w, v) && !q.keepFull(w, v) {
 			p.undo(base, q.Lo, q.Relocs[:q.nreloc], q.Shadow[:q.nshadow])
 			return false, nil
 		}
@@ -415,6 +415,67 @@ func (q *QuickScan) keep(w *uintptr, v uintptr) bool {
 		q.prev = v
 	}
 	return true
+}
+
+// keepFull is keep when the shadow has no room left: it drops v if it
+// repeats one of the last entries, else compacts the shadow and tries
+// again; false if there is still no room. Out of line: Quick's loop
+// calls it only when keep fails.
+//
+//go:noinline
+//go:nocheckptr
+func (q *QuickScan) keepFull(w *uintptr, v uintptr) bool {
+	if q.recent(v) {
+		return true
+	}
+	q.compact()
+	if q.recent(v) {
+		return true
+	}
+	if q.nshadow >= len(q.Shadow) {
+		return false
+	}
+	q.Shadow[q.nshadow] = *(*unsafe.Pointer)(unsafe.Pointer(w))
+	q.nshadow++
+	q.prev = v
+	return true
+}
+
+// compact drops from the shadow entries written so far the repeats that
+// Count and ScanSimple drop (a pointer among the four entries before it,
+// see recentPointers) and Quick's loop, which looks only at the entry
+// before it, kept. The slow path sizes the shadow by Count: without
+// this, a region with a pointer repeated a few words apart (a task's
+// pointer in its function's context argument and in the frame that
+// parks, say) would never fit, and every save of it would take the slow
+// path again. Running only when the room is full, it costs the common
+// path nothing. Every entry dropped, here or by keepFull, is a repeat of
+// one kept: the shadow still holds every heap pointer of the region.
+func (q *QuickScan) compact() {
+	s := q.Shadow[:q.nshadow]
+	n := 0
+	for _, p := range s {
+		if !recentIn(s[:n], uintptr(p)) {
+			s[n] = p
+			n++
+		}
+	}
+	clear(s[n:])
+	q.nshadow = n
+}
+
+// recent reports whether v is among the last four shadow entries (so
+// kept already, as Count's window would find it).
+func (q *QuickScan) recent(v uintptr) bool { return recentIn(q.Shadow[:q.nshadow], v) }
+
+// recentIn reports whether v is among the last four entries of s.
+func recentIn(s []unsafe.Pointer, v uintptr) bool {
+	for i := len(s) - 1; i >= 0 && i >= len(s)-4; i-- {
+		if uintptr(s[i]) == v {
+			return true
+		}
+	}
+	return false
 }
 
 // unchain puts back the first n saved frame pointers Quick turned into
