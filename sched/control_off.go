@@ -23,3 +23,8 @@ const dropChanClaim = false
 // every pass, as it did before swept tasks had a list of their own: an idle
 // task costs the sweeper a visit per pass again.
 const sweepAll = false
+
+// unboundedNext makes findWork take the next slot's task however long the
+// chain of next picks has run: a pair of tasks that ready each other
+// starves the carrier's queue again.
+const unboundedNext = false

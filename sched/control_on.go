@@ -9,4 +9,5 @@ var (
 	dropGrant     bool
 	dropChanClaim bool
 	sweepAll      bool
+	unboundedNext bool
 )

@@ -162,7 +162,9 @@ package sched
 // task just readied. Only the worker's own goroutine fills and empties its
 // next slot (the monitor may take the task away, with an atomic swap), so
 // a task that readies another and then parks hands its worker straight
-// over: no queue lock, no counter, no wake-up of another carrier. There is
+// over: no queue lock, no counter, no wake-up of another carrier. A chain
+// of picks from next yields to the carrier's queue after nextChainMax picks,
+// so a pair of tasks that ready each other cannot starve it. There is
 // also a global FIFO per priority, for tasks readied from outside any task
 // (timer callbacks, goroutines, pollers). An idle carrier steals half of
 // another carrier's queue. The first idle carrier becomes the watcher,

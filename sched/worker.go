@@ -43,6 +43,7 @@ type worker struct {
 	nextPrio int                  // next's priority when it was put there; owner only
 	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
 	picks    uint32               // findWork calls, owner only
+	chain    uint32               // picks in a row from next, owner only (see nextChainMax)
 
 	// g is the worker's goroutine (slice.Carrier): the monitor asks
 	// whether it is blocked, and ready whether it is the caller's. Stored
@@ -343,51 +344,81 @@ func (w *worker) handOver() {
 	}
 }
 
+// nextChainMax bounds a chain of picks from the next slot while the
+// carrier's queue of the same priority has tasks: a pair of tasks that
+// ready each other (a producer and its consumer, a ping-pong) runs from
+// next at every pick and would keep that queue waiting for good on a
+// carrier no other carrier steals from. The Go runtime bounds such a chain
+// by time (the readied goroutine inherits the time slice); a count costs
+// no clock read per pick.
+const nextChainMax = 64
+
 // findWork returns the next task to run: the highest priority first;
-// within one, pinned tasks, then next, then the local queue, the global
-// queue, and tasks stolen from other carriers.
+// within one, pinned tasks, then next (unless its chain is at
+// nextChainMax and the local queue has a task), then the local queue, the
+// global queue, and tasks stolen from other carriers.
 func (w *worker) findWork() *Task {
+	w.picks++
+	t, fromNext := w.pick()
+	if fromNext {
+		w.chain++
+	} else {
+		w.chain = 0
+	}
+	return t
+}
+
+// pick is findWork's look at the queues in order; fromNext reports that
+// the task came from the next slot.
+func (w *worker) pick() (t *Task, fromNext bool) {
 	c := w.c
 	s := c.s
-	w.picks++
 	next := w.next.Load()
 	for p := 0; p < numPrio; p++ {
 		if w.picks%61 == 0 && s.nrun[p].Load() > 0 {
 			// Now and then the global queue first, so that a carrier
 			// busy with its own queue does not starve it.
 			if t := s.popGlobal(p); t != nil {
-				return t
+				return t, false
 			}
 		}
 		m := c.mask.Load()
 		if m&pinbit(p) != 0 {
 			if t := c.popPinned(p); t != nil {
-				return t
+				return t, false
 			}
 		}
 		if next != nil && w.nextPrio == p {
-			// Only this goroutine fills next, so the swap returns the
+			// Only this goroutine fills next, so a swap returns the
 			// task loaded above, or nil if the monitor took it.
-			if t := w.next.Swap(nil); t != nil {
-				return t
+			if w.chain < nextChainMax || m&qbit(p) == 0 || unboundedNext {
+				if t := w.next.Swap(nil); t != nil {
+					return t, true
+				}
+				next = nil
+			} else if t := c.popQueue(p); t != nil {
+				return t, false // the chain yields to the queue once
+			} else if t := w.next.Swap(nil); t != nil {
+				return t, true // the queue was emptied meanwhile
+			} else {
+				next = nil
 			}
-			next = nil
 		}
 		if m&qbit(p) != 0 {
 			if t := c.popQueue(p); t != nil {
-				return t
+				return t, false
 			}
 		}
 		if s.nrun[p].Load() > 0 {
 			if t := s.popGlobal(p); t != nil {
-				return t
+				return t, false
 			}
 			if t := c.steal(p); t != nil {
-				return t
+				return t, false
 			}
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // goid returns the calling goroutine's id, parsed from the first line of
