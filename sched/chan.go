@@ -240,6 +240,34 @@ func (q *waitq[T]) claimFirst() *waiter[T] {
 // operation (sel, idx: see pairClaim), dequeued. lost reports that our
 // own selector has completed elsewhere.
 func (q *waitq[T]) pair(sel *selector, idx int32) (w *waiter[T], lost bool) {
+	// The common case inline: an empty queue, or a single operation (ours)
+	// meeting a single operation at the head, which needs no selector.
+	w = q.head
+	if w == nil {
+		return nil, false
+	}
+	if sel == nil && w.sel == nil && !w.done {
+		w.done = true
+		q.popHead(w)
+		return w, false
+	}
+	return q.pairSlow(sel, idx)
+}
+
+// popHead dequeues w, the head of q.
+func (q *waitq[T]) popHead(w *waiter[T]) {
+	q.head = w.next
+	if w.next != nil {
+		w.next.prev = nil
+		w.next = nil
+	} else {
+		q.tail = nil
+	}
+	w.queued = false
+}
+
+// pairSlow is pair past its common case.
+func (q *waitq[T]) pairSlow(sel *selector, idx int32) (w *waiter[T], lost bool) {
 	for w := q.head; w != nil; {
 		next := w.next
 		var res int
