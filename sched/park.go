@@ -251,8 +251,11 @@ func (t *Task) setOtherReason(reason string) {
 //
 //go:noinline
 func (t *Task) beginPark(reason reasonID, kind uint64) Waker {
-	w := t.startPark(reason, kind)
-	t.checkCancel(w, kind)
+	// startPark and checkCancel, inline: this is every Chan park's path.
+	w := t.publishPark(reason, kind)
+	if t.canceled() && kind&kindNoCancel == 0 {
+		w.wake(causeCancel)
+	}
 	return w
 }
 
@@ -261,7 +264,10 @@ func (t *Task) beginPark(reason reasonID, kind uint64) Waker {
 // moves its state out of stRunning, so a plain store is enough.
 //
 //go:noinline
-func (t *Task) startPark(reason reasonID, kind uint64) Waker {
+func (t *Task) startPark(reason reasonID, kind uint64) Waker { return t.publishPark(reason, kind) }
+
+// publishPark is startPark's body, small enough to inline into beginPark.
+func (t *Task) publishPark(reason reasonID, kind uint64) Waker {
 	gen := t.state.Load()>>genShift + 1
 	t.reason = reason
 	t.parkedAt = uint32(t.s.coarse.Load() / int64(time.Millisecond))

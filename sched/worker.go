@@ -40,7 +40,7 @@ type worker struct {
 
 	next     atomic.Pointer[Task] // see above
 	preempt  atomic.Bool          // the monitor asks the running task to yield
-	nextPrio int                  // next's priority when it was put there; owner only
+	nextPrio int                  // next's priority when it was put there (< numPrio); owner only
 	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
 	picks    uint32               // findWork calls, owner only
 	chain    uint32               // picks in a row from next, owner only (see nextChainMax)
@@ -311,11 +311,12 @@ func (w *worker) afterSwitch(t *Task) {
 // task running on w): see worker.next.
 func (w *worker) pushNext(t *Task) {
 	c := w.c
-	if t.pin() != 0 && t.pin()-1 != c.idx {
-		c.s.carriers[t.pin()-1].pushPinned(t)
+	f := t.flags.Load() // one load for the pin and the priority
+	if pin := int(f >> pinShift); pin != 0 && pin-1 != c.idx {
+		c.s.carriers[pin-1].pushPinned(t)
 		return
 	}
-	p := t.prio()
+	p := int(f >> prioShift & prioMask)
 	oldPrio := w.nextPrio
 	w.nextPrio = p // read only by this goroutine (findWork)
 	old := w.next.Swap(t)
@@ -359,6 +360,10 @@ const nextChainMax = 64
 // global queue, and tasks stolen from other carriers.
 func (w *worker) findWork() *Task {
 	w.picks++
+	if t := w.takeNext(); t != nil {
+		w.chain++
+		return t
+	}
 	t, fromNext := w.pick()
 	if fromNext {
 		w.chain++
@@ -367,6 +372,47 @@ func (w *worker) findWork() *Task {
 	}
 	return t
 }
+
+// takeNext is findWork's fast path: the next slot's task, when pick would
+// return it too because nothing it looks at first has a task: no queue of
+// a higher priority, local, pinned or global (nrun), no pinned task of
+// next's priority, not the global queue's turn, and, at the end of a
+// chain, no task in the local queue of next's priority. Otherwise nil.
+func (w *worker) takeNext() *Task {
+	if w.next.Load() == nil || w.picks%61 == 0 {
+		return nil
+	}
+	p := w.nextPrio & (numPrio - 1)
+	block := nextBlockers[p]
+	if w.chain >= nextChainMax && !unboundedNext {
+		block |= qbit(p)
+	}
+	if w.c.mask.Load()&block != 0 {
+		return nil
+	}
+	nrun := &w.c.s.nrun
+	for q := range p {
+		if nrun[q].Load() > 0 {
+			return nil
+		}
+	}
+	// Only this goroutine fills next, so the swap returns the task loaded
+	// above, or nil if the monitor took it.
+	return w.next.Swap(nil)
+}
+
+// nextBlockers[p] has the carrier.mask bits of the queues pick looks at
+// before the next slot of a task of priority p: every queue of a higher
+// priority, and the pinned queue of p.
+var nextBlockers = func() (b [numPrio]uint32) {
+	for p := range b {
+		for q := 0; q < p; q++ {
+			b[p] |= qbit(q) | pinbit(q)
+		}
+		b[p] |= pinbit(p)
+	}
+	return b
+}()
 
 // pick is findWork's look at the queues in order; fromNext reports that
 // the task came from the next slot.
