@@ -20,9 +20,10 @@ import (
 // Read and Write: r's read deadline and c's write deadline apply, and
 // Close of either end, from anywhere, ends it with net.ErrClosed. It holds
 // r's read lock only while it reads and c's write lock only while it
-// writes, and holds no pipe while it waits for r. Between chunks it is a
-// preemption point (sched.Checkpoint), so a copy that never has to wait
-// does not keep its carrier.
+// writes, and holds no pipe while it waits for r. In a task it yields
+// between chunks (sched.Yield), so a copy that never has to wait lets the
+// other tasks of its carrier run after each chunk rather than after a
+// time slice.
 //
 // Other readers (and other systems) are copied with io.Copy's semantics
 // and a pooled buffer (or r's WriteTo, if it has one).

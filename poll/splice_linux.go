@@ -249,11 +249,16 @@ func (s *splicer) step() (fd *netFD, d *ioDir, seq uint32, reason string, wait b
 			if seq, wait, err = s.pump(); wait || err != nil {
 				return fd, &fd.w, seq, "poll: splice write", wait, wrapSyscall("splice", err)
 			}
-			// A copy whose source never runs dry never parks: let the
-			// scheduler preempt it between chunks (sched.Checkpoint),
-			// holding no lock.
+			// A copy whose source never runs dry never parks: yield
+			// between chunks, holding no lock, so that the carrier's
+			// other tasks (the relays queued behind this one) each get a
+			// chunk in turn. Yielding only when the time slice ran out
+			// (sched.Checkpoint) kept the carrier up to a slice at a time
+			// while the other relays' data waited (examples/proxy -bench
+			// measures the difference). A chunk is tens of microseconds
+			// to milliseconds of system calls; a switch, well under one.
 			s.unlock()
-			sched.Checkpoint()
+			yieldChunk()
 			continue
 		}
 		if s.remain <= 0 {
@@ -288,6 +293,15 @@ func (s *splicer) step() (fd *netFD, d *ioDir, seq uint32, reason string, wait b
 			return // end of stream
 		}
 		s.inPipe = n
+	}
+}
+
+// yieldChunk yields the calling task between two chunks of a copy (see
+// step). Outside a task it does nothing: the Go scheduler preempts
+// goroutines by itself, and package net's copy does not yield either.
+func yieldChunk() {
+	if sched.Current() != nil {
+		sched.Yield()
 	}
 }
 

@@ -3,11 +3,17 @@ package poll
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stackslice/stackslice/sched"
 )
 
 // settleFDs closes the cached idle pipes (which no copy holds) and collects
@@ -140,4 +146,90 @@ func TestSpliceNoPipeFallsBack(t *testing.T) {
 			t.Errorf("sink got %d bytes (%v), checksum match %v", got.n, got.err, got.sum == sha256.Sum256(payload))
 		}
 	})
+}
+
+// TestSpliceYieldsBetweenChunks: a copy whose source never runs dry lets
+// the other tasks of its carrier run between chunks, without waiting for
+// its time slice to run out (a relay that always has data would otherwise
+// keep its carrier, and the relays queued behind it, a slice at a time).
+func TestSpliceYieldsBetweenChunks(t *testing.T) {
+	// One carrier, a time slice no copy here outlasts, and no stand-ins:
+	// the other task can run during the copy only if the copy lets it.
+	s := sched.New(sched.WithCarriers(1), sched.WithTimeSlice(time.Hour), sched.WithStandIns(0))
+	t.Cleanup(func() { s.Close() })
+	e := schedEnvOn(s)
+	r := newRelay(t, e, e, "tcp")
+	// One-page pipes: every splice moves at most a page, so the copy
+	// takes many chunks.
+	saved := newPipe
+	newPipe = onePagePipe
+	releaseIdlePipes()
+	t.Cleanup(func() {
+		newPipe = saved
+		releaseIdlePipes()
+	})
+	const total = 32 << 10 // fits in the sockets' buffers: no splice waits
+	payload := randomBytes(total, 7)
+	if _, err := r.client.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	sums := sumOf(r.sink)
+	var copying, otherSawCopy atomic.Bool
+	var n int64
+	var err error
+	done := e.spawn(func() {
+		// The whole payload is readable before the copy starts, so that
+		// the copy never waits for its source (waiting would let the
+		// other task run whatever the copy does between chunks).
+		for {
+			q, qerr := inq(r.in)
+			if qerr != nil {
+				err = qerr
+				return
+			}
+			if q >= total {
+				break
+			}
+			sched.Yield()
+		}
+		other := e.spawn(func() { otherSawCopy.Store(copying.Load()) })
+		copying.Store(true)
+		n, err = r.out.ReadFrom(io.LimitReader(r.in, total))
+		copying.Store(false)
+		e.await(other)
+		r.out.CloseWrite()
+	})
+	wait(t, done, "copy")
+	if err != nil || n != total {
+		t.Fatalf("copied %d bytes, %v; want %d", n, err, total)
+	}
+	if got := recv(t, sums, "sink"); got.err != nil || got.sum != sha256.Sum256(payload) {
+		t.Fatalf("sink got %d bytes (%v), checksum match %v", got.n, got.err, got.sum == sha256.Sum256(payload))
+	}
+	if !otherSawCopy.Load() {
+		t.Errorf("a task queued on the copy's carrier ran only after the %d-byte copy: the copy did not yield between chunks", total)
+	}
+}
+
+// onePagePipe is makePipe with the pipe shrunk to one page.
+func onePagePipe() *splicePipe {
+	p := makePipe()
+	if p != nil {
+		unix.FcntlInt(uintptr(p.wfd), unix.F_SETPIPE_SZ, os.Getpagesize())
+	}
+	return p
+}
+
+// inq returns the bytes waiting in c's receive queue.
+func inq(c *Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		return 0, err
+	}
+	return n, ierr
 }
