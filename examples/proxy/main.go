@@ -6,12 +6,14 @@
 //	go run ./examples/proxy -listen 127.0.0.1:7009 -backend 127.0.0.1:7007
 //	go run ./examples/proxy -bench              # relay throughput vs an io.Copy goroutine relay
 //	go run ./examples/proxy -bench -json        # the same as one JSON object
+//	go run ./examples/proxy -bench -relay ours  # one relay alone (for perf or strace)
 //
-// -bench runs, in this process and over loopback only, an echo backend
-// (std net), the relay under test and a load client (-conns connections,
-// each streaming data and reading back its echo), through this relay and
-// through the relay people write with goroutines (two io.Copy per pair,
-// which splices on Linux too), with the same connections, write size and
+// -bench runs, over loopback only, an echo backend (std net) and a load
+// client (-conns connections, each streaming data and reading back its
+// echo) in a child process (this program again; -inproc runs them in this
+// one), and measures through this relay and through the relay people
+// write with goroutines (two io.Copy per pair, which splices on Linux
+// too), both in this process, with the same connections, write size and
 // duration, and prints MB/s for both and their ratio. The time is split
 // into -rounds rounds that alternate which relay goes first (ours, net;
 // net, ours; ...), so that warm-up and drift on a shared machine do not
@@ -39,6 +41,13 @@ import (
 )
 
 func main() {
+	if os.Getenv(envPeer) != "" {
+		if err := runPeer(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "proxy peer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Args[1:], os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "proxy:", err)
 		os.Exit(1)
@@ -56,6 +65,8 @@ func run(args []string, out io.Writer) error {
 	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
 	rounds := fs.Int("rounds", 10, "with -bench: alternating rounds the time is split into")
 	asJSON := fs.Bool("json", false, "with -bench: print the result as one JSON object")
+	only := fs.String("relay", "both", "with -bench: the relays to run: both, ours or net (one alone, for strace or perf)")
+	inproc := fs.Bool("inproc", false, "with -bench: run the echo backend and the load client in this process, not in a child")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,7 +80,10 @@ func run(args []string, out io.Writer) error {
 		if *conns < 1 || *chunk < 1 {
 			return fmt.Errorf("proxy: -conns %d -chunk %d: want at least 1 each", *conns, *chunk)
 		}
-		rep, err := runBench(*conns, *chunk, *rounds, *dur)
+		if *only != "both" && *only != "ours" && *only != "net" {
+			return fmt.Errorf("proxy: -relay %q: want both, ours or net", *only)
+		}
+		rep, err := runBench(*conns, *chunk, *rounds, *dur, *only, *inproc)
 		if err != nil {
 			return err
 		}
@@ -185,7 +199,10 @@ type BenchReport struct {
 	Chunk    int     `json:"chunk"` // bytes per client write
 	// Duration is each relay's total time, split into len(Rounds) rounds.
 	Duration time.Duration `json:"duration_ns"`
-	Rounds   []BenchRound  `json:"rounds"`
+	// InProcess: the backend and the client ran in the relays' process
+	// (-inproc), not in a child process.
+	InProcess bool         `json:"in_process"`
+	Rounds    []BenchRound `json:"rounds"`
 }
 
 // BenchRound is one round: both relays, one after the other.
@@ -205,26 +222,21 @@ func (r *BenchReport) print(out io.Writer) {
 
 // runBench measures both relays: each for dur in total, in rounds
 // alternating which goes first.
-func runBench(conns, chunk, rounds int, dur time.Duration) (*BenchReport, error) {
-	// Echo backend (std net), shared by both runs.
-	bln, err := net.Listen("tcp", "127.0.0.1:0")
+func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc bool) (*BenchReport, error) {
+	// Echo backend (std net) and load client, shared by both relays: in a
+	// child process (peer.go) unless inproc.
+	var p peer
+	var err error
+	if inproc {
+		p, err = newInprocPeer()
+	} else {
+		p, err = newChildPeer()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer bln.Close()
-	go func() {
-		for {
-			c, err := bln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	backend := bln.Addr().String()
+	defer p.close()
+	backend := p.backend()
 
 	// Relay under test: stackslice.
 	s := sched.New()
@@ -250,20 +262,24 @@ func runBench(conns, chunk, rounds int, dur time.Duration) (*BenchReport, error)
 
 	// Equal rounds, alternating which relay goes first: the mean of the
 	// rounds' MB/s is each relay's throughput over its whole time.
-	rep := &BenchReport{Conns: conns, Chunk: chunk, Duration: dur}
+	rep := &BenchReport{Conns: conns, Chunk: chunk, Duration: dur, InProcess: inproc}
 	each := dur / time.Duration(rounds)
 	for r := 0; r < rounds; r++ {
 		round := BenchRound{OursFirst: r%2 == 0}
 		for i := 0; i < 2; i++ {
-			if (r+i)%2 == 0 {
-				mbs, err := load(pln.Addr().String(), conns, chunk, each)
+			ours := (r+i)%2 == 0
+			if only != "both" && ours != (only == "ours") {
+				continue
+			}
+			if ours {
+				mbs, err := p.load(pln.Addr().String(), conns, chunk, each)
 				if err != nil {
 					return nil, fmt.Errorf("stackslice relay: %w", err)
 				}
 				round.OursMBps = mbs
 				rep.OursMBps += mbs / float64(rounds)
 			} else {
-				mbs, err := load(gln.Addr().String(), conns, chunk, each)
+				mbs, err := p.load(gln.Addr().String(), conns, chunk, each)
 				if err != nil {
 					return nil, fmt.Errorf("goroutine relay: %w", err)
 				}

@@ -3,16 +3,47 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stackslice/stackslice/examples/internal/childproc"
 )
+
+// TestMain lets the test binary be -bench's peer process (peer.go), which
+// is this program started again.
+func TestMain(m *testing.M) {
+	if os.Getenv(envPeer) != "" {
+		if err := runPeer(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "proxy peer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// skipIfCannotExec skips t when err, from starting the peer process, says
+// that the test binary cannot be run directly (a binary of another
+// architecture under an emulator without binfmt_misc), as the tests of
+// sched and poll do, unless childproc.ExecEnv names the emulator.
+func skipIfCannotExec(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, syscall.ENOEXEC) && os.Getenv(childproc.ExecEnv) == "" {
+		t.Skipf("cannot run the test binary as a child (%v): set %s to the emulator that runs it", err, childproc.ExecEnv)
+	}
+}
 
 func TestBench(t *testing.T) {
 	var out bytes.Buffer
 	if err := run([]string{"-bench", "-d", "300ms", "-conns", "4"}, &out); err != nil {
+		skipIfCannotExec(t, err)
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "ratio") {
@@ -22,7 +53,8 @@ func TestBench(t *testing.T) {
 
 func TestBenchJSON(t *testing.T) {
 	var out bytes.Buffer
-	if err := run([]string{"-bench", "-json", "-d", "400ms", "-conns", "4", "-rounds", "2"}, &out); err != nil {
+	if err := run([]string{"-bench", "-json", "-d", "2s", "-conns", "4", "-rounds", "2"}, &out); err != nil {
+		skipIfCannotExec(t, err)
 		t.Fatal(err)
 	}
 	var rep map[string]any // the promised keys, by name
@@ -50,8 +82,37 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchLayouts: the load runs in a child process by default and in
+// this one with -inproc, and -relay runs one relay alone.
+func TestBenchLayouts(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		inProcess bool
+		ours, net bool
+	}{
+		{[]string{"-relay", "ours"}, false, true, false},
+		{[]string{"-relay", "net", "-inproc"}, true, false, true},
+		{[]string{"-inproc"}, true, true, true},
+	} {
+		var out bytes.Buffer
+		args := append([]string{"-bench", "-json", "-d", "600ms", "-conns", "2", "-rounds", "1"}, tc.args...)
+		if err := run(args, &out); err != nil {
+			skipIfCannotExec(t, err)
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		var rep BenchReport
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v: bad JSON: %v\n%s", tc.args, err, &out)
+		}
+		if rep.InProcess != tc.inProcess || (rep.OursMBps > 0) != tc.ours || (rep.NetMBps > 0) != tc.net {
+			t.Errorf("%v: in_process %v, ours_mbps %v, net_mbps %v; want in_process %v, ours measured %v, net measured %v",
+				tc.args, rep.InProcess, rep.OursMBps, rep.NetMBps, tc.inProcess, tc.ours, tc.net)
+		}
+	}
+}
+
 func TestBenchBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-rounds", "0"}, {"-conns", "0"}, {"-chunk", "0"}} {
+	for _, args := range [][]string{{"-rounds", "0"}, {"-conns", "0"}, {"-chunk", "0"}, {"-relay", "both-ish"}} {
 		if err := run(append([]string{"-bench"}, args...), io.Discard); err == nil {
 			t.Errorf("-bench %v: no error", args)
 		}
