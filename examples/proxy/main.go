@@ -14,10 +14,10 @@
 // one), and measures through this relay and through the relay people
 // write with goroutines (two io.Copy per pair, which splices on Linux
 // too), both in this process, with the same connections, write size and
-// duration, and prints MB/s for both and their ratio. The time is split
-// into -rounds rounds that alternate which relay goes first (ours, net;
-// net, ours; ...), so that warm-up and drift on a shared machine do not
-// favour either. With -json it prints one object: {"ours_mbps", "net_mbps",
+// duration, and prints MB/s for both and their ratio. The time (-d, 10s
+// per relay) is split into -rounds rounds (20) that alternate which relay
+// goes first (ours, net; net, ours; ...), so that warm-up and drift on a
+// shared machine do not favour either. With -json it prints one object: {"ours_mbps", "net_mbps",
 // "ratio"} and the settings and rounds they come from.
 package main
 
@@ -59,11 +59,11 @@ func run(args []string, out io.Writer) error {
 	fs.SetOutput(out)
 	listen := fs.String("listen", "127.0.0.1:7009", "listen address")
 	backend := fs.String("backend", "127.0.0.1:7007", "backend address")
-	dur := fs.Duration("d", 0, "stop after this long (0: until interrupted); with -bench: the time per relay (default 3s)")
+	dur := fs.Duration("d", 0, "stop after this long (0: until interrupted); with -bench: the time per relay (default 10s)")
 	bench := fs.Bool("bench", false, "measure relay throughput against a goroutine io.Copy relay, in-process over loopback")
 	conns := fs.Int("conns", 32, "with -bench: load connections")
 	chunk := fs.Int("chunk", 32<<10, "with -bench: bytes per client write")
-	rounds := fs.Int("rounds", 10, "with -bench: alternating rounds the time is split into")
+	rounds := fs.Int("rounds", 20, "with -bench: alternating rounds the time is split into")
 	asJSON := fs.Bool("json", false, "with -bench: print the result as one JSON object")
 	only := fs.String("relay", "both", "with -bench: the relays to run: both, ours or net (one alone, for strace or perf)")
 	inproc := fs.Bool("inproc", false, "with -bench: run the echo backend and the load client in this process, not in a child")
@@ -72,7 +72,7 @@ func run(args []string, out io.Writer) error {
 	}
 	if *bench {
 		if *dur == 0 {
-			*dur = 3 * time.Second
+			*dur = 10 * time.Second
 		}
 		if *rounds < 1 {
 			return fmt.Errorf("proxy: -rounds %d: want at least 1", *rounds)
