@@ -127,8 +127,9 @@ const maxIdleTemplates = 64
 // When raw packs as the template, acquire counts the pack in the stats,
 // with ucap the unpacked capacity it frees.
 func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive, ucap int64) (t *template, equal, swizzled bool) {
+	// (Unlocked on each return rather than deferred: nothing in between
+	// panics, and a pack at every yield runs this on every round trip.)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	slot := &r.recent[recentSlot(key)]
 	first := *slot
 	if first == nil || first.key != key {
@@ -156,6 +157,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 		// swizzled (unswizzle undoes swizzle): swizzle it for a new
 		// template or a diff.
 		if !swizzle(raw[:size], slots, shadow, alive) {
+			r.mu.Unlock()
 			return nil, false, false
 		}
 		swizzled = true
@@ -198,6 +200,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 		r.barePacks++
 		r.bareUnpacked += ucap
 	}
+	r.mu.Unlock()
 	return t, equal, swizzled
 }
 
@@ -205,8 +208,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 // was a packed block now unpacked, packedBytes and unpackedBytes are its
 // figures, counted off here (else zero).
 func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.Lock() // (unlocked on each return, as in acquire)
 	r.users--
 	if unpackedBytes != 0 {
 		r.last = t
@@ -215,6 +217,7 @@ func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64
 		r.unpackedUnpacked += unpackedBytes
 	}
 	if t.users--; t.users > 0 {
+		r.mu.Unlock()
 		return
 	}
 	// Append t to the idle list.
@@ -231,6 +234,7 @@ func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64
 		r.unlinkIdle(old)
 		r.drop(old)
 	}
+	r.mu.Unlock()
 }
 
 // drop takes the unused template t out of the registry.
