@@ -11,13 +11,13 @@ import (
 	"testing"
 )
 
-// exportedAPI returns the exported names the ordinary linux/amd64 build (no
-// build tags) of the package in the current directory declares:
+// exportedAPI returns the exported names the ordinary linux/goarch build
+// (no build tags) of the package in the current directory declares:
 // top-level names, methods as Type.Method and struct fields as Type.Field.
-func exportedAPI(t *testing.T) []string {
+func exportedAPI(t *testing.T, goarch string) []string {
 	t.Helper()
 	ctx := gobuild.Default // the engine's build, whatever the host
-	ctx.GOOS, ctx.GOARCH, ctx.BuildTags = "linux", "amd64", nil
+	ctx.GOOS, ctx.GOARCH, ctx.BuildTags = "linux", goarch, nil
 	pkg, err := ctx.ImportDir(".", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,9 @@ func TestExportedAPI(t *testing.T) {
 		"Context.NReloc", "Context.PC", "Context.Relocs", "Context.Src",
 		"Context.Wide", "Context.Zero", "FramePointer", "G", "GCurrent", "SwitchIn", "SwitchOut",
 	}
-	if got := exportedAPI(t); !slices.Equal(got, want) {
-		t.Errorf("exported names of the ordinary build:\n  %s\nwant:\n  %s", strings.Join(got, " "), strings.Join(want, " "))
+	for _, goarch := range []string{"amd64", "arm64"} {
+		if got := exportedAPI(t, goarch); !slices.Equal(got, want) {
+			t.Errorf("exported names of the ordinary %s build:\n  %s\nwant:\n  %s", goarch, strings.Join(got, " "), strings.Join(want, " "))
+		}
 	}
 }

@@ -36,6 +36,37 @@
 //   - Exit: when the coroutine's function returns, it returns through top
 //     into the carrier, again as if SwitchIn had returned. No asm is involved.
 //
+// # Protocol (arm64)
+//
+// The same steps, for arm64's frames (cmd/internal/obj/arm64 and
+// runtime/traceback.go): a call leaves the return address in LR, not on the
+// stack; a function with a frame saves LR at 0(SP) of its own frame and the
+// caller's frame pointer (R29) at -8(SP), just below it, then sets R29 =
+// SP-8; the topmost word of every frame is left for its caller's prologue
+// to fill. At SwitchIn's entry SP is the carrier's SP: call it "top". The
+// word at top-8 is the carrier's own saved frame pointer, and the carrier's
+// R29 is top-8. A coroutine's region is [top-8-len, top-8): its start is 8
+// below the innermost frame's SP (the slot holding that frame's caller's
+// frame pointer), its end just below the carrier's word.
+//
+//   - Current and Clear as on amd64, below the region's start; co and owner
+//     are at top+16 and top+24 as on amd64 (0(top) is the carrier's saved
+//     LR). SwitchIn keeps its return address (LR) in ctx's slot at top+8.
+//   - Start: SwitchIn jumps to the coroutine's function (its closure in
+//     R26) with SP at top and LR untouched, so the function saves the
+//     carrier's return address at the bottom of its frame and the carrier's
+//     R29 just below that, and returns into the carrier.
+//   - Resume: SwitchIn copies the block to [top-8-len, top-8), adds the
+//     region's new start to every listed word and, with Context.BPChain,
+//     to each saved frame pointer along the chain; the outermost frame's
+//     saved frame pointer, kept as the offset len, becomes top-8, the
+//     carrier's. Then R29 = start+BPOff, SP = start+8, jump to the resume PC.
+//     The outermost frame's saved LR, inside the region, is not rewritten:
+//     the carrier calls SwitchIn from one place, so it is the same on every
+//     resume.
+//   - Switch out: SwitchOut sets R29 to top-8, SP to top and jumps to the
+//     return address kept at top+8.
+//
 // # Invariants
 //
 //   - A routine that writes SP never calls anything, and a routine that calls
@@ -46,9 +77,10 @@
 //     function even when it is innermost, so a sample anywhere else in a
 //     switch (the copy, the relocation) unwinds through SwitchIn's or
 //     SwitchOut's $0 frame to its caller.
-//   - Every routine is ABI0 and NOSPLIT; those that need g read it from TLS
-//     (ABI0 code cannot rely on R14), and before entering Go code
-//     (ABIInternal) SwitchIn sets R14 = g and X15 = 0 as that ABI requires.
+//   - Every routine is ABI0 and NOSPLIT; on amd64 those that need g read it
+//     from TLS (ABI0 code cannot rely on R14), and before entering Go code
+//     (ABIInternal) SwitchIn sets R14 = g and X15 = 0 as that ABI requires;
+//     on arm64 g is always in R28 and the zero register is the hardware's.
 //   - Asm functions are never asynchronous safe points, so no signal can push
 //     a frame below SP while SwitchIn writes the region there.
 //

@@ -1,0 +1,72 @@
+//go:build arm64 && !purego
+
+package arch
+
+import "unsafe"
+
+// Context describes one entry into a coroutine. The carrier fills it on its
+// own stack (above the region SwitchIn overwrites) and passes its address.
+// Its fields mean what they mean on amd64 (arch_amd64.go), for arm64's
+// region [top-8-Len, top-8) (see the package documentation).
+type Context struct {
+	// Src is the saved block's first stack byte; nil starts a new coroutine.
+	Src unsafe.Pointer
+	// Len is the region's length in bytes (a multiple of 8).
+	Len uintptr
+	// Relocs lists the words of the region (as word indexes) that hold
+	// offsets from the region's start and must become absolute addresses.
+	// Each index is a uint16, or a uint32 when Wide is set.
+	Relocs unsafe.Pointer
+	NReloc uintptr
+	Wide   uintptr
+	// BPOff is the innermost frame's frame pointer (R29), as an offset
+	// from the region's start; the innermost frame's SP is the region's
+	// start + 8.
+	BPOff uintptr
+	PC    uintptr        // where the coroutine continues
+	Fn    unsafe.Pointer // start: *funcval of the coroutine's function (a func())
+	// Zero is how many bytes (a multiple of 8) below the region to clear
+	// before entering, so that the frames the coroutine builds there hold
+	// no leftovers of earlier calls in their unused slots (leftovers make
+	// otherwise identical blocks differ, which defeats compression).
+	Zero uintptr
+	// BPChain says the saved frame pointers are not in Relocs: starting at
+	// the innermost frame's (BPOff), each holds the offset of the next one,
+	// up to the outermost frame's, which holds Len: the carrier's frame
+	// pointer, top-8, once relocated. SwitchIn follows the chain and
+	// relocates each.
+	BPChain uintptr
+}
+
+// GCurrent is the offset in runtime.g of the word SwitchIn sets to the
+// entered coroutine's top, as an offset from g.stack.hi (which the runtime's
+// stack copying leaves valid): g.racectx, which the runtime reads and
+// writes only in -race builds, where the engine is not built. The caller
+// saves the word before SwitchIn and puts it back when SwitchIn returns (by
+// a yield, a return or a panic), so that it always names the innermost
+// running coroutine, and is zero outside any. The same offset as on amd64
+// in go1.26 and go1.27 (see g_arm64.h).
+const GCurrent = 312
+
+// SwitchIn enters the coroutine described by ctx. co and owner are not read
+// by SwitchIn: they stay in the carrier's outgoing-argument area, co at
+// top+16 and owner at top+24 (type) and top+32 (data), while the coroutine
+// runs, where the engine finds them (see GCurrent, and findCurrent and
+// Owner in slice): the same offsets as on amd64, the word at top holding
+// the carrier's saved LR instead of SwitchIn's return address. SwitchIn
+// keeps its return address in ctx's slot, at top+8, for SwitchOut.
+// Nothing scans or adjusts them there: the caller keeps both alive, and
+// neither points into a stack.
+//
+//go:noescape
+func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
+
+// SwitchOut abandons the current frames and returns from the SwitchIn call
+// whose top is g.stack.hi - topOff. It never returns.
+func SwitchOut(topOff uintptr)
+
+// FramePointer returns its caller's frame pointer (R29).
+func FramePointer() uintptr
+
+// G returns the current goroutine's g.
+func G() unsafe.Pointer
