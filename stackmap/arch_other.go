@@ -8,4 +8,12 @@ const (
 	pcQuantum     = 1
 	minFrameSize  = 0
 	archSupported = false
+	retPushed     = 0
+	regionBelowSP = 0
+	fpChainEnd    = 0
+	minLocalsSize = 0
 )
+
+func frameSlots(sp uintptr, delta int32) (fp, ret, savedFP uintptr, ok bool) {
+	return sp + uintptr(delta), sp, sp, false
+}

@@ -32,19 +32,24 @@
 //
 // # Invariants
 //
-//   - The walk follows the runtime exactly: fp = sp + spdelta + the return
-//     address; the saved BP is just below the return address when the frame
-//     size is not zero; the stack map index is read at pc-1 except at a
-//     function's entry.
+//   - The walk follows the runtime exactly: fp = sp + spdelta (+ the return
+//     address on amd64; on arm64 it is in LR and each frame saves it at its
+//     own SP); a frame of non-zero size saved its caller's frame pointer
+//     just below its return address (amd64: below fp-8; arm64: at SP-8, so
+//     a region starts 8 below its innermost SP); the stack map index is read
+//     at pc-1 except at a function's entry. What differs per architecture
+//     is in arch_amd64.go and arch_arm64.go (frameSlots and a few
+//     constants).
 //   - Frames the runtime treats specially (cgo callbacks, any special runtime
 //     function, SPWRITE and top frames, reflect stubs with unknown argument
 //     sizes) are refused, never guessed.
 //   - The moduledata offsets are trusted only for the Go versions whose
 //     runtime source was read (go1.26 and go1.27), and the frame walk only on
-//     amd64: Supported is false anywhere else, and the engine falls back.
+//     amd64 and arm64: Supported is false anywhere else, and the engine
+//     falls back.
 //   - SelfCheck compares the decoder with the runtime (names, entries, lines,
 //     stack map indexes, a stack object's GC mask, section bounds and, on
-//     amd64, the frame-pointer chain) before the engine trusts it.
+//     amd64 and arm64, the frame-pointer chain) before the engine trusts it.
 //   - Nothing in an ordinary build can make a scan skip a relocation or a
 //     shadow entry: the switches that do, for the negative-control tests of
 //     slice and fuzz (BreakForControl, BreakUndoForControl), exist only with

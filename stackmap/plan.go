@@ -17,8 +17,11 @@ import (
 // the chain again (see Lookup).
 //
 // Offsets are bytes from the region's start (its lowest address). The region
-// is [lo, top): its innermost frame's SP is lo and the outermost frame's
-// return address sits at top, just outside the region.
+// is [lo, top): its innermost frame's SP is lo+regionBelowSP (amd64: lo;
+// arm64: lo+8, the innermost frame's saved frame pointer at lo) and the
+// outermost frame's fp is top+8 (amd64: its return address sits at top,
+// just outside the region; arm64: top is the carrier's SP-8, whose word the
+// carrier owns).
 type Plan struct {
 	pc    uintptr // innermost frame's PC (a return address into it)
 	size  uintptr // region length
@@ -28,8 +31,10 @@ type Plan struct {
 	// maps at the frame's PC), sorted, without duplicates.
 	Slots []uint32
 	// BPs are the saved frame-pointer words that must point into the
-	// region. The outermost frame's saved BP (at top-8) is not among them:
-	// it points into the carrier and is rewritten on every resume.
+	// region. On amd64 the outermost frame's saved BP (at top-8) is not
+	// among them: it points into the carrier and is rewritten on every
+	// resume. On arm64 it is (see fpChainEnd): it points just past the
+	// region, at the carrier's own saved frame pointer.
 	BPs []uint32
 	// Objects are the stack objects of all frames, sorted by offset. One is
 	// live only if a live word (or another live object) points into it.
@@ -37,7 +42,8 @@ type Plan struct {
 	// frames is the number of frames, for statistics and dumps.
 	frames int
 	// paired says each return address of the chain sits just above a
-	// saved frame pointer of BPs (chain[i].off == BPs[i]+8): Quick then
+	// saved frame pointer of BPs (chain[i].off == BPs[i]+8), as in every
+	// Go frame with a frame pointer on amd64 and arm64 alike: Quick then
 	// checks both in one pass, and Hinted leaves the chain to it.
 	paired bool
 	// links is the frame-pointer chain as Quick walks it, one entry per
@@ -48,8 +54,8 @@ type Plan struct {
 
 // link is one saved frame pointer of a plan whose saved BPs form the
 // plain chain: the word at off must hold the region's start plus next (the
-// next saved BP's offset; the outermost frame's slot for the last), and,
-// if pc is not 0, the word above it the return address pc.
+// next saved BP's offset; the chain's end, size-fpChainEnd, for the last),
+// and, if pc is not 0, the word above it the return address pc.
 type link struct {
 	off, next uint32
 	pc        uintptr
@@ -78,14 +84,14 @@ var (
 
 // build walks the frames of a region copy and returns its plan. region is a
 // copy of the stack bytes [lo, lo+len(region)); pc is the innermost frame's
-// PC (the return address its call pushed, just below lo). The outermost frame
-// must end exactly at the region's top (its return address lies just above)
-// and have saved a frame pointer just below it, at top-8: the restore stores
-// the new carrier's frame pointer there.
+// PC (the return address of its call into the frame below the region). The
+// outermost frame must end exactly at the region's top (its fp is top+8, see
+// Plan) and have saved a frame pointer: the restore makes it the new
+// carrier's frame pointer.
 func build(region []byte, lo, pc uintptr) (*Plan, error) {
 	w := walker{region: region, lo: lo, top: lo + uintptr(len(region))}
 	p := &Plan{pc: pc, size: uintptr(len(region))}
-	sp := lo
+	sp := lo + regionBelowSP
 	for {
 		f, ok := FindFunc(pc)
 		if !ok {
@@ -94,23 +100,24 @@ func build(region []byte, lo, pc uintptr) (*Plan, error) {
 		if err := checkFrameFunc(f); err != nil {
 			return nil, err
 		}
-		fp, err := w.frame(p, f, pc, sp)
+		fp, ret, saved, err := w.frame(p, f, pc, sp)
 		if err != nil {
 			return nil, err
 		}
 		p.frames++
-		if fp == w.top+8 { // the return address is at top: outermost frame
-			if fp-8 <= sp { // no saved BP at top-8 (the runtime's varp > sp rule)
+		if w.in(ret) { // on arm64, the outermost frame's too (a constant: see package arch)
+			p.chain = append(p.chain, retSlot{uint32(ret - lo), w.word(uint32(ret - lo))})
+		}
+		if fp == w.top+8 { // outermost frame
+			if !saved { // the runtime's varp > sp rule
 				return nil, fmt.Errorf("%w: the coroutine's function %s saves no frame pointer (a nosplit function without locals?)", errFrame, f.name())
 			}
 			break
 		}
-		if fp > w.top+8 || fp <= sp {
+		if fp > w.top+8 || fp <= sp || !w.in(ret) {
 			return nil, fmt.Errorf("%w: frame of %s (pc %#x) does not end inside the region", errFrame, f.name(), pc)
 		}
-		off := uint32(fp - 8 - lo)
-		pc = w.word(off)
-		p.chain = append(p.chain, retSlot{off, pc})
+		pc = w.word(uint32(ret - lo))
 		sp = fp
 	}
 	p.finish()
@@ -151,19 +158,20 @@ func (w *walker) in(addr uintptr) bool { return addr >= w.lo && addr < w.top }
 
 // frame records one frame's live words, saved BP and stack objects, following
 // the runtime's own rules (traceback.go and stkframe.go getStackMap), and
-// returns the frame's fp (the caller's SP).
-func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) {
+// returns the frame's fp (the caller's SP), the address of its return
+// address, and whether it saved its caller's frame pointer.
+func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp, ret uintptr, saved bool, err error) {
 	delta := f.spDelta(pc)
 	if delta < 0 { // -1: no table; other negatives: the function popped its return address
-		return 0, fmt.Errorf("%w: no usable frame size for %s at pc %#x", errFrame, f.name(), pc)
+		return 0, 0, false, fmt.Errorf("%w: no usable frame size for %s at pc %#x", errFrame, f.name(), pc)
 	}
-	fp = sp + uintptr(delta) + 8 // + the return address (x86)
-	varp := fp - 8
-	if varp > sp { // the frame saved the caller's BP just below its return address
+	fp, ret, bp, saved := frameSlots(sp, delta)
+	if saved && w.in(bp) && bp != w.top-fpChainEnd { // amd64: not the outermost's, at top-8
+		p.BPs = append(p.BPs, uint32(bp-w.lo))
+	}
+	varp := fp - retPushed
+	if varp > sp { // traceback.go: the frame-pointer word below varp
 		varp -= 8
-		if varp != w.top-8 {
-			p.BPs = append(p.BPs, uint32(varp-w.lo))
-		}
 	}
 	idx := int32(-1)
 	if pc != f.Entry() {
@@ -172,10 +180,10 @@ func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) 
 	if idx == -1 {
 		idx = 0
 	}
-	if size := varp - sp; size > minFrameSize {
+	if size := varp - sp; size > minLocalsSize {
 		m := f.localsMaps()
 		if m.n() <= 0 {
-			return 0, fmt.Errorf("%w: %s has %d bytes of locals and no stack map", errFrame, f.name(), size)
+			return 0, 0, false, fmt.Errorf("%w: %s has %d bytes of locals and no stack map", errFrame, f.name(), size)
 		}
 		if m.nbit() > 0 {
 			w.bits(p, m, idx, f, varp-uintptr(m.bitmap(idx).n)*8)
@@ -185,7 +193,7 @@ func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) 
 	if f.argsSize() > 0 && argp < w.top {
 		m := f.argsMaps()
 		if m.n() <= 0 {
-			return 0, fmt.Errorf("%w: %s has arguments and no stack map", errFrame, f.name())
+			return 0, 0, false, fmt.Errorf("%w: %s has arguments and no stack map", errFrame, f.name())
 		}
 		if m.nbit() > 0 {
 			w.bits(p, m, idx, f, argp)
@@ -201,7 +209,7 @@ func (w *walker) frame(p *Plan, f Func, pc, sp uintptr) (fp uintptr, err error) 
 			p.Objects = append(p.Objects, Object{off: uint32(base - w.lo), size: uint32(o.size), obj: o})
 		}
 	}
-	return fp, nil
+	return fp, ret, saved, nil
 }
 
 // bits appends the words of map idx whose bit is set, starting at base.
@@ -229,7 +237,7 @@ func (p *Plan) finish() {
 	if len(p.Objects) == 0 && len(p.BPs) > 0 && p.size/8 <= 1<<16-1 {
 		p.links = make([]link, len(p.BPs))
 		for i, off := range p.BPs {
-			l := link{off: off, next: uint32(p.size - 8)}
+			l := link{off: off, next: uint32(p.size - fpChainEnd)}
 			if i+1 < len(p.BPs) {
 				l.next = p.BPs[i+1]
 			}
@@ -268,14 +276,16 @@ func (p *Plan) checkDisjoint() error {
 // BPChain reports whether the region's saved frame pointers form the plain
 // chain a restore can follow instead of listing them: the innermost at
 // offset first, each pointing at the next one's slot, the last at the
-// outermost frame's slot (len(region)-8). A scan told so (see Scan.ChainBPs)
-// still turns them into offsets but leaves them out of the relocations.
+// chain's end (len(region)-fpChainEnd: on amd64 the outermost frame's slot,
+// on arm64 the carrier's, just past the region). A scan told so (see
+// Scan.ChainBPs) still turns them into offsets but leaves them out of the
+// relocations.
 func (p *Plan) BPChain(region []byte, lo uintptr, first uint32) bool {
 	if len(p.BPs) == 0 || p.BPs[0] != first {
 		return false
 	}
 	for i, off := range p.BPs {
-		next := uintptr(len(region) - 8)
+		next := uintptr(len(region) - fpChainEnd)
 		if i+1 < len(p.BPs) {
 			next = uintptr(p.BPs[i+1])
 		}
@@ -326,8 +336,9 @@ func cacheSet(pc, size, ret uintptr) uintptr {
 }
 
 // firstReturn is the region's first return address (the innermost frame's),
-// or 0 if the region is too short to hold one. Its offset is the SP delta at
-// pc, remembered for the last pc (saves all have the same one).
+// or 0 if the region is too short to hold one. Its offset follows from the
+// SP delta at pc (frameSlots), remembered for the last pc (saves all have
+// the same one).
 func firstReturn(region []byte, pc uintptr) uintptr {
 	m := lastDelta.Load()
 	if m == nil || m.pc != pc {
@@ -337,10 +348,14 @@ func firstReturn(region []byte, pc uintptr) uintptr {
 		}
 		lastDelta.Store(m)
 	}
-	if m.delta < 0 || uintptr(m.delta)+8 > uintptr(len(region)) {
+	if m.delta < 0 {
 		return 0
 	}
-	return *(*uintptr)(unsafe.Pointer(&region[m.delta]))
+	_, ret, _, _ := frameSlots(regionBelowSP, m.delta) // as an offset
+	if ret+8 > uintptr(len(region)) {
+		return 0
+	}
+	return *(*uintptr)(unsafe.Pointer(&region[ret]))
 }
 
 type pcDelta struct {
@@ -425,7 +440,7 @@ func Builds() int64 { return builds.Load() }
 // build accepted.
 func ReturnPCs(region []byte, pc uintptr) []uintptr {
 	pcs := []uintptr{pc}
-	off := uintptr(0)
+	off := uintptr(regionBelowSP) // the frame's SP, as an offset
 	for {
 		f, ok := FindFunc(pc)
 		if !ok {
@@ -435,13 +450,13 @@ func ReturnPCs(region []byte, pc uintptr) []uintptr {
 		if delta < 0 {
 			return pcs
 		}
-		ret := off + uintptr(delta) // the return address's offset
-		if ret+8 > uintptr(len(region)) {
-			return pcs
+		fp, ret, _, _ := frameSlots(off, delta) // as offsets
+		if fp > uintptr(len(region)) || ret+8 > uintptr(len(region)) {
+			return pcs // the outermost frame: its caller is the carrier
 		}
 		pc = *(*uintptr)(unsafe.Pointer(&region[ret]))
 		pcs = append(pcs, pc)
-		off = ret + 8
+		off = fp
 	}
 }
 

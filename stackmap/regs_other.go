@@ -1,4 +1,4 @@
-//go:build !amd64 || purego
+//go:build !(amd64 || arm64) || purego
 
 package stackmap
 
@@ -8,8 +8,3 @@ import "unsafe"
 const haveCallerFrame = false
 
 func callerFrame() (pc uintptr, sp, bp unsafe.Pointer) { return 0, nil, nil }
-
-const (
-	returnAddrOffset = 8
-	savedBPOffset    = 16
-)

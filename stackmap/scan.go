@@ -77,7 +77,7 @@ func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 	}
 	for _, off := range p.BPs {
 		v := s.load(off)
-		if v-lo >= uintptr(len(region)) {
+		if v-lo > uintptr(len(region))-fpChainEnd {
 			return fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", errFrame, v, off)
 		}
 		if s.ChainBPs {
@@ -283,7 +283,7 @@ func (p *Plan) ScanSimple(region []byte, lo, stackLo, stackHi uintptr, alive Ali
 	}
 	for _, off := range p.BPs {
 		w := (*uintptr)(unsafe.Pointer(&region[off]))
-		if *w-lo >= size {
+		if *w-lo > size-fpChainEnd {
 			return 0, 0, fmt.Errorf("%w: saved frame pointer %#x at offset %d points outside the region", errFrame, *w, off)
 		}
 		*w -= lo
@@ -340,7 +340,7 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 	base := unsafe.Pointer(unsafe.SliceData(region))
 	lo := q.Lo
 	// The frame pointers: each must hold the next one's address (the
-	// last, the outermost frame's slot at size-8), and, for a paired
+	// last, the chain's end at size-fpChainEnd), and, for a paired
 	// plan, the word above it the return address the plan was built
 	// with (see Hinted): the plan is region's only if every one
 	// matches. Each becomes its offset.

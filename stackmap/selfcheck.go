@@ -12,7 +12,7 @@ import (
 // runtime's tables correctly: the moduledata layout (section bounds around
 // known variables and types), names, entries and lines against the runtime's
 // public API, the stack map index of each frame, a known stack object's GC
-// mask, and (amd64) that the frame sizes it decodes reproduce the real
+// mask, and (amd64, arm64) that the frame sizes it decodes reproduce the real
 // frame-pointer chain. It takes well under a millisecond. It returns a descriptive error on the
 // first mismatch; the engine must then not use the decoders.
 func SelfCheck() error {
@@ -103,15 +103,16 @@ func walkFramePointers(r *selfCheckResult, pc uintptr, sp, bp unsafe.Pointer) er
 		if d < 0 {
 			return fmt.Errorf("stackmap: frame %d (%s): spDelta(%#x) = %d", i, f.name(), pc, d)
 		}
-		fp := unsafe.Add(sp, int(d)+returnAddrOffset) // the caller's SP
-		if d > 0 {
-			if want := unsafe.Add(fp, -savedBPOffset); bp != want {
+		fpOff, retOff, savedOff, ok := frameSlots(0, d) // offsets from sp (savedOff may be negative)
+		fp := unsafe.Add(sp, int(fpOff))                // the caller's SP
+		if ok {
+			if want := unsafe.Add(sp, int(savedOff)); bp != want {
 				return fmt.Errorf("stackmap: frame %d (%s): spDelta(%#x) = %d gives saved BP at %p, but BP is %p",
 					i, f.name(), pc, d, want, bp)
 			}
 			bp = *(*unsafe.Pointer)(bp)
 		}
-		pc = *(*uintptr)(unsafe.Add(fp, -returnAddrOffset))
+		pc = *(*uintptr)(unsafe.Add(sp, int(retOff)))
 		sp = fp
 	}
 	return nil

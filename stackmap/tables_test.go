@@ -424,7 +424,7 @@ type visitFrame func(i int, f Func, pc uintptr, sp, fp unsafe.Pointer)
 //go:nocheckptr
 func walkStack(t *testing.T, visit visitFrame) []Func {
 	if !haveCallerFrame {
-		t.Skip("no frame-pointer helper (purego or not amd64)")
+		t.Skip("no frame-pointer helper (purego, or neither amd64 nor arm64)")
 	}
 	var callers [128]uintptr
 	ncallers := runtime.Callers(1, callers[:])
@@ -446,9 +446,10 @@ func walkStack(t *testing.T, visit visitFrame) []Func {
 		if d < 0 {
 			t.Fatalf("frame %d: %s: SPDelta(%#x) = %d", i, f.name(), pc, d)
 		}
-		fp := unsafe.Add(sp, int(d)+returnAddrOffset)
-		if d > 0 {
-			if want := unsafe.Add(fp, -savedBPOffset); bp != want {
+		fpOff, retOff, savedOff, saved := frameSlots(0, d) // offsets from sp
+		fp := unsafe.Add(sp, int(fpOff))
+		if saved {
+			if want := unsafe.Add(sp, int(savedOff)); bp != want {
 				t.Fatalf("frame %d: %s: SPDelta says saved BP at %p, BP is %p", i, f.name(), want, bp)
 			}
 			bp = *(*unsafe.Pointer)(bp)
@@ -459,7 +460,7 @@ func walkStack(t *testing.T, visit visitFrame) []Func {
 		if visit != nil {
 			visit(i, f, pc, sp, fp)
 		}
-		pc = *(*uintptr)(unsafe.Add(fp, -returnAddrOffset))
+		pc = *(*uintptr)(unsafe.Add(sp, int(retOff)))
 		sp = fp
 		if i > 1000 {
 			t.Fatal("runaway stack walk")
@@ -599,7 +600,7 @@ func chainPanic(t *testing.T) (fs []Func) {
 
 func TestFramePointerChains(t *testing.T) {
 	if !Supported || !haveCallerFrame {
-		t.Skip("unsupported, or no frame-pointer helper (purego or not amd64)")
+		t.Skip("unsupported, or no frame-pointer helper (purego, or neither amd64 nor arm64)")
 	}
 	s := &shapeT{}
 	cases := []struct {
@@ -780,8 +781,8 @@ func inspectCaller(t *testing.T, p, q *int, magic uintptr) {
 		idx := f.pcdata(_PCDATA_StackMapIndex, pc-1)
 		bv := f.localsMaps().bitmap(max(idx, 0))
 		// The locals map covers the nbit words just below varp, which is
-		// below the return address and the saved frame pointer.
-		varp := unsafe.Add(fp, -savedBPOffset)
+		// below the return address (amd64) and the frame-pointer word.
+		varp := unsafe.Add(fp, -retPushed-8)
 		for w := int32(0); w < bv.n; w++ {
 			v := *(*uintptr)(unsafe.Add(varp, -int(bv.n-w)*ptrSize))
 			switch {
