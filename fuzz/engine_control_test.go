@@ -1,4 +1,4 @@
-//go:build amd64 && !race && !purego && negcontrol
+//go:build (amd64 || arm64) && !race && !purego && negcontrol
 
 package fuzz
 

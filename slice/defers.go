@@ -1,4 +1,4 @@
-//go:build amd64 && !race && !purego
+//go:build (amd64 || arm64) && !race && !purego
 
 package slice
 
@@ -64,7 +64,7 @@ type deferRec struct {
 //go:nosplit
 //go:nocheckptr
 func checkFrames(g unsafe.Pointer, topOff, bp uintptr) int {
-	lo, top := bp+16, gword(g, gStackHi)-topOff
+	lo, top := regionStart(bp), gword(g, gStackHi)-topOff
 	if p := gword(g, gPanic); p >= lo && p < top {
 		yieldInDefer()
 	}

@@ -69,7 +69,8 @@
 //
 // # Implementations
 //
-// The engine runs on linux and other amd64 systems with Go 1.26 and 1.27. It
+// The engine runs on amd64 and arm64 systems with Go 1.26 and 1.27 (tested
+// on linux/amd64, and on linux/arm64 under qemu-user). It
 // checks its assumptions at start-up by running a small coroutine through
 // yield, GC, stack growth and resume on another goroutine. Builds with -race
 // or the purego tag, other Go versions or architectures, and a failed

@@ -1,4 +1,4 @@
-//go:build amd64 && !race && !purego
+//go:build (amd64 || arm64) && !race && !purego
 
 package slice
 
@@ -19,6 +19,10 @@ import (
 //	        c.fn's frame (saved BP at top-8)      \
 //	        ... the coroutine's frames ...         } the region [lo, top)
 //	lo:     Yield's frame (innermost)             /
+//
+// (That is amd64's picture. On arm64 the return address into resumeSlice is
+// the bottom word of c.fn's frame, and the region is [lo, top-8) with lo 8
+// below Yield's SP: see region_arm64.go and package arch.)
 //
 // SwitchIn starts a coroutine by jumping to c.fn with SP at top, so c.fn's
 // return address is the carrier's: when it returns, the coroutine is done and
@@ -324,8 +328,8 @@ func suspend() {
 	blk := c.blockFor(size)              // likewise
 
 	bp = arch.FramePointer() // fresh after any stack move
-	lo := bp + 16            // Yield's SP at its call to suspend
-	pc := word(bp + 8)
+	lo := regionStart(bp)    // amd64: Yield's SP at its call to suspend; arm64: 8 below
+	pc := word(bp + 8)       // suspend's return address into Yield
 	region := unsafe.Slice((*byte)(blk.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
 	clearCarrierBP(region)
@@ -361,8 +365,8 @@ func suspend() {
 //go:nocheckptr
 func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 	stackHi := gword(g, gStackHi)
-	lo, top := bp+16, stackHi-topOff
-	size := top - lo
+	lo, top := regionStart(bp), stackHi-topOff
+	size := top - regionTopGap - lo
 	h := c.header()
 	if h.capacity() < headerSize+size || word(bp+8) != resumePC || word(bp)-lo != yieldBPOff {
 		return false
@@ -386,22 +390,10 @@ func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 	return true
 }
 
-// clearCarrierBP zeroes the last word of a saved region: the outermost
-// frame's saved BP, which points into the carrier that ran the coroutine
-// and which SwitchIn overwrites with the next carrier's BP on every
-// resume. Left in the block it would make blocks saved at one place differ
-// by the carrier stack they last ran on, and so need a template each.
-//
-//go:nosplit
-func clearCarrierBP(region []byte) {
-	if len(region) >= 8 {
-		*(*uintptr)(unsafe.Pointer(&region[len(region)-8])) = 0
-	}
-}
-
-// regionSize is top - lo for suspend, whose frame pointer is bp.
+// regionSize is the region's length for suspend, whose frame pointer is
+// bp: top - regionTopGap - lo.
 //
 //go:nosplit
 func regionSize(g unsafe.Pointer, topOff, bp uintptr) uintptr {
-	return gword(g, gStackHi) - topOff - (bp + 16)
+	return gword(g, gStackHi) - topOff - regionTopGap - regionStart(bp)
 }

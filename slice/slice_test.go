@@ -19,7 +19,7 @@ import (
 func TestEngineSelectedWhereSupported(t *testing.T) {
 	t.Log(Engine())
 	v := runtime.Version()
-	supported := runtime.GOARCH == "amd64" && !raceEnabled && !puregoEnabled &&
+	supported := (runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64") && !raceEnabled && !puregoEnabled &&
 		(strings.HasPrefix(v, "go1.26") || strings.HasPrefix(v, "go1.27"))
 	if supported && !Engine().StackSlicing {
 		t.Fatalf("the stack-slicing engine should run on %s %s/%s, but: %s", v, runtime.GOOS, runtime.GOARCH, Engine())
