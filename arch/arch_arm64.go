@@ -7,7 +7,7 @@ import "unsafe"
 // Context describes one entry into a coroutine. The carrier fills it on its
 // own stack (above the region SwitchIn overwrites) and passes its address.
 // Its fields mean what they mean on amd64 (arch_amd64.go), for arm64's
-// region [top-8-Len, top-8) (see the package documentation).
+// region [top-8-Len, top-8) (see the package documentation), but for BPOff.
 type Context struct {
 	// Src is the saved block's first stack byte; nil starts a new coroutine.
 	Src unsafe.Pointer
@@ -19,9 +19,11 @@ type Context struct {
 	Relocs unsafe.Pointer
 	NReloc uintptr
 	Wide   uintptr
-	// BPOff is the innermost frame's frame pointer (R29), as an offset
-	// from the region's start; the innermost frame's SP is the region's
-	// start + 8.
+	// BPOff is the offset from the region's start of its first saved
+	// frame pointer (the innermost frame's caller's). The innermost
+	// frame's SP is the region's start, its R29 the start - 8, and its
+	// saved frame pointer there, not in the block, the address of the
+	// first: SwitchIn stores it.
 	BPOff uintptr
 	PC    uintptr        // where the coroutine continues
 	Fn    unsafe.Pointer // start: *funcval of the coroutine's function (a func())

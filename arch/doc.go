@@ -45,9 +45,10 @@
 // SP-8; the topmost word of every frame is left for its caller's prologue
 // to fill. At SwitchIn's entry SP is the carrier's SP: call it "top". The
 // word at top-8 is the carrier's own saved frame pointer, and the carrier's
-// R29 is top-8. A coroutine's region is [top-8-len, top-8): its start is 8
-// below the innermost frame's SP (the slot holding that frame's caller's
-// frame pointer), its end just below the carrier's word.
+// R29 is top-8. A coroutine's region is [top-8-len, top-8): it starts at the
+// innermost frame's SP and ends just below the carrier's word. The word
+// below it, the innermost frame's saved frame pointer, is not kept: it
+// always holds the address of the region's first saved frame pointer.
 //
 //   - Current and Clear as on amd64, below the region's start; co and owner
 //     are at top+16 and top+24 as on amd64 (0(top) is the carrier's saved
@@ -60,7 +61,9 @@
 //     region's new start to every listed word and, with Context.BPChain,
 //     to each saved frame pointer along the chain; the outermost frame's
 //     saved frame pointer, kept as the offset len, becomes top-8, the
-//     carrier's. Then R29 = start+BPOff, SP = start+8, jump to the resume PC.
+//     carrier's. Then it stores start+BPOff (the first saved frame
+//     pointer's address) at start-8, sets R29 = start-8, SP = start, and
+//     jumps to the resume PC.
 //     The outermost frame's saved LR, inside the region, is not rewritten:
 //     the carrier calls SwitchIn from one place, so it is the same on every
 //     resume.

@@ -113,8 +113,12 @@ chain:
 	MOVD	R7, R4
 	B	chain
 chained:
+	// The innermost frame's saved frame pointer, just below the region and
+	// not kept in the block, holds the address of the first one in it.
 	MOVD	Context_BPOff(R0), R7
-	ADD	R3, R7, R7		// R29 := the innermost frame's frame pointer
-	ADD	$8, R3, R8		// RSP := the innermost frame's SP
+	ADD	R3, R7, R7
+	MOVD	R7, -8(R3)
+	SUB	$8, R3, R7		// R29 := the innermost frame's frame pointer
+	MOVD	R3, R8			// RSP := the innermost frame's SP, the region's start
 	MOVD	Context_PC(R0), R9
 	JMP	·enter(SB)

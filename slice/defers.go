@@ -144,7 +144,7 @@ func detachDefers(g unsafe.Pointer, n int) {
 //go:nocheckptr
 func reattachDefers(c *Coroutine, yieldBP uintptr) {
 	ds := c.ext.defers
-	lo := yieldBP - yieldBPOff
+	lo := regionFromYieldBP(yieldBP)
 	g := arch.G()
 	head := (**rtDefer)(unsafe.Add(g, gDefer))
 	next := *head

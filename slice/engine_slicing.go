@@ -21,8 +21,8 @@ import (
 //	lo:     Yield's frame (innermost)             /
 //
 // (That is amd64's picture. On arm64 the return address into resumeSlice is
-// the bottom word of c.fn's frame, and the region is [lo, top-8) with lo 8
-// below Yield's SP: see region_arm64.go and package arch.)
+// the bottom word of c.fn's frame, and the region is [lo, top-8): see
+// region_arm64.go and package arch.)
 //
 // SwitchIn starts a coroutine by jumping to c.fn with SP at top, so c.fn's
 // return address is the carrier's: when it returns, the coroutine is done and
@@ -333,7 +333,7 @@ func suspend() {
 	region := unsafe.Slice((*byte)(blk.stack()), size)
 	copy(region, unsafe.Slice((*byte)(at(lo)), size))
 	clearCarrierBP(region)
-	bpOff := word(bp) - lo
+	bpOff := firstBPOff(bp, lo)
 	ds.fill(g, lo, size) // nosplit: lo still valid
 	stackLo, stackHi := gword(g, gStackLo), gword(g, gStackHi)
 
@@ -368,7 +368,7 @@ func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 	lo, top := regionStart(bp), stackHi-topOff
 	size := top - regionTopGap - lo
 	h := c.header()
-	if h.capacity() < headerSize+size || word(bp+8) != resumePC || word(bp)-lo != yieldBPOff {
+	if h.capacity() < headerSize+size || word(bp+8) != resumePC || firstBPOff(bp, lo) != yieldBPOff {
 		return false
 	}
 	if p := gword(g, gPanic); p-lo < size {

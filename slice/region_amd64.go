@@ -19,6 +19,19 @@ const regionTopGap = 0
 //go:nosplit
 func regionStart(bp uintptr) uintptr { return bp + 16 }
 
+// firstBPOff returns the offset from the region's start lo of its first
+// saved frame pointer, Yield's (its BP), for suspend, whose frame pointer
+// is bp.
+//
+//go:nosplit
+func firstBPOff(bp, lo uintptr) uintptr { return word(bp) - lo }
+
+// regionFromYieldBP returns the region's start from the resumed Yield's
+// frame pointer.
+//
+//go:nosplit
+func regionFromYieldBP(yieldBP uintptr) uintptr { return yieldBP - yieldBPOff }
+
 // clearCarrierBP zeroes the last word of a saved region: the outermost
 // frame's saved BP, which points into the carrier that ran the coroutine
 // and which SwitchIn overwrites with the next carrier's BP on every

@@ -18,9 +18,11 @@ const (
 	retPushed = 0
 
 	// A function with a frame saves its caller's frame pointer at -8(SP),
-	// below its own frame: a region starts 8 below the innermost frame's
-	// SP, with the slot its prologue filled.
-	regionBelowSP = 8
+	// below its own frame. A region starts at the innermost frame's SP:
+	// the innermost frame's saved frame pointer, just below, always holds
+	// the address of the region's first saved frame pointer, and the
+	// restore stores it back (see package arch), so it is not kept.
+	regionBelowSP = 0
 
 	// The outermost frame saved the carrier's frame pointer, which is the
 	// address just past the region (top-8: the carrier's SP - 8, see

@@ -35,8 +35,9 @@
 //   - The walk follows the runtime exactly: fp = sp + spdelta (+ the return
 //     address on amd64; on arm64 it is in LR and each frame saves it at its
 //     own SP); a frame of non-zero size saved its caller's frame pointer
-//     just below its return address (amd64: below fp-8; arm64: at SP-8, so
-//     a region starts 8 below its innermost SP); the stack map index is read
+//     just below its return address (amd64: below fp-8; arm64: at SP-8,
+//     below the frame, so the innermost one is outside the region); the
+//     stack map index is read
 //     at pc-1 except at a function's entry. What differs per architecture
 //     is in arch_amd64.go and arch_arm64.go (frameSlots and a few
 //     constants).

@@ -17,8 +17,9 @@ import (
 // the chain again (see Lookup).
 //
 // Offsets are bytes from the region's start (its lowest address). The region
-// is [lo, top): its innermost frame's SP is lo+regionBelowSP (amd64: lo;
-// arm64: lo+8, the innermost frame's saved frame pointer at lo) and the
+// is [lo, top): its innermost frame's SP is lo+regionBelowSP (lo on amd64
+// and arm64; on arm64 that frame's saved frame pointer, at lo-8, is outside
+// the region) and the
 // outermost frame's fp is top+8 (amd64: its return address sits at top,
 // just outside the region; arm64: top is the carrier's SP-8, whose word the
 // carrier owns).
