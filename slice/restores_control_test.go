@@ -1,4 +1,4 @@
-//go:build negcontrol && amd64 && !race && !purego
+//go:build negcontrol && (amd64 || arm64) && !race && !purego
 
 package slice
 
