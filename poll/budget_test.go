@@ -140,7 +140,7 @@ func parkedSize(t testing.TB, s *sched.Scheduler, tk *sched.Task) (size int) {
 // differ in it. One carrier: dead words left in parked frames differ from
 // carrier to carrier (see sched's TestIdleTaskTemplateBudget).
 func TestIdleConnTemplateBudget(t *testing.T) {
-	skipUnlessBudgeted(t)
+	skipUnlessFramesAsBuilt(t)
 	const n = 100
 	policy := sched.DefaultCompression
 	policy.After = 50 * time.Millisecond

@@ -104,7 +104,7 @@ func (b *templateBox) wake(t testing.TB) {
 // from carrier to carrier; a place has up to four templates, which absorb
 // that on up to four carriers (or fewer, with other differences).
 func TestIdleTaskTemplateBudget(t *testing.T) {
-	skipUnlessBudgeted(t)
+	skipUnlessFramesAsBuilt(t)
 	const n = 100
 	places := []struct {
 		name string

@@ -52,7 +52,9 @@ func Park(reason string, arm func(Waker) bool) error {
 	case parkOff:
 		return nil
 	case parkYield:
+		var pad parkPad // zeroes a word of the frame that is otherwise never written (arm64)
 		slice.Yield()
+		runtime.KeepAlive(&pad)
 		// arm stays live across the yield, so its argument slot in the
 		// caller's frame holds it (a pointer into the region, the same
 		// for every task parked at one place) rather than what an earlier

@@ -94,19 +94,28 @@ func runChild(test, role string, limit time.Duration, env ...string) (out []byte
 // frame shows, not only a growth that crosses a class; and no figure
 // depends on the engine's internals.
 
-// skipUnlessBudgeted skips a Budget test where the figures do not apply:
-// on the goroutine-backed fallback (no saved stacks), and in a test binary
-// whose frames differ from a user's program (optimisations or inlining
-// off, coverage counters).
+// skipUnlessBudgeted skips a Budget test of sizes in bytes where the
+// figures do not apply: where skipUnlessFramesAsBuilt skips, and off
+// amd64, whose frames the figures were recorded for.
 func skipUnlessBudgeted(t testing.TB) {
 	t.Helper()
-	if e := slice.Engine(); !e.StackSlicing {
-		t.Skip("no saved stacks to measure on the fallback: " + e.Description)
-	}
+	skipUnlessFramesAsBuilt(t)
 	if runtime.GOARCH != "amd64" {
 		// arm64's frames hold other words (the saved LR at the bottom of
 		// each frame, 16-byte alignment, other spills): other figures.
 		t.Skip("the budgets are recorded for amd64's frames, not " + runtime.GOARCH + "'s")
+	}
+}
+
+// skipUnlessFramesAsBuilt skips a test of what parked frames hold (a
+// Budget test, or one that idle tasks share their templates) where it does
+// not apply: on the goroutine-backed fallback (no saved stacks), and in a
+// test binary whose frames differ from a user's program (optimisations or
+// inlining off, coverage counters).
+func skipUnlessFramesAsBuilt(t testing.TB) {
+	t.Helper()
+	if e := slice.Engine(); !e.StackSlicing {
+		t.Skip("no saved stacks to measure on the fallback: " + e.Description)
 	}
 	if testing.CoverMode() != "" {
 		t.Skip("coverage counters change the frames measured")
