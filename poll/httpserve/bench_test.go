@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -72,6 +73,11 @@ func benchServer(b *testing.B, addr string, conns int, serve func() error, shutd
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	lg, err := startLoad(ctx, addr, conns, b.N)
+	if errors.Is(err, syscall.ENOEXEC) && os.Getenv(execEnv) == "" {
+		// A binary of another architecture under an emulator without
+		// binfmt_misc: it cannot run itself as the load's child.
+		b.Skipf("cannot run the test binary as the load's child (%v): set %s to the emulator that runs it", err, execEnv)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
