@@ -40,3 +40,20 @@ func skipIfCannotExec(t testing.TB, err error) {
 		t.Skipf("cannot run the test binary as a child (%v): set %s to the emulator that runs it", err, execEnv)
 	}
 }
+
+// TestChildFileInSync fails when this file and its copy in package fuzz
+// differ but for their package clause (a test file cannot be shared
+// between packages, and a helper package would be importable by users).
+func TestChildFileInSync(t *testing.T) {
+	read := func(pkg string) string {
+		b, err := os.ReadFile("../" + pkg + "/child_test.go")
+		if err != nil {
+			t.Skipf("the sources are not at hand: %v", err)
+		}
+		_, rest, _ := strings.Cut(string(b), "\n")
+		return rest
+	}
+	if read("slice") != read("fuzz") {
+		t.Fatal("slice/child_test.go and fuzz/child_test.go differ: keep them identical but for the package clause")
+	}
+}
