@@ -34,6 +34,7 @@ import (
 	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/stackslice/stackslice/poll"
@@ -201,8 +202,15 @@ type BenchReport struct {
 	Duration time.Duration `json:"duration_ns"`
 	// InProcess: the backend and the client ran in the relays' process
 	// (-inproc), not in a child process.
-	InProcess bool         `json:"in_process"`
-	Rounds    []BenchRound `json:"rounds"`
+	InProcess bool `json:"in_process"`
+	// OursCPU and NetCPU are the CPU time (user and system, all threads)
+	// the relays' process spent per MB echoed, over all rounds: what each
+	// relay costs, which the throughput hides when the cores are shared
+	// with other work. Zero with InProcess (the client's and the
+	// backend's CPU would count too).
+	OursCPU time.Duration `json:"ours_cpu_ns_per_mb"`
+	NetCPU  time.Duration `json:"net_cpu_ns_per_mb"`
+	Rounds  []BenchRound  `json:"rounds"`
 }
 
 // BenchRound is one round: both relays, one after the other.
@@ -218,6 +226,9 @@ func (r *BenchReport) print(out io.Writer) {
 	fmt.Fprintf(out, "  stackslice (coroutine per direction)  %8.1f MB/s\n", r.OursMBps)
 	fmt.Fprintf(out, "  goroutines (io.Copy pair)             %8.1f MB/s\n", r.NetMBps)
 	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", r.Ratio)
+	if !r.InProcess {
+		fmt.Fprintf(out, "  relay CPU per MB: stackslice %v, goroutines %v\n", r.OursCPU, r.NetCPU)
+	}
 }
 
 // runBench measures both relays: each for dur in total, in rounds
@@ -264,6 +275,7 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 	// rounds' MB/s is each relay's throughput over its whole time.
 	rep := &BenchReport{Conns: conns, Chunk: chunk, Duration: dur, InProcess: inproc}
 	each := dur / time.Duration(rounds)
+	var oursCPU, netCPU time.Duration // this process's CPU time during each relay's rounds
 	for r := 0; r < rounds; r++ {
 		round := BenchRound{OursFirst: r%2 == 0}
 		for i := 0; i < 2; i++ {
@@ -272,19 +284,21 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 				continue
 			}
 			if ours {
-				mbs, err := p.load(pln.Addr().String(), conns, chunk, each)
+				mbs, cpu, err := loadCPU(p, pln.Addr().String(), conns, chunk, each)
 				if err != nil {
 					return nil, fmt.Errorf("stackslice relay: %w", err)
 				}
 				round.OursMBps = mbs
 				rep.OursMBps += mbs / float64(rounds)
+				oursCPU += cpu
 			} else {
-				mbs, err := p.load(gln.Addr().String(), conns, chunk, each)
+				mbs, cpu, err := loadCPU(p, gln.Addr().String(), conns, chunk, each)
 				if err != nil {
 					return nil, fmt.Errorf("goroutine relay: %w", err)
 				}
 				round.NetMBps = mbs
 				rep.NetMBps += mbs / float64(rounds)
+				netCPU += cpu
 			}
 		}
 		rep.Rounds = append(rep.Rounds, round)
@@ -292,7 +306,38 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 	if rep.NetMBps > 0 {
 		rep.Ratio = rep.OursMBps / rep.NetMBps
 	}
+	if !inproc {
+		rep.OursCPU = perMB(oursCPU, rep.OursMBps, dur)
+		rep.NetCPU = perMB(netCPU, rep.NetMBps, dur)
+	}
 	return rep, nil
+}
+
+// loadCPU runs p's load against addr and returns, besides its MB/s, the CPU
+// time this process spent meanwhile (the relay's, when p is a child).
+func loadCPU(p peer, addr string, conns, chunk int, d time.Duration) (mbs float64, cpu time.Duration, err error) {
+	c0 := processCPU()
+	mbs, err = p.load(addr, conns, chunk, d)
+	return mbs, processCPU() - c0, err
+}
+
+// perMB divides cpu by the MB moved at mbs MB/s over d.
+func perMB(cpu time.Duration, mbs float64, d time.Duration) time.Duration {
+	mb := mbs * d.Seconds()
+	if mb <= 0 {
+		return 0
+	}
+	return time.Duration(float64(cpu) / mb)
+}
+
+// processCPU returns the user and system CPU time of this process, all its
+// threads, so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // echoCheck checks a connection's echo: the stream of chunk-byte writes

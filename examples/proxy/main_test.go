@@ -80,6 +80,12 @@ func TestBenchJSON(t *testing.T) {
 			t.Errorf("round %d measured nothing: %+v", i, r)
 		}
 	}
+	// The load ran in a child: the relays moved bytes, which costs this
+	// process some CPU each.
+	if full.InProcess || full.OursCPU <= 0 || full.NetCPU <= 0 {
+		t.Errorf("in_process %v, ours_cpu_ns_per_mb %v, net_cpu_ns_per_mb %v: want the load in a child and both relays' CPU measured",
+			full.InProcess, full.OursCPU, full.NetCPU)
+	}
 }
 
 // TestBenchLayouts: the load runs in a child process by default and in
