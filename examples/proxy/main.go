@@ -17,8 +17,11 @@
 // duration, and prints MB/s for both and their ratio. The time (-d, 10s
 // per relay) is split into -rounds rounds (20) that alternate which relay
 // goes first (ours, net; net, ours; ...), so that warm-up and drift on a
-// shared machine do not favour either. With -json it prints one object: {"ours_mbps", "net_mbps",
-// "ratio"} and the settings and rounds they come from.
+// shared machine do not favour either. It also prints the CPU time the
+// relays' process spent per MB through each relay. With -json it prints
+// one object: {"ours_mbps", "net_mbps", "ratio"}, the CPU per MB
+// ("ours_cpu_ns_per_mb", "net_cpu_ns_per_mb"), and the settings and rounds
+// they come from.
 package main
 
 import (
