@@ -355,18 +355,23 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 	if t.state.Load()&statusMask != stWoke {
 		slice.Yield()
 	}
+	return sendEnd(c, w)
+}
+
+// sendEnd ends a parked send: its result, and its waiter recycled. The
+// task comes from the waiter's Waker (w.wk.t, set by send and not cleared
+// until putWaiter), so that send keeps only c and w live across the yield:
+// every pointer word there is classified, restored and cleared again at
+// each park. Out of line, like takeWaiter, so that send's frame stays as
+// small.
+//
+//go:noinline
+func sendEnd[T any](c *Chan[T], w *waiter[T]) error {
+	t := w.wk.t
 	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.sendq) {
 		putWaiter(t, w)
 		return t.cancelErr()
 	}
-	return sendDone(t, w)
-}
-
-// sendDone returns the result of a completed send and recycles its waiter.
-// Out of line, like takeWaiter, so that send's frame stays as small.
-//
-//go:noinline
-func sendDone[T any](t *Task, w *waiter[T]) error {
 	closed := w.closed
 	putWaiter(t, w)
 	if closed {
@@ -520,19 +525,20 @@ func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 	if t.state.Load()&statusMask != stWoke {
 		slice.Yield()
 	}
+	return recvEnd(c, w)
+}
+
+// recvEnd ends a parked receive: its result, and its waiter recycled (see
+// sendEnd).
+//
+//go:noinline
+func recvEnd[T any](c *Chan[T], w *waiter[T]) (T, error) {
+	t := w.wk.t
 	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.recvq) {
 		putWaiter(t, w)
 		var zero T
 		return zero, t.cancelErr()
 	}
-	return recvDone(t, w)
-}
-
-// recvDone returns the result of a completed receive and recycles its
-// waiter. Out of line, like takeWaiter.
-//
-//go:noinline
-func recvDone[T any](t *Task, w *waiter[T]) (T, error) {
 	v, ok := w.v, w.ok
 	putWaiter(t, w)
 	if !ok {
