@@ -143,32 +143,73 @@ func (s *Scheduler) currentWorker() *worker {
 
 // loop is the worker goroutine.
 func (w *worker) loop() {
-	s := w.c.s
-	defer s.carrierWG.Done()
+	defer w.c.s.carrierWG.Done()
 	g := slice.CurrentCarrier()
 	w.g.Store(&g)
 	w.goid.Store(goid())
+	for {
+		t, pe := w.serve()
+		if t == nil {
+			return // the scheduler stops, or w was detached
+		}
+		// t panicked (serve recovered it): it is finished.
+		if !w.afterRun(t, true, pe) {
+			return
+		}
+	}
+}
+
+// serve runs tasks until the scheduler stops or the monitor detaches w,
+// and then returns nil. A task that panics ends it early: serve returns
+// the task and its panic, and loop finishes the task and calls serve
+// again. One deferred call serves all the resumes serve makes (rather
+// than one per resume, which every switch paid): it acts only while a
+// resume is in progress (cur), so that a panic of the worker's own code
+// is not taken for the task's. If the task calls runtime.Goexit, the
+// worker's goroutine itself is exiting: the deferred call finishes the
+// task and lets the carrier go on.
+func (w *worker) serve() (panicked *Task, pe *slice.PanicError) {
+	var cur *Task // the task in a resume, else nil
+	defer func() {
+		if cur == nil {
+			return
+		}
+		if r := recover(); r != nil {
+			var ok bool
+			if pe, ok = r.(*slice.PanicError); !ok {
+				pe = &slice.PanicError{Value: r}
+			}
+			panicked = cur
+			return
+		}
+		w.goexit(cur)
+	}()
+	s := w.c.s
 	for !s.stopping.Load() {
 		if w.picks%8 == 0 {
 			s.pollBusy()
 		}
-		if t := w.findWork(); t != nil {
-			if !w.run(t) {
-				return // detached: a stand-in serves the carrier now
-			}
+		t := w.findWork()
+		if t == nil {
+			w.c.idle()
 			continue
 		}
-		w.c.idle()
+		w.beforeRun(t)
+		cur = t
+		done := t.co.ResumeFor(t)
+		cur = nil
+		if !w.afterRun(t, done, nil) {
+			break // detached: a stand-in serves the carrier now
+		}
 	}
+	return nil, nil
 }
 
-// run resumes t until it yields, parks or finishes, and reports whether w
-// still serves its carrier: false if the monitor detached it meanwhile (w
-// has then retired, and its goroutine must exit).
+// beforeRun prepares t, just taken from a queue, for its resume.
 //
 // t's worker index is stored only when it changes (an atomic store is a
 // locked instruction), which it does only when t moves to another worker.
-func (w *worker) run(t *Task) bool {
+func (w *worker) beforeRun(t *Task) {
 	t.setRunning()
 	if t.flags.Load()&flagSwept != 0 {
 		w.c.s.unsweep(t) // runs again: the sweeper looks at its next park
@@ -177,7 +218,13 @@ func (w *worker) run(t *Task) bool {
 		t.worker.Store(w.idx + 1)
 	}
 	w.seq.Add(seqUnit | inTaskBit)
-	done, err := w.resume(t)
+}
+
+// afterRun completes t's resume, which yielded, parked or finished (done;
+// err is its panic, if it panicked), and reports whether w still serves
+// its carrier: false if the monitor detached it meanwhile (w has then
+// retired, and its goroutine must exit).
+func (w *worker) afterRun(t *Task, done bool, err *slice.PanicError) bool {
 	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
 		preemptRequests.Add(-1)
 	}
@@ -186,7 +233,11 @@ func (w *worker) run(t *Task) bool {
 	// result says whether it did.
 	kept := w.seq.Add(^uint64(inTaskBit-1))&detachedBit == 0
 	if done {
-		w.c.s.taskDone(t, err)
+		if err != nil {
+			w.c.s.taskDone(t, err)
+		} else {
+			w.c.s.taskDone(t, nil)
+		}
 	} else {
 		w.switchedOut(t)
 	}
@@ -194,30 +245,6 @@ func (w *worker) run(t *Task) bool {
 		w.retire()
 	}
 	return kept
-}
-
-// resume runs the coroutine, turning a panic into the task's result. If
-// the task calls runtime.Goexit, the worker's goroutine itself is exiting:
-// the deferred function finishes the task and lets the carrier go on.
-func (w *worker) resume(t *Task) (done bool, err error) {
-	normal := false
-	defer func() {
-		if normal {
-			return
-		}
-		if r := recover(); r != nil {
-			pe, ok := r.(*slice.PanicError)
-			if !ok {
-				pe = &slice.PanicError{Value: r}
-			}
-			done, err = true, pe
-			return
-		}
-		w.goexit(t)
-	}()
-	done = t.co.ResumeFor(t)
-	normal = true
-	return done, nil
 }
 
 // goexit handles a task that called runtime.Goexit, which ends the
