@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/stackslice/stackslice/slice"
 )
@@ -38,12 +39,12 @@ type worker struct {
 	// of the two succeeds, so the worker knows whether it still serves c.
 	seq atomic.Uint64
 
-	next     atomic.Pointer[Task] // see above
-	preempt  atomic.Bool          // the monitor asks the running task to yield
-	nextPrio int                  // next's priority when it was put there (< numPrio); owner only
-	spare    any                  // a Chan waiter for reuse (see takeWaiter); owner only
-	picks    uint32               // findWork calls, owner only
-	chain    uint32               // picks in a row from next, owner only (see nextChainMax)
+	next     taskSlot    // see above
+	preempt  atomic.Bool // the monitor asks the running task to yield
+	nextPrio int         // next's priority when it was put there (< numPrio); owner only
+	spare    any         // a Chan waiter for reuse (see takeWaiter); owner only
+	picks    uint32      // findWork calls, owner only
+	chain    uint32      // picks in a row from next, owner only (see nextChainMax)
 
 	// g is the worker's goroutine (slice.Carrier): the monitor asks
 	// whether it is blocked, and ready whether it is the caller's. Stored
@@ -52,6 +53,27 @@ type worker struct {
 	goid         atomic.Uint64 // the goroutine's id, for Dump
 	blockedSince atomic.Int64  // detached: nanotime since its task has run
 }
+
+// taskSlot is an atomic *Task that a write barrier does not slow down:
+// worker.next, filled and emptied at every hand-over between two tasks on
+// one worker. It holds the task's address as a uintptr, which the garbage
+// collector does not see; it need not, because every task in a next slot
+// is in its scheduler's registry (from Go until finish, and a task in a
+// next slot has not finished), which keeps it alive, and Go's collector
+// does not move heap objects. A task loaded from the slot is a pointer
+// again before any call.
+type taskSlot struct{ v atomic.Uintptr }
+
+func (s *taskSlot) Load() *Task        { return taskAt(s.v.Load()) }
+func (s *taskSlot) Swap(t *Task) *Task { return taskAt(s.v.Swap(uintptr(unsafe.Pointer(t)))) }
+func (s *taskSlot) CompareAndSwap(old, new *Task) bool {
+	return s.v.CompareAndSwap(uintptr(unsafe.Pointer(old)), uintptr(unsafe.Pointer(new)))
+}
+
+// taskAt returns the task at address p (see taskSlot), read through memory
+// rather than converted, which checkptr (-race) would refuse for a heap
+// address that comes from no pointer.
+func taskAt(p uintptr) *Task { return *(**Task)(unsafe.Pointer(&p)) }
 
 const (
 	inTaskBit   = 1
