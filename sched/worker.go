@@ -33,10 +33,12 @@ type worker struct {
 	idx int32    // its index in the scheduler's worker table (Task.worker is idx+1)
 
 	// seq is resumes<<seqShift | detachedBit | inTaskBit. The worker adds
-	// seqUnit|inTaskBit before each resume and clears inTaskBit with a
-	// compare-and-swap after it; the monitor detaches a worker stuck in
-	// one resume with a compare-and-swap that sets detachedBit. Exactly one
-	// of the two succeeds, so the worker knows whether it still serves c.
+	// seqUnit|inTaskBit before a resume and clears inTaskBit with an add
+	// after it, or, going straight on to its next slot's task, adds
+	// seqUnit and keeps inTaskBit (see afterRun); the monitor detaches a
+	// worker stuck in one resume with a compare-and-swap that sets
+	// detachedBit. The worker's add tells it whether the monitor's
+	// compare-and-swap came first, so it knows whether it still serves c.
 	seq atomic.Uint64
 
 	next     taskSlot    // see above
@@ -45,6 +47,9 @@ type worker struct {
 	spare    any         // a Chan waiter for reuse (see takeWaiter); owner only
 	picks    uint32      // findWork calls, owner only
 	chain    uint32      // picks in a row from next, owner only (see nextChainMax)
+	// inTask says that w's goroutine is in a resume (seq's in-task bit
+	// may stay set between two resumes: see afterRun); owner only.
+	inTask bool
 
 	// g is the worker's goroutine (slice.Carrier): the monitor asks
 	// whether it is blocked, and ready whether it is the caller's. Stored
@@ -139,8 +144,8 @@ func (s *Scheduler) lastWorkerHere(t *Task) *worker {
 	if g == nil || *g == (slice.Carrier{}) || *g != slice.CurrentCarrier() {
 		return nil // another goroutine's, or the fallback's (no Carrier)
 	}
-	// The caller's own worker: its in-task bit is the caller's to read.
-	if w.seq.Load()&inTaskBit == 0 {
+	// The caller's own worker: its inTask is the caller's to read.
+	if !w.inTask {
 		return nil // the worker itself, between tasks
 	}
 	return w
@@ -175,7 +180,7 @@ func (w *worker) loop() {
 			return // the scheduler stops, or w was detached
 		}
 		// t panicked (serve recovered it): it is finished.
-		if !w.afterRun(t, true, pe) {
+		if _, kept := w.afterRun(t, true, pe); !kept {
 			return
 		}
 	}
@@ -196,6 +201,7 @@ func (w *worker) serve() (panicked *Task, pe *slice.PanicError) {
 		if cur == nil {
 			return
 		}
+		w.inTask = false
 		if r := recover(); r != nil {
 			var ok bool
 			if pe, ok = r.(*slice.PanicError); !ok {
@@ -207,27 +213,37 @@ func (w *worker) serve() (panicked *Task, pe *slice.PanicError) {
 		w.goexit(cur)
 	}()
 	s := w.c.s
-	for !s.stopping.Load() {
-		if w.picks%8 == 0 {
-			s.pollBusy()
-		}
-		t := w.findWork()
+	var t *Task // the next task, when afterRun took it while w stayed in a task
+	for {
 		if t == nil {
-			w.c.idle()
-			continue
+			if s.stopping.Load() {
+				break
+			}
+			if w.picks%8 == 0 {
+				s.pollBusy()
+			}
+			if t = w.findWork(); t == nil {
+				w.c.idle()
+				continue
+			}
+			w.seq.Add(seqUnit | inTaskBit)
 		}
 		w.beforeRun(t)
 		cur = t
+		w.inTask = true
 		done := t.co.ResumeFor(t)
+		w.inTask = false
 		cur = nil
-		if !w.afterRun(t, done, nil) {
+		var kept bool
+		if t, kept = w.afterRun(t, done, nil); !kept {
 			break // detached: a stand-in serves the carrier now
 		}
 	}
 	return nil, nil
 }
 
-// beforeRun prepares t, just taken from a queue, for its resume.
+// beforeRun prepares t, just taken from a queue, for its resume (w's seq
+// says it is in a task already).
 //
 // t's worker index is stored only when it changes (an atomic store is a
 // locked instruction), which it does only when t moves to another worker.
@@ -239,34 +255,52 @@ func (w *worker) beforeRun(t *Task) {
 	if t.worker.Load() != w.idx+1 {
 		t.worker.Store(w.idx + 1)
 	}
-	w.seq.Add(seqUnit | inTaskBit)
 }
 
 // afterRun completes t's resume, which yielded, parked or finished (done;
-// err is its panic, if it panicked), and reports whether w still serves
-// its carrier: false if the monitor detached it meanwhile (w has then
-// retired, and its goroutine must exit).
-func (w *worker) afterRun(t *Task, done bool, err *slice.PanicError) bool {
+// err is its panic, if it panicked). It reports whether w still serves its
+// carrier: false if the monitor detached it meanwhile (w has then retired,
+// and its goroutine must exit); and, when the task that runs next is the
+// one in w's next slot, that task, taken already.
+func (w *worker) afterRun(t *Task, done bool, err *slice.PanicError) (next *Task, kept bool) {
 	if w.preempt.Load() && w.preempt.CompareAndSwap(true, false) {
 		preemptRequests.Add(-1)
+	}
+	if !done {
+		w.switchedOut(t)
+		// The task in w's next slot runs now if the loop would pick it
+		// anyway (not pollBusy's turn; takeNext checks the rest), and w
+		// stays marked in a task from one resume to the next: a new resume
+		// count and the in-task bit kept, one atomic add on seq per
+		// hand-over rather than two. (No stopping check: the scheduler
+		// stops only once no task is left, and next holds one.)
+		if w.picks%8 == 0 {
+			// pollBusy's turn: the loop
+		} else if next = w.takeNext(); next != nil {
+			// The monitor may have set detachedBit meanwhile, as below.
+			if w.seq.Add(seqUnit)&detachedBit == 0 {
+				return next, true
+			}
+			w.next.Swap(next) // back in the slot, which only w fills, for retire to pass on
+			w.retire()
+			return nil, false
+		}
 	}
 	// The monitor may have set detachedBit meanwhile (a compare-and-swap
 	// that expects inTaskBit): after this Add it cannot any more, and the
 	// result says whether it did.
-	kept := w.seq.Add(^uint64(inTaskBit-1))&detachedBit == 0
+	kept = w.seq.Add(^uint64(inTaskBit-1))&detachedBit == 0
 	if done {
 		if err != nil {
 			w.c.s.taskDone(t, err)
 		} else {
 			w.c.s.taskDone(t, nil)
 		}
-	} else {
-		w.switchedOut(t)
 	}
 	if !kept {
 		w.retire()
 	}
-	return kept
+	return nil, kept
 }
 
 // goexit handles a task that called runtime.Goexit, which ends the
@@ -408,11 +442,10 @@ const nextChainMax = 64
 // nextChainMax and the local queue has a task), then the local queue, the
 // global queue, and tasks stolen from other carriers.
 func (w *worker) findWork() *Task {
-	w.picks++
 	if t := w.takeNext(); t != nil {
-		w.chain++
 		return t
 	}
+	w.picks++
 	t, fromNext := w.pick()
 	if fromNext {
 		w.chain++
@@ -426,9 +459,11 @@ func (w *worker) findWork() *Task {
 // return it too because nothing it looks at first has a task: no queue of
 // a higher priority, local, pinned or global (nrun), no pinned task of
 // next's priority, not the global queue's turn, and, at the end of a
-// chain, no task in the local queue of next's priority. Otherwise nil.
+// chain, no task in the local queue of next's priority. It counts the
+// pick (picks, chain) only when it returns a task; otherwise nil.
 func (w *worker) takeNext() *Task {
-	if w.next.Load() == nil || w.picks%61 == 0 {
+	picks := w.picks + 1 // as pick would see it
+	if w.next.Load() == nil || picks%61 == 0 {
 		return nil
 	}
 	p := w.nextPrio & (numPrio - 1)
@@ -447,7 +482,12 @@ func (w *worker) takeNext() *Task {
 	}
 	// Only this goroutine fills next, so the swap returns the task loaded
 	// above, or nil if the monitor took it.
-	return w.next.Swap(nil)
+	t := w.next.Swap(nil)
+	if t != nil {
+		w.picks = picks
+		w.chain++
+	}
+	return t
 }
 
 // nextBlockers[p] has the carrier.mask bits of the queues pick looks at
