@@ -118,6 +118,7 @@ func (s *Scheduler) packIdle(sh *shard, t *Task, now, after uint32) {
 			return
 		}
 		t.co.Compress(s.policy.Mode)
+		t.noteSize()
 		// t is held parked: its worker cannot unsweep it before this.
 		sh.mu.Lock()
 		unlink(&sh.live, t)

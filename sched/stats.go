@@ -24,17 +24,25 @@ type TaskInfo struct {
 	Reason   string        // why it is parked ("outside the scheduler" if blocked)
 	Waiting  time.Duration // how long it has been parked, or blocked
 	Priority Priority
-	Size     int // bytes its coroutine held at its last switch-out
-	Peak     int // the most it held at any switch-out
+	// Size is the bytes its coroutine holds while suspended, as of its
+	// last switch-out for a parked or runnable task; for a running one,
+	// as last seen suspended (by Stats, Tasks, Dump or the packing of
+	// idle tasks). Peak is the most Size seen so far. (The scheduler reads
+	// sizes when it looks, not at every switch-out, which would cost each
+	// one.)
+	Size int
+	Peak int
 }
 
 // info describes t. For a parked or queued task it holds the task still
 // (see inspect) so that reason and parkedAt are consistent. blocked maps
 // the tasks of detached workers to them (see blockedTasks).
 func (t *Task) info(now int64, blocked map[*Task]*worker) TaskInfo {
-	ti := TaskInfo{ID: t.id, Name: t.Name(), Priority: t.Priority(),
-		Size: int(t.size.Load()), Peak: int(t.peak.Load())}
+	ti := TaskInfo{ID: t.id, Name: t.Name(), Priority: t.Priority()}
 	t.inspect(func(v uint64) {
+		if s := v & statusMask; s == stParked || s == stQueued {
+			t.noteSize() // held still
+		}
 		switch v & statusMask {
 		case stRunning:
 			ti.State = "running"
@@ -55,7 +63,22 @@ func (t *Task) info(now int64, blocked map[*Task]*worker) TaskInfo {
 			ti.State = "done"
 		}
 	})
+	ti.Size, ti.Peak = int(t.size.Load()), int(t.peak.Load())
 	return ti
+}
+
+// noteSize records the size of t's suspended coroutine, and its peak. t
+// is held still (see inspect), which also keeps other callers out.
+func (t *Task) noteSize() {
+	// An atomic store is a locked instruction on amd64: skip it when the
+	// size is unchanged.
+	sz := uint32(t.co.Size())
+	if sz != t.size.Load() {
+		t.size.Store(sz)
+	}
+	if sz > t.peak.Load() {
+		t.peak.Store(sz)
+	}
 }
 
 // inspect calls f with t's state. If t is parked or queued, it sets
@@ -100,9 +123,9 @@ type Stats struct {
 	// stack blocks and their bookkeeping), SavedHist its distribution.
 	SavedBytes int64
 	SavedHist  []Bucket
-	// PeakMax is the largest any live task's coroutine has held at a
-	// switch-out, PeakHist the distribution of every task's peak: the
-	// stack-slicing equivalent of peak stack use.
+	// PeakMax is the largest any live task's coroutine has been seen to
+	// hold (TaskInfo.Peak), PeakHist the distribution of every task's
+	// peak: the stack-slicing equivalent of peak stack use.
 	PeakMax  int
 	PeakHist []Bucket
 	// Switches counts coroutine resumes, Steals work-stealing raids,
@@ -279,7 +302,7 @@ func writeFrames(b *strings.Builder, t *Task, v uint64, pcs []uintptr) {
 		switch {
 		case !slice.Engine().StackSlicing:
 			why = "goroutine-backed fallback"
-		case v&statusMask == stQueued && t.state.Load()&statusMask == stQueued && t.peak.Load() == 0:
+		case v&statusMask == stQueued && t.state.Load()&statusMask == stQueued && t.worker.Load() == 0:
 			why = "not started"
 		case v&statusMask != stRunning:
 			why = "switching"

@@ -112,8 +112,8 @@ type Task struct {
 	// its worker (the resume orders it after the write); Dump reads it to
 	// find the running tasks of each worker.
 	worker atomic.Int32
-	// size and peak are the bytes the coroutine held at its last and its
-	// largest switch-out, written by its carrier (for Stats).
+	// size and peak are the bytes the coroutine held when last seen
+	// suspended, and the most seen (see TaskInfo.Size; noteSize).
 	size, peak atomic.Uint32
 	id         uint64
 	co         *slice.Coroutine

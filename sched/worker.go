@@ -267,7 +267,7 @@ func (w *worker) afterRun(t *Task, done bool, err *slice.PanicError) (next *Task
 		preemptRequests.Add(-1)
 	}
 	if !done {
-		w.switchedOut(t)
+		w.afterSwitch(t)
 		// The task in w's next slot runs now if the loop would pick it
 		// anyway (not pollBusy's turn; takeNext checks the rest), and w
 		// stays marked in a task from one resume to the next: a new resume
@@ -338,21 +338,6 @@ func (t *Task) setRunning() {
 			return
 		}
 	}
-}
-
-// switchedOut records t's size and completes what it started when it
-// switched out (see afterSwitch).
-func (w *worker) switchedOut(t *Task) {
-	// An atomic store is a locked instruction on amd64: skip it when the
-	// size is unchanged, as it is for a task that parks at the same place.
-	sz := uint32(t.co.Size())
-	if sz != t.size.Load() {
-		t.size.Store(sz)
-	}
-	if sz > t.peak.Load() {
-		t.peak.Store(sz)
-	}
-	w.afterSwitch(t)
 }
 
 // afterSwitch completes what the task started when it switched out: a
