@@ -186,7 +186,7 @@ func (w *waiter[T]) claim() bool {
 
 // waker returns the Waker of w's task or goroutine. A counterpart copies it
 // before it unlocks the Chan: afterwards a finished single operation's
-// waiter may be reused (see takeWaiter).
+// waiter may be reused (see parkWaiter).
 func (w *waiter[T]) waker() Waker {
 	if w.sel == nil {
 		return w.wk
@@ -313,7 +313,7 @@ func (c *Chan[T]) Close() {
 	}
 	c.closed = true
 	// The Wakers are copied under the lock: once it is released, a woken
-	// waiter may be reused (see takeWaiter).
+	// waiter may be reused (see parkWaiter).
 	var woken []Waker
 	for w := c.recvq.claimFirst(); w != nil; w = c.recvq.claimFirst() {
 		woken = append(woken, w.waker())
@@ -347,9 +347,8 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return c.sendPark(ctx, v)
 	}
-	w := takeWaiter[T](t)
+	w := parkWaiter[T](t, reasonChanSend)
 	w.v = v
-	w.wk = t.beginPark(reasonChanSend, kindInternal)
 	c.sendq.push(w)
 	c.mu.Unlock()
 	if t.state.Load()&statusMask != stWoke {
@@ -362,7 +361,7 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 // task comes from the waiter's Waker (w.wk.t, set by send and not cleared
 // until putWaiter), so that send keeps only c and w live across the yield:
 // every pointer word there is classified, restored and cleared again at
-// each park. Out of line, like takeWaiter, so that send's frame stays as
+// each park. Out of line, like parkWaiter, so that send's frame stays as
 // small.
 //
 //go:noinline
@@ -401,27 +400,34 @@ func (c *Chan[T]) sendPark(ctx context.Context, v T) error {
 	return nil
 }
 
-// takeWaiter returns a waiter for a single operation of task t: the spare
-// of the worker running t, or a new one. Like worker.next, the spare is
-// touched only by code running on its worker, so it needs no
-// synchronization;
-// a task that parks on Chans of one element type over and over (a
-// producer and its consumer) allocates no waiter per operation. Out of
-// line, to keep the frames of send and recv (saved with every parked
-// task) small.
+// parkWaiter begins t's park for a single Chan operation (as
+// Task.beginPark does) and returns a waiter for it, its Waker set: the
+// spare of the worker running t, or a new one. Like worker.next, the spare
+// is touched only by code running on its worker, so it needs no
+// synchronization; a task that parks on Chans of one element type over and
+// over (a producer and its consumer) allocates no waiter per operation.
+// Out of line, to keep the frames of send and recv (saved with every
+// parked task) small, and one call for both jobs.
 //
 //go:noinline
-func takeWaiter[T any](t *Task) *waiter[T] {
+func parkWaiter[T any](t *Task, reason reasonID) *waiter[T] {
 	c := t.runningOn()
-	if w, ok := c.spare.(*waiter[T]); ok {
+	w, ok := c.spare.(*waiter[T])
+	if ok {
 		c.spare = nil
-		return w
+	} else {
+		w = new(waiter[T])
 	}
-	return new(waiter[T])
+	wk := t.publishPark(reason, kindInternal)
+	if t.canceled() {
+		wk.wake(causeCancel)
+	}
+	w.wk = wk
+	return w
 }
 
 // putWaiter makes the waiter of t's finished single operation the spare
-// of the worker t runs on (see takeWaiter). Nobody else refers to the
+// of the worker t runs on (see parkWaiter). Nobody else refers to the
 // waiter any more: it has left its queue (a counterpart dequeued it, or
 // abandon removed it, under the Chan's lock), and counterparts copy its
 // Waker before they unlock instead of reading it afterwards.
@@ -518,8 +524,7 @@ func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 	if t == nil || ctx != nil && !ignoreCtx(t, ctx) {
 		return c.recvPark(ctx)
 	}
-	w := takeWaiter[T](t)
-	w.wk = t.beginPark(reasonChanRecv, kindInternal)
+	w := parkWaiter[T](t, reasonChanRecv)
 	c.recvq.push(w)
 	c.mu.Unlock()
 	if t.state.Load()&statusMask != stWoke {

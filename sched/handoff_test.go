@@ -14,7 +14,7 @@ import (
 // operations and Selects) cancelled at random while they wait: every Send
 // that returned nil delivered its value to exactly one receiver, and every
 // value received was sent. This exercises the reuse of single operations'
-// waiters (takeWaiter) against counterparts and cancellations.
+// waiters (parkWaiter) against counterparts and cancellations.
 func TestChanCancelRacesKeepValues(t *testing.T) {
 	rounds := 5
 	if testing.Short() {

@@ -44,7 +44,7 @@ type worker struct {
 	next     taskSlot    // see above
 	preempt  atomic.Bool // the monitor asks the running task to yield
 	nextPrio int         // next's priority when it was put there (< numPrio); owner only
-	spare    any         // a Chan waiter for reuse (see takeWaiter); owner only
+	spare    any         // a Chan waiter for reuse (see parkWaiter); owner only
 	picks    uint32      // findWork calls, owner only
 	chain    uint32      // picks in a row from next, owner only (see nextChainMax)
 	// inTask says that w's goroutine is in a resume (seq's in-task bit
