@@ -513,11 +513,15 @@ func (c *Chan[T]) RecvCtx(ctx context.Context) (T, error) { return c.recv(ctx) }
 
 func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 	c.mu.Lock()
-	if v, ok, res := c.tryRecvLocked(nil, 0); res == tryDone {
-		if !ok {
-			return v, ErrChanClosed
+	// Whether it can complete, checked inline first: a receive that parks
+	// (as each does in a ping-pong) makes no call for it.
+	if c.n > 0 || c.sendq.head != nil || c.closed {
+		if v, ok, res := c.tryRecvLocked(nil, 0); res == tryDone {
+			if !ok {
+				return v, ErrChanClosed
+			}
+			return v, nil
 		}
-		return v, nil
 	}
 	// The rest parks: see send.
 	t := currentTask()
