@@ -387,9 +387,15 @@ func (w *worker) pushNext(t *Task) {
 	p := int(f >> prioShift & prioMask)
 	oldPrio := w.nextPrio
 	w.nextPrio = p // read only by this goroutine (findWork)
+	if w.next.v.Load() == 0 {
+		// Nobody but w fills the slot, and the monitor only empties a
+		// full one: an empty slot is w's to fill without a swap.
+		w.next.fillEmpty(t)
+		return
+	}
 	old := w.next.Swap(t)
 	if old == nil {
-		return
+		return // the monitor took it meanwhile
 	}
 	c.mu.Lock()
 	if old.pin() != 0 { // pinned to c, or it would not have been in next
