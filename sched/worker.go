@@ -248,7 +248,10 @@ func (w *worker) serve() (panicked *Task, pe *slice.PanicError) {
 // t's worker index is stored only when it changes (an atomic store is a
 // locked instruction), which it does only when t moves to another worker.
 func (w *worker) beforeRun(t *Task) {
-	t.setRunning()
+	// setRunning's common case inline.
+	if v := t.state.Load(); v&inspectBit != 0 || !t.state.CompareAndSwap(v, v&^statusMask|stRunning) {
+		t.setRunning()
+	}
 	if t.flags.Load()&flagSwept != 0 {
 		w.c.s.unsweep(t) // runs again: the sweeper looks at its next park
 	}
@@ -267,7 +270,10 @@ func (w *worker) afterRun(t *Task, done bool, err *slice.PanicError) (next *Task
 		preemptRequests.Add(-1)
 	}
 	if !done {
-		w.afterSwitch(t)
+		// afterSwitch's common case inline: a park, not woken meanwhile.
+		if v := t.state.Load(); v&statusMask != stParking || !t.state.CompareAndSwap(v, v&^statusMask|stParked) {
+			w.afterSwitch(t)
+		}
 		// The task in w's next slot runs now if the loop would pick it
 		// anyway (not pollBusy's turn; takeNext checks the rest), and w
 		// stays marked in a task from one resume to the next: a new resume
