@@ -430,9 +430,9 @@ func parkWaiter[T any](t *Task, reason reasonID) *waiter[T] {
 // of the worker t runs on (see parkWaiter). Nobody else refers to the
 // waiter any more: it has left its queue (a counterpart dequeued it, or
 // abandon removed it, under the Chan's lock), and counterparts copy its
-// Waker before they unlock instead of reading it afterwards.
-//
-//go:noinline
+// Waker before they unlock instead of reading it afterwards. (Only
+// sendEnd and recvEnd call it, whose frames are not saved: it may be
+// inlined there.)
 func putWaiter[T any](t *Task, w *waiter[T]) {
 	*w = waiter[T]{}
 	t.runningOn().spare = w
