@@ -210,11 +210,15 @@ package sched
 //     producers raise the counters before they look for idle carriers.
 //   - One worker serves a carrier at a time. A worker's resume count and
 //     an in-task bit share one word with a detached bit: the worker clears
-//     the in-task bit and the monitor sets the detached bit, each with a
-//     compare-and-swap, so exactly one of them decides whether the worker
-//     still serves its carrier when its task comes back. A detached worker
-//     only passes its task and next slot on (to its old carrier's queues,
-//     under their lock) and exits.
+//     the in-task bit with an atomic add when its task comes back (or, going
+//     straight on to its next slot's task, adds a resume and keeps the bit),
+//     and the monitor sets the detached bit with a compare-and-swap that
+//     expects the bit and count it saw, so exactly one of them decides
+//     whether the worker still serves its carrier. A detached worker only
+//     passes its task and next slot on (to its old carrier's queues, under
+//     their lock) and exits.
+//   - A task in a next slot is held there as a uintptr (no write barrier):
+//     the scheduler's registry keeps every unfinished task alive.
 //   - Heap objects never point into a coroutine's stack: every waiter
 //     record (Chan, Mutex, ...) is on the heap, because a suspended stack
 //     is moved. A Chan operation's waiter is reused: a task takes it from
