@@ -367,7 +367,7 @@ func (c *Chan[T]) send(ctx context.Context, v T) error {
 //go:noinline
 func sendEnd[T any](c *Chan[T], w *waiter[T]) error {
 	t := w.wk.t
-	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.sendq) {
+	if cause := t.endParkInline(); cause != causeReady && c.abandon(w, &c.sendq) {
 		putWaiter(t, w)
 		return t.cancelErr()
 	}
@@ -543,7 +543,7 @@ func (c *Chan[T]) recv(ctx context.Context) (T, error) {
 //go:noinline
 func recvEnd[T any](c *Chan[T], w *waiter[T]) (T, error) {
 	t := w.wk.t
-	if cause := t.endPark(); cause != causeReady && c.abandon(w, &c.recvq) {
+	if cause := t.endParkInline(); cause != causeReady && c.abandon(w, &c.recvq) {
 		putWaiter(t, w)
 		var zero T
 		return zero, t.cancelErr()

@@ -314,7 +314,12 @@ func (t *Task) callOff() {
 // needs a store here.
 //
 //go:noinline
-func (t *Task) endPark() uint64 {
+func (t *Task) endPark() uint64 { return t.endParkInline() }
+
+// endParkInline is endPark's body, inlined into callers whose frames are
+// not saved with a parked task (sendEnd, recvEnd); the parking functions
+// call endPark, which keeps their frames small.
+func (t *Task) endParkInline() uint64 {
 	v := t.state.Load()
 	if v&statusMask != stRunning {
 		t.state.Store(v &^ (kindMask | causeMask | statusMask) /* stRunning */)
