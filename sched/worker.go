@@ -19,10 +19,12 @@ import (
 // running task readied last, which runs next (as in the Go runtime, this
 // keeps a producer and its consumer on one worker, and a task that readies
 // another and parks hands its worker straight over). Only the worker's
-// own goroutine fills and empties it, with one atomic swap each way; the
-// monitor may take it away (handoff) with a compare-and-swap, and whoever
-// comes first has the task. spare, nextPrio and picks are the worker's
-// alone: no other goroutine touches them.
+// own goroutine fills and empties it: it fills an empty slot with a store
+// (a full one with a swap, which returns the task it displaces) and
+// empties it with a swap; the monitor may take it away (handoff) with a
+// compare-and-swap, and whoever comes first has the task. spare,
+// nextPrio, picks, chain and inTask are the worker's alone: no other
+// goroutine touches them.
 //
 // A worker whose task blocks outside the scheduler is detached by the
 // monitor, which starts a stand-in worker for the carrier (standin.go);
