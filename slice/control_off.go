@@ -21,3 +21,8 @@ const breakCurrent = false
 // accept any pointer where its template has a token, so that coroutines
 // whose pointers differ from what the template names are packed bare.
 const breakRestores = false
+
+// breakSpare makes a bare template unpack take its template's spare block
+// without taking it off the template, so that the next bare unpack gets
+// the same block: two coroutines then share one.
+const breakSpare = false

@@ -23,10 +23,11 @@ func (c *Coroutine) pack(m Compression) bool {
 	// its capacity, which is what unpack takes off again.
 	ucap := blockClassSize(headerSize + payloadLen(h.size, h.nreloc))
 	var blk unsafe.Pointer
+	kept := false // h is a template's spare now (see template.spare)
 	flags := flagPacked | uint32(m)<<flagModeShift
 	if m == CompressTemplate {
 		var bare bool
-		if blk, bare = c.packTemplate(h, int64(ucap)); bare {
+		if blk, bare, kept = c.packTemplate(h, int64(ucap)); bare {
 			flags |= flagBare
 		}
 	} else if ph := packScratch(m, h.payload()); ph != nil {
@@ -39,7 +40,9 @@ func (c *Coroutine) pack(m Compression) bool {
 		return false
 	}
 	c.blk = blk
-	freeBlock(h)
+	if !kept {
+		freeBlock(h)
+	}
 	c.flags = c.flags&^(flagModeMask|flagBare) | flags
 	if flags&flagBare == 0 { // a bare pack was counted by the template registry
 		stats.packs.Add(1)
@@ -55,8 +58,10 @@ func (c *Coroutine) pack(m Compression) bool {
 // template for its place: it returns the new packed block, or the template
 // itself (bare) when nothing differs, or nil (with h as it was) if h cannot
 // be packed this way or would not shrink. A bare pack is counted in the
-// stats by the template registry, ucap being the unpacked capacity.
-func (c *Coroutine) packTemplate(h *blockHeader, ucap int64) (blk unsafe.Pointer, bare bool) {
+// stats by the template registry, ucap being the unpacked capacity, and
+// may keep h as the template's spare block (kept: the caller must not
+// free h).
+func (c *Coroutine) packTemplate(h *blockHeader, ucap int64) (blk unsafe.Pointer, bare, kept bool) {
 	region := unsafe.Slice((*byte)(h.stack()), h.size)
 	// The region's words may be offsets now, but its return addresses
 	// are intact, and they are all the plan lookup reads. lo only scales
@@ -64,26 +69,26 @@ func (c *Coroutine) packTemplate(h *blockHeader, ucap int64) (blk unsafe.Pointer
 	// The save just found the plan where c's hint says.
 	plan, hint, err := stackmap.LookupHint(region, 0, resumePC, c.flags&flagHintMask>>flagHintShift)
 	if err != nil {
-		return nil, false
+		return nil, false, false
 	}
 	c.flags = c.flags&^flagHintMask | hint<<flagHintShift
 	shadow, alive := c.liveShadow(), c.alive()
 	raw := h.payload()
-	t, equal, swizzled := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw, len(region), plan.Slots, shadow, alive, ucap)
+	t, equal, swizzled, kept := templates.acquire(templateKey{plan, len(raw), h.nreloc &^ relocClassMask}, raw, len(region), plan.Slots, shadow, alive, ucap, h)
 	if t == nil {
-		return nil, false // a word already looks like a token
+		return nil, false, false // a word already looks like a token
 	}
 	if equal {
-		return unsafe.Pointer(t), true
+		return unsafe.Pointer(t), true, kept
 	}
 	if blk = packSparse(raw, t); blk == nil {
-		templates.release(t, 0, 0)
+		templates.release(t, 0, 0, false)
 		if swizzled {
 			unswizzle(region, shadow, alive)
 		}
-		return nil, false
+		return nil, false, false
 	}
-	return blk, blk == unsafe.Pointer(t)
+	return blk, blk == unsafe.Pointer(t), false
 }
 
 // liveShadow returns the shadow's live entries.
@@ -171,27 +176,37 @@ func (c *Coroutine) unpack() {
 // diff and shadow, and drops its use of the template.
 func (c *Coroutine) unpackTemplate(packedBytes int64) *blockHeader {
 	t, diff, th := c.templatePacked()
-	h := allocBlock(headerSize + uintptr(len(t.data)))
-	h.size = t.regionSize()
-	h.setRelocs(int(t.key.nreloc&relocCountMask), t.key.nreloc&relocFlags)
-	region := unsafe.Slice((*byte)(h.stack()), h.size)
+	n := headerSize + uintptr(len(t.data))
 	if th == nil {
 		// Bare: the block is the template, whose tokens are listed.
-		copy(h.payload(), t.data)
-		unswizzleAt(region, t.tokens, c.liveShadow(), c.alive())
-	} else {
-		if err := decodeSparse(h.payload(), diff, t.data); err != nil {
-			panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
+		// The registry's lock is taken anyway: count the unpack there
+		// rather than with three more atomic operations, and take the
+		// template's spare block (t.data stays t's after the release).
+		h := templates.release(t, 0, t.ucap, true)
+		if h == nil {
+			h = allocBlock(n)
 		}
-		unswizzle(region, c.liveShadow(), c.alive())
+		c.fillFromTemplate(h, t)
+		copy(h.payload(), t.data)
+		unswizzleAt(unsafe.Slice((*byte)(h.stack()), h.size), t.tokens, c.liveShadow(), c.alive())
+		return h
 	}
-	if th != nil {
-		freePacked(unsafe.Pointer(th), th.class)
+	h := allocBlock(n)
+	c.fillFromTemplate(h, t)
+	if err := decodeSparse(h.payload(), diff, t.data); err != nil {
+		panic("slice: internal error: cannot unpack a suspended coroutine: " + err.Error())
 	}
-	// The registry's lock is taken anyway: count the unpack there
-	// rather than with three more atomic operations.
-	templates.release(t, packedBytes, int64(h.capacity()))
+	unswizzle(unsafe.Slice((*byte)(h.stack()), h.size), c.liveShadow(), c.alive())
+	freePacked(unsafe.Pointer(th), th.class)
+	templates.release(t, packedBytes, int64(h.capacity()), false)
 	return h
+}
+
+// fillFromTemplate sets the header of h, a block being unpacked from t
+// (whose key holds a valid nreloc without the class).
+func (c *Coroutine) fillFromTemplate(h *blockHeader, t *template) {
+	h.size = t.regionSize()
+	h.nreloc = h.nreloc&relocClassMask | t.key.nreloc
 }
 
 // packedCallers walks a packed block's frames from a temporary unpacked copy.

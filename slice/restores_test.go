@@ -35,7 +35,7 @@ func checkRestores(rng *rand.Rand, n int) error {
 	shadow := []unsafe.Pointer{unsafe.Pointer(objs[0]), unsafe.Pointer(objs[1]), unsafe.Pointer(objs[2]), unsafe.Pointer(objs[3])}
 	alive := stackmap.Alive{uintptr(unsafe.Pointer(objs[4])), uintptr(unsafe.Pointer(objs[5]))}
 	for range n {
-		words := 1 + rng.IntN(40)
+		words := 1 + rng.IntN(100) // up to 25 or so tokens: both of restores' ways (see restoresSaved)
 		size := words * 8
 		raw := make([]byte, size+2*rng.IntN(4)) // region, relocation table
 		for i := range raw {
@@ -58,8 +58,12 @@ func checkRestores(rng *rand.Rand, n int) error {
 		want := slices.Clone(data)
 		unswizzle(want[:size], shadow, alive)
 		check := func(what string, x []byte) error {
+			before := slices.Clone(x)
 			if got := tm.restores(x, shadow, alive); got != bytes.Equal(want, x) {
 				return fmt.Errorf("%s: restores = %v, but unswizzling the template gives %x, not %x", what, got, want, x)
+			}
+			if !bytes.Equal(x, before) {
+				return fmt.Errorf("%s: restores changed the payload it checked: %x, was %x", what, x, before)
 			}
 			return nil
 		}

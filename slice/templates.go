@@ -33,6 +33,14 @@ type template struct {
 	prev, next *template
 	// variant is the place's next template (under templates.mu).
 	variant *template
+	// spare is a free block of the class a bare unpack of t allocates,
+	// or nil (under templates.mu): the last bare pack's block, kept for
+	// the next bare unpack. A coroutine packed at every yield then
+	// passes one block back and forth through its template rather than
+	// through the block pools' sync.Pool at each pack and each unpack.
+	spare *blockHeader
+	// ucap is the capacity of the block a bare unpack of t allocates.
+	ucap int64
 }
 
 // regionSize is the region bytes of the blocks packed against t: its
@@ -52,6 +60,44 @@ func (t *template) restores(raw []byte, shadow []unsafe.Pointer, alive stackmap.
 	if len(data) != len(raw) {
 		return false
 	}
+	if len(t.tokens) > restoresSaved {
+		return t.restoresByStretch(raw, shadow, alive)
+	}
+	// Each token must name the word raw holds. raw then holds the token
+	// for a moment, so that one comparison of the whole payloads checks
+	// the bytes between the tokens: a compressed round trip runs this,
+	// and one memequal costs less than one per stretch. raw is read only
+	// by the caller, its owner, and gets its words back below.
+	dw := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(data))), len(data)/8)
+	rw := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/8)[:len(dw)]
+	tokens := t.tokens
+	var saved [restoresSaved]uintptr
+	equal := true
+	k := 0
+	for ; k < len(tokens); k++ {
+		i := tokens[k]
+		w := rw[i]
+		if p, ok := untoken(dw[i], shadow, alive); !ok || p != w && !breakRestores {
+			equal = false
+			break
+		}
+		saved[k], rw[i] = w, dw[i]
+	}
+	equal = equal && string(data) == string(raw)
+	for k--; k >= 0; k-- {
+		rw[tokens[k]] = saved[k]
+	}
+	return equal
+}
+
+// restoresSaved is how many tokens restores swaps into raw for its single
+// comparison; a template with more takes restoresByStretch.
+const restoresSaved = 8
+
+// restoresByStretch is restores comparing the bytes between tokens
+// stretch by stretch, leaving raw untouched.
+func (t *template) restoresByStretch(raw []byte, shadow []unsafe.Pointer, alive stackmap.Alive) bool {
+	data := t.data
 	prev := 0
 	for _, i := range t.tokens {
 		off := int(i) * 8
@@ -125,8 +171,10 @@ const maxIdleTemplates = 64
 // (see swizzle).
 //
 // When raw packs as the template, acquire counts the pack in the stats,
-// with ucap the unpacked capacity it frees.
-func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive, ucap int64) (t *template, equal, swizzled bool) {
+// with ucap the unpacked capacity it frees, and, if t has no spare block
+// and h (raw's block) is of the class a bare unpack of t allocates, keeps
+// h as t's spare and reports kept: the caller must not free h.
+func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots []uint32, shadow []unsafe.Pointer, alive stackmap.Alive, ucap int64, h *blockHeader) (t *template, equal, swizzled, kept bool) {
 	// (Unlocked on each return rather than deferred: nothing in between
 	// panics, and a pack at every yield runs this on every round trip.)
 	r.mu.Lock()
@@ -158,7 +206,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 		// template or a diff.
 		if !swizzle(raw[:size], slots, shadow, alive) {
 			r.mu.Unlock()
-			return nil, false, false
+			return nil, false, false, false
 		}
 		swizzled = true
 	}
@@ -176,7 +224,7 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 		for last != nil && last.variant != nil {
 			last = last.variant
 		}
-		t, equal = &template{data: slices.Clone(raw), key: key}, true
+		t, equal = &template{data: slices.Clone(raw), key: key, ucap: int64(blockClassSize(headerSize + uintptr(len(raw))))}, true
 		t.tokens = tokenWords(t.data[:size])
 		if last == nil {
 			r.m[key] = t
@@ -199,16 +247,26 @@ func (r *templateRegistry) acquire(key templateKey, raw []byte, size int, slots 
 	if equal {
 		r.barePacks++
 		r.bareUnpacked += ucap
+		if t.spare == nil && h.class() != classLarge && int64(h.capacity()) == ucap {
+			t.spare, kept = h, true
+		}
 	}
 	r.mu.Unlock()
-	return t, equal, swizzled
+	return t, equal, swizzled, kept
 }
 
 // release drops one user of t, and t itself with its last user. If the user
 // was a packed block now unpacked, packedBytes and unpackedBytes are its
-// figures, counted off here (else zero).
-func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64) {
+// figures, counted off here (else zero). With takeSpare it returns t's
+// spare block, if any, for the caller's bare unpack (else nil).
+func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64, takeSpare bool) (spare *blockHeader) {
 	r.mu.Lock() // (unlocked on each return, as in acquire)
+	if takeSpare {
+		spare = t.spare
+		if !breakSpare {
+			t.spare = nil
+		}
+	}
 	r.users--
 	if unpackedBytes != 0 {
 		r.last = t
@@ -218,7 +276,7 @@ func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64
 	}
 	if t.users--; t.users > 0 {
 		r.mu.Unlock()
-		return
+		return spare
 	}
 	// Append t to the idle list.
 	t.prev, t.next = r.idleTail, nil
@@ -235,6 +293,7 @@ func (r *templateRegistry) release(t *template, packedBytes, unpackedBytes int64
 		r.drop(old)
 	}
 	r.mu.Unlock()
+	return spare
 }
 
 // drop takes the unused template t out of the registry.
@@ -257,6 +316,10 @@ func (r *templateRegistry) drop(t *template) {
 		}
 	}
 	t.variant = nil
+	if t.spare != nil {
+		freeBlock(t.spare)
+		t.spare = nil
+	}
 	if r.last == t {
 		r.last = nil
 	}
