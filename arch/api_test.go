@@ -84,7 +84,7 @@ func TestExportedAPI(t *testing.T) {
 	want := []string{
 		"Context", "Context.BPChain", "Context.BPOff", "Context.Fn", "Context.Len",
 		"Context.NReloc", "Context.PC", "Context.Relocs", "Context.Src",
-		"Context.Wide", "Context.Zero", "FramePointer", "G", "GCurrent", "SwitchIn", "SwitchOut",
+		"Context.Wide", "Context.Zero", "FramePointer", "G", "GCurrent", "SwitchIn", "SwitchOut", "SwitchOutReturn",
 	}
 	for _, goarch := range []string{"amd64", "arm64"} {
 		if got := exportedAPI(t, goarch); !slices.Equal(got, want) {

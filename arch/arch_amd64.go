@@ -41,20 +41,29 @@ type Context struct {
 // running coroutine, and is zero outside any.
 const GCurrent = 312
 
-// SwitchIn enters the coroutine described by ctx. co and owner are not read
-// by SwitchIn: they stay in the carrier's outgoing-argument area, co at
-// top+16 and owner at top+24 (type) and top+32 (data), while the coroutine
-// runs, where the engine finds them (see GCurrent, and findCurrent and
+// SwitchIn enters the coroutine described by ctx. co, owner and outer are
+// not read by SwitchIn: they stay in the carrier's outgoing-argument area, co at
+// top+16, owner at top+24 (type) and top+32 (data), and outer (the value
+// of g's current word to put back, see SwitchOutReturn) at top+40, while
+// the coroutine runs, where the engine finds them (see GCurrent, and findCurrent and
 // Owner in slice).
 // Nothing scans or adjusts them there: the caller keeps both alive, and
 // neither points into a stack.
 //
 //go:noescape
-func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
+func SwitchIn(ctx *Context, co unsafe.Pointer, owner any, outer uintptr)
 
 // SwitchOut abandons the current frames and returns from the SwitchIn call
 // whose top is g.stack.hi - topOff. It never returns.
 func SwitchOut(topOff uintptr)
+
+// SwitchOutReturn abandons the current frames and the carrier frame that
+// called SwitchIn (whose top is g.stack.hi - topOff), and returns from that
+// carrier frame to its caller with a false bool result, after setting g's
+// current word to SwitchIn's outer argument. The carrier frame must be a
+// Go function returning one bool, with no defer record on g and nothing to
+// do after SwitchIn on this path. It never returns.
+func SwitchOutReturn(topOff uintptr)
 
 // FramePointer returns its caller's frame pointer (BP).
 func FramePointer() uintptr

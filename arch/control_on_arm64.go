@@ -15,4 +15,4 @@ var breakUnwind bool
 func BreakUnwindForControl(on bool) { breakUnwind = on }
 
 //go:noescape
-func switchInSPWrite(ctx *Context, co unsafe.Pointer, owner any)
+func switchInSPWrite(ctx *Context, co unsafe.Pointer, owner any, outer uintptr)

@@ -47,6 +47,43 @@ TEXT ·leave(SB), NOSPLIT|NOFRAME, $0-0
 	LEAQ	8(BX), SP		// as RET leaves it
 	JMP	AX
 
+// func SwitchOutReturn(topOff uintptr)
+//
+// SwitchOut, and then the return of the carrier frame that called SwitchIn,
+// in one step, reporting false (an ABIInternal bool result, in AX): BP =
+// the carrier frame's saved BP, SP just above its return address, and on
+// to that address; g's current word gets back the outer value the carrier
+// passed to SwitchIn (at top+40). The carrier frame is abandoned, never
+// resumed: its epilogue does not run, so it must hold no defer record
+// (open-coded defers only) and have nothing left to do on a yield. The
+// carrier frame's BP is the one saved at top-8, and it points at the
+// frame's saved BP with the return address above it (amd64 frames).
+//
+//   AX  topOff, then the result; BX top, then the caller's SP; CX g, then
+//   the return address; DX the carrier frame's BP, then the caller's BP
+TEXT ·SwitchOutReturn(SB), NOSPLIT, $0-8
+	MOVQ	topOff+0(FP), AX
+	MOVQ	(TLS), CX
+	MOVQ	g_stackhi(CX), BX
+	SUBQ	AX, BX
+	MOVQ	40(BX), AX		// outer
+	MOVQ	AX, g_current(CX)
+	MOVQ	CX, R14			// ABIInternal: R14 = g
+	XORPS	X15, X15		// ABIInternal: X15 = 0
+	MOVQ	-8(BX), DX		// the carrier frame's BP
+	MOVQ	8(DX), CX		// its return address
+	LEAQ	16(DX), BX		// the caller's SP after that return
+	MOVQ	(DX), DX		// the caller's BP
+	XORL	AX, AX			// done = false
+	JMP	·leaveReturn(SB)
+
+// leaveReturn is SwitchOutReturn's SP write: BP = DX, SP = BX, jump to CX
+// (predicted from its own history, as in leave).
+TEXT ·leaveReturn(SB), NOSPLIT|NOFRAME, $0-0
+	XCHGQ	BP, DX
+	MOVQ	BX, SP
+	JMP	CX
+
 // func FramePointer() uintptr
 TEXT ·FramePointer(SB), NOSPLIT, $0-8
 	MOVQ	BP, ret+0(FP)

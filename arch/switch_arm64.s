@@ -46,6 +46,40 @@ TEXT ·leave(SB), NOSPLIT|NOFRAME, $0-0
 	MOVD	R8, RSP
 	JMP	(R9)
 
+// func SwitchOutReturn(topOff uintptr)
+//
+// SwitchOut, and then the return of the carrier frame that called SwitchIn,
+// in one step, reporting false (an ABIInternal bool result, in R0): R29 =
+// the carrier frame's saved frame pointer (at top-8, just below its
+// frame), RSP = that + 8 (every Go frame's R29 is its SP - 8), and on to
+// the carrier frame's saved LR (at top, the bottom of its frame); g's
+// current word gets back the outer value the carrier passed to SwitchIn
+// (at top+40). The carrier frame is abandoned, never resumed: its epilogue
+// does not run, so it must hold no defer record (open-coded defers only)
+// and have nothing left to do on a yield.
+//
+//   R0  topOff, then the result; R8 top, then the caller's SP; R7 the
+//   caller's frame pointer; R9 the return address
+TEXT ·SwitchOutReturn(SB), NOSPLIT|NOFRAME, $0-8
+	MOVD	topOff+0(FP), R0
+	MOVD	g_stackhi(g), R8
+	SUB	R0, R8, R8
+	MOVD	40(R8), R0		// outer
+	MOVD	R0, g_current(g)
+	MOVD	(R8), R9		// the carrier frame's saved LR
+	MOVD	-8(R8), R7		// its saved frame pointer: the caller's
+	ADD	$8, R7, R8		// the caller's SP
+	MOVD	$0, R0			// done = false
+	JMP	·leaveReturn(SB)
+
+// leaveReturn is SwitchOutReturn's register writes: R29 = R7, RSP = R8,
+// jump to R9.
+TEXT ·leaveReturn(SB), NOSPLIT|NOFRAME, $0-0
+	MOVD	R29, R10
+	MOVD	R7, R29
+	MOVD	R8, RSP
+	JMP	(R9)
+
 // func FramePointer() uintptr
 TEXT ·FramePointer(SB), NOSPLIT|NOFRAME, $0-8
 	MOVD	R29, ret+0(FP)

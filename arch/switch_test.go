@@ -33,7 +33,7 @@ func setGword(off, v uintptr) { *(*uintptr)(unsafe.Add(G(), off)) = v }
 func start(fn func(), co unsafe.Pointer, owner any) {
 	defer setGword(GCurrent, gword(GCurrent))
 	ctx := Context{Fn: *(*unsafe.Pointer)(unsafe.Pointer(&fn)), Zero: 512}
-	SwitchIn(&ctx, co, owner)
+	SwitchIn(&ctx, co, owner, gword(GCurrent))
 	runtime.KeepAlive(fn)
 	runtime.KeepAlive(owner)
 }

@@ -5,6 +5,6 @@
 
 #include "g_amd64.h"
 
-// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
-TEXT ·SwitchIn(SB), NOSPLIT, $0-32
+// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any, outer uintptr)
+TEXT ·SwitchIn(SB), NOSPLIT, $0-40
 #include "switchin_amd64.h"

@@ -5,6 +5,6 @@
 
 #include "g_arm64.h"
 
-// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any)
-TEXT ·SwitchIn(SB), NOSPLIT|NOFRAME, $0-32
+// func SwitchIn(ctx *Context, co unsafe.Pointer, owner any, outer uintptr)
+TEXT ·SwitchIn(SB), NOSPLIT|NOFRAME, $0-40
 #include "switchin_arm64.h"

@@ -26,3 +26,8 @@ const breakRestores = false
 // without taking it off the template, so that the next bare unpack gets
 // the same block: two coroutines then share one.
 const breakSpare = false
+
+// breakDirect makes Resume hand SwitchIn a wrong outer record for g (see
+// flagDirect), so that a yield returning straight to Resume leaves g's
+// record of the running coroutine wrong.
+const breakDirect = false

@@ -5,4 +5,4 @@ package slice
 // See control_off.go. In negcontrol builds the switches are variables that
 // the negative-control tests set.
 
-var mixUnswizzle, breakCurrent, breakRestores, breakSpare bool
+var mixUnswizzle, breakCurrent, breakRestores, breakSpare, breakDirect bool

@@ -52,6 +52,7 @@ const (
 	flagSaved  uint32 = 1 << iota // engine: the coroutine's region is in its block
 	flagPacked                    // engine: the block is packed (mode in flagModeMask)
 	flagBare                      // engine: packed against a template with no diff: blk is the template
+	flagDirect                    // engine: a yield returns from resumeSlice directly (see resumeSlice)
 
 	flagModeShift = 6
 	flagModeMask  = 7 << flagModeShift // the Compression of a packed block

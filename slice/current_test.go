@@ -22,13 +22,24 @@ func currentAfterExits() error {
 		return nil
 	}
 	exits := func(outer *Coroutine, owner any) error {
+		// The record itself, not only what Current reads through it:
+		// a stale one can point at a stack slot that happens to hold
+		// the right coroutine (or nil) again.
+		// (Checked first: Current reads through it.)
+		w0 := currentWord()
+		checkAll := func(when string) error {
+			if w := currentWord(); w != w0 {
+				return fmt.Errorf("%s: g's record of the running coroutine is %#x, want %#x", when, w, w0)
+			}
+			return check(when, outer, owner)
+		}
 		y := New(func() { Yield() })
 		y.Resume()
-		if err := check("after a yield", outer, owner); err != nil {
+		if err := checkAll("after a yield"); err != nil {
 			return err
 		}
 		y.Resume()
-		if err := check("after a return", outer, owner); err != nil {
+		if err := checkAll("after a return"); err != nil {
 			return err
 		}
 		p := New(func() { panic("boom") })
@@ -36,7 +47,7 @@ func currentAfterExits() error {
 			defer func() { recover() }()
 			p.Resume()
 		}()
-		return check("after a panic", outer, owner)
+		return checkAll("after a panic")
 	}
 	// Stop at the first mismatch: with a wrong record, a Yield would save
 	// the wrong region.

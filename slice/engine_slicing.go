@@ -156,13 +156,29 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 	// return: the common path stays out of calls.
 	outer := gword(g, gCurrent)
 	returned := false
+	d := gword(g, gDefer)
 	defer func() {
 		if !returned {
 			c.unwound(recover(), g, outer)
 			done = true
 		}
 	}()
-	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner)
+	// A yield returns from this frame straight to Resume, restoring g's
+	// current word from SwitchIn's outer argument (arch.SwitchOutReturn),
+	// when the deferred call above put no record on g (open-coded, as it
+	// is unless optimizations are off): one return less after every
+	// switch out, and that return's prediction missed (the return stack
+	// holds the coroutine's calls then).
+	if gword(g, gDefer) == d && !breakCurrent {
+		c.flags |= flagDirect
+	} else {
+		c.flags &^= flagDirect
+	}
+	if breakDirect {
+		arch.SwitchIn(&ctx, unsafe.Pointer(c), owner, outer^0x10)
+	} else {
+		arch.SwitchIn(&ctx, unsafe.Pointer(c), owner, outer)
+	}
 	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
 	if !breakCurrent {
@@ -318,7 +334,7 @@ func suspend() {
 	c := *(**Coroutine)(at(gword(g, gStackHi) - topOff + 16))
 	bp := arch.FramePointer()
 	if c.flags&flagHintMask != 0 && c.saveFast(g, topOff, bp) {
-		arch.SwitchOut(topOff)
+		switchOut(c, topOff)
 	}
 	// The general path: the first save, a block too small, defer
 	// records to take along, or a misplaced Yield.
@@ -349,6 +365,17 @@ func suspend() {
 	if ndefer > 0 {
 		c.ext_().defers = ds
 		detachDefers(g, ndefer)
+	}
+	switchOut(c, topOff)
+}
+
+// switchOut ends suspend: back to the Resume that runs c, through
+// resumeSlice's frame or straight past it (see flagDirect).
+//
+//go:nosplit
+func switchOut(c *Coroutine, topOff uintptr) {
+	if c.flags&flagDirect != 0 {
+		arch.SwitchOutReturn(topOff)
 	}
 	arch.SwitchOut(topOff)
 }
@@ -397,3 +424,7 @@ func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 func regionSize(g unsafe.Pointer, topOff, bp uintptr) uintptr {
 	return gword(g, gStackHi) - topOff - regionTopGap - regionStart(bp)
 }
+
+// currentWord is g's record of the running coroutine (see findCurrent), for
+// tests.
+func currentWord() uintptr { return gword(arch.G(), gCurrent) }
