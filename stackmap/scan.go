@@ -324,7 +324,10 @@ func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }
 // as they were (nil entries), and the caller takes the general path (Count,
 // then ScanSimple or Run). A pointer into the carrier's stack is an error,
 // as in ScanSimple. Of repeated heap pointers it drops those Count and
-// ScanSimple drop, so it fits in the shadow room Count reports.
+// ScanSimple drop, so it fits in the shadow room Count reports. The region
+// was copied from [q.Lo, q.Lo+len(region)), which must lie inside the
+// carrier's stack [q.StackLo, q.StackHi) unless that is empty (then no
+// word may point into the region).
 //
 //go:nocheckptr
 func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
@@ -363,15 +366,19 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 		if v == 0 {
 			continue
 		}
-		if d := v - q.Lo; d < q.size {
+		if v-q.StackLo < q.StackHi-q.StackLo {
+			// On the carrier's stack, where the region lies: a
+			// pointer into the region, or an error. (Heap pointers,
+			// the common case, take this one test.)
+			d := v - q.Lo
+			if d >= q.size {
+				return false, errCarrier(off)
+			}
 			if !q.reloc(w, d, off) {
 				p.undo(base, q.Lo, q.Relocs[:q.nreloc], q.Shadow[:q.nshadow])
 				return false, nil
 			}
 			continue
-		}
-		if v-q.StackLo < q.StackHi-q.StackLo {
-			return false, errCarrier(off)
 		}
 		if v-staticLo < staticHi-staticLo || v == q.Alive[0] || v == q.Alive[1] || v == q.prev {
 			continue
