@@ -68,13 +68,17 @@ func SwitchIn(ctx *Context, co unsafe.Pointer, owner any, outer uintptr)
 // whose top is g.stack.hi - topOff. It never returns.
 func SwitchOut(topOff uintptr)
 
-// SwitchOutReturn abandons the current frames and the carrier frame that
-// called SwitchIn (whose top is g.stack.hi - topOff), and returns from that
-// carrier frame to its caller with a false bool result, after setting g's
-// current word to SwitchIn's outer argument. The carrier frame must be a
-// Go function returning one bool, with no defer record on g and nothing to
-// do after SwitchIn on this path. It never returns.
-func SwitchOutReturn(topOff uintptr)
+// SwitchOutReturn abandons the current frames, the carrier frame that
+// called SwitchIn (whose top is g.stack.hi - topOff) and that frame's
+// caller, and returns from the caller to its caller with a false bool
+// result, after setting g's current word to SwitchIn's outer argument and
+// storing v in *state (a release store, the last write it makes). The
+// carrier frame and its caller must be Go functions returning one bool as
+// their only result, with frames, no defer record on g, and nothing to do
+// after their calls on this path but that store. It never returns.
+//
+//go:noescape
+func SwitchOutReturn(topOff uintptr, state *uint32, v uint32)
 
 // FramePointer returns its caller's frame pointer (R29).
 func FramePointer() uintptr

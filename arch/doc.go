@@ -35,16 +35,17 @@
 //     returned.
 //   - Exit: when the coroutine's function returns, it returns through top
 //     into the carrier, again as if SwitchIn had returned. No asm is involved.
-//   - Switch out and return: SwitchOutReturn goes one frame further than
+//   - Switch out and return: SwitchOutReturn goes two frames further than
 //     SwitchOut: it puts SwitchIn's outer argument (at top+40) back in g's
-//     current word and returns from the carrier frame that called SwitchIn
-//     to that frame's caller, with a false bool result, as the carrier's
-//     own epilogue would (BP = the BP the carrier frame saved, which its BP,
-//     kept at top-8, points at; SP just above the return address over it).
-//     The carrier frame is abandoned: it must have nothing left to do
-//     after a yield, and no defer record on g (an open-coded defer, whose
-//     state lives in the frame, is fine). One return less per round trip,
-//     and one whose prediction always missed.
+//     current word, stores a value in the word it is given (the engine
+//     publishes the coroutine as suspended with it), and returns from the
+//     caller of the carrier frame that called SwitchIn to that caller's
+//     caller, with a false bool result, as the two frames' epilogues would
+//     (BP = the BP the carrier frame saved, which its BP, kept at top-8,
+//     points at; then the same one frame up). Both frames are abandoned:
+//     they must have nothing left to do after a yield, and no defer record
+//     on g (an open-coded defer, whose state lives in the frame, is fine).
+//     Two returns less per round trip, whose predictions always missed.
 //
 // # Protocol (arm64)
 //
@@ -80,9 +81,10 @@
 //   - Switch out: SwitchOut sets R29 to top-8, SP to top and jumps to the
 //     return address kept at top+8.
 //   - Switch out and return: SwitchOutReturn restores g's current word from
-//     top+40 as on amd64, and returns from the carrier frame: R29 = the
-//     frame pointer it saved at top-8, SP = that + 8, on to the LR it
-//     saved at top.
+//     top+40 and publishes as on amd64, and returns from the carrier
+//     frame's caller: the carrier frame saved the caller's R29 at top-8;
+//     the caller saved its own caller's R29 at 0(R29) and its LR at
+//     8(R29); SP = that caller's R29 + 8.
 //
 // # Invariants
 //

@@ -47,22 +47,25 @@ TEXT ·leave(SB), NOSPLIT|NOFRAME, $0-0
 	LEAQ	8(BX), SP		// as RET leaves it
 	JMP	AX
 
-// func SwitchOutReturn(topOff uintptr)
+// func SwitchOutReturn(topOff uintptr, state *uint32, v uint32)
 //
-// SwitchOut, and then the return of the carrier frame that called SwitchIn,
-// in one step, reporting false (an ABIInternal bool result, in AX): BP =
-// the carrier frame's saved BP, SP just above its return address, and on
-// to that address; g's current word gets back the outer value the carrier
-// passed to SwitchIn (at top+40). The carrier frame is abandoned, never
-// resumed: its epilogue does not run, so it must hold no defer record
-// (open-coded defers only) and have nothing left to do on a yield. The
-// carrier frame's BP is the one saved at top-8, and it points at the
-// frame's saved BP with the return address above it (amd64 frames).
+// SwitchOut, then the return of the carrier frame that called SwitchIn and
+// of that frame's caller, in one step: it puts SwitchIn's outer argument
+// (at top+40) back in g's current word, stores v in *state (the last
+// write: x86-TSO keeps stores in order), and returns from the caller to its
+// caller with a false bool result (an ABIInternal result, in AX), as the
+// two frames' epilogues would. The carrier frame's BP is the one saved at
+// top-8; each frame's BP points at its saved BP, with its return address
+// above it. Both frames are abandoned: they must have nothing left to do
+// after a yield but that store, and no defer record on g (an open-coded
+// defer's state lives in its frame).
 //
-//   AX  topOff, then the result; BX top, then the caller's SP; CX g, then
-//   the return address; DX the carrier frame's BP, then the caller's BP
-TEXT ·SwitchOutReturn(SB), NOSPLIT, $0-8
+//   AX  topOff, then the result; BX top, then the caller's caller's SP; CX
+//   g, then the return address; DX frame pointers; SI state; DI v
+TEXT ·SwitchOutReturn(SB), NOSPLIT, $0-20
 	MOVQ	topOff+0(FP), AX
+	MOVQ	state+8(FP), SI
+	MOVL	v+16(FP), DI
 	MOVQ	(TLS), CX
 	MOVQ	g_stackhi(CX), BX
 	SUBQ	AX, BX
@@ -71,14 +74,18 @@ TEXT ·SwitchOutReturn(SB), NOSPLIT, $0-8
 	MOVQ	CX, R14			// ABIInternal: R14 = g
 	XORPS	X15, X15		// ABIInternal: X15 = 0
 	MOVQ	-8(BX), DX		// the carrier frame's BP
-	MOVQ	8(DX), CX		// its return address
-	LEAQ	16(DX), BX		// the caller's SP after that return
-	MOVQ	(DX), DX		// the caller's BP
+	MOVQ	(DX), DX		// its caller's BP
+	MOVQ	8(DX), CX		// the caller's return address
+	LEAQ	16(DX), BX		// its caller's SP after that return
+	MOVQ	(DX), DX		// its caller's BP
+	MOVL	DI, (SI)		// publish: after every other write
 	XORL	AX, AX			// done = false
 	JMP	·leaveReturn(SB)
 
 // leaveReturn is SwitchOutReturn's SP write: BP = DX, SP = BX, jump to CX
-// (predicted from its own history, as in leave).
+// (predicted from its own history, as in leave: the return stack buffer
+// holds the coroutine's calls here, so the two returns this replaces were
+// always mispredicted).
 TEXT ·leaveReturn(SB), NOSPLIT|NOFRAME, $0-0
 	XCHGQ	BP, DX
 	MOVQ	BX, SP

@@ -46,29 +46,30 @@ TEXT ·leave(SB), NOSPLIT|NOFRAME, $0-0
 	MOVD	R8, RSP
 	JMP	(R9)
 
-// func SwitchOutReturn(topOff uintptr)
+// func SwitchOutReturn(topOff uintptr, state *uint32, v uint32)
 //
-// SwitchOut, and then the return of the carrier frame that called SwitchIn,
-// in one step, reporting false (an ABIInternal bool result, in R0): R29 =
-// the carrier frame's saved frame pointer (at top-8, just below its
-// frame), RSP = that + 8 (every Go frame's R29 is its SP - 8), and on to
-// the carrier frame's saved LR (at top, the bottom of its frame); g's
-// current word gets back the outer value the carrier passed to SwitchIn
-// (at top+40). The carrier frame is abandoned, never resumed: its epilogue
-// does not run, so it must hold no defer record (open-coded defers only)
-// and have nothing left to do on a yield.
+// SwitchOut, then the return of the carrier frame and of its caller (see
+// the amd64 version): g's current word gets SwitchIn's outer argument
+// (top+40) back; the carrier frame saved its caller's frame pointer at
+// top-8, and that caller saved its own caller's at 0(R29) and its LR at
+// 8(R29); every Go frame's R29 is its SP - 8. v goes to *state with a
+// release store, after every other write.
 //
-//   R0  topOff, then the result; R8 top, then the caller's SP; R7 the
-//   caller's frame pointer; R9 the return address
-TEXT ·SwitchOutReturn(SB), NOSPLIT|NOFRAME, $0-8
+//   R0  topOff, then the result; R1 state; R2 v; R3 the caller's R29; R7
+//   its caller's R29; R8 top, then its caller's SP; R9 the return address
+TEXT ·SwitchOutReturn(SB), NOSPLIT|NOFRAME, $0-20
 	MOVD	topOff+0(FP), R0
+	MOVD	state+8(FP), R1
+	MOVWU	v+16(FP), R2
 	MOVD	g_stackhi(g), R8
 	SUB	R0, R8, R8
 	MOVD	40(R8), R0		// outer
 	MOVD	R0, g_current(g)
-	MOVD	(R8), R9		// the carrier frame's saved LR
-	MOVD	-8(R8), R7		// its saved frame pointer: the caller's
-	ADD	$8, R7, R8		// the caller's SP
+	MOVD	-8(R8), R3		// the carrier frame's caller's frame pointer
+	MOVD	8(R3), R9		// the caller's saved LR
+	MOVD	(R3), R7		// its caller's frame pointer
+	ADD	$8, R7, R8		// its caller's SP
+	STLRW	R2, (R1)		// publish
 	MOVD	$0, R0			// done = false
 	JMP	·leaveReturn(SB)
 

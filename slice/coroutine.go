@@ -52,7 +52,7 @@ const (
 	flagSaved  uint32 = 1 << iota // engine: the coroutine's region is in its block
 	flagPacked                    // engine: the block is packed (mode in flagModeMask)
 	flagBare                      // engine: packed against a template with no diff: blk is the template
-	flagDirect                    // engine: a yield returns from resumeSlice directly (see resumeSlice)
+	flagDirect                    // engine: a yield returns from ResumeFor directly (see switchOut)
 
 	flagModeShift = 6
 	flagModeMask  = 7 << flagModeShift // the Compression of a packed block
@@ -111,6 +111,8 @@ func (c *Coroutine) Resume() (done bool) { return c.ResumeFor(nil) }
 // owner from Owner. A scheduler passes the record of the carrier that
 // resumes the coroutine, so that the coroutine's code finds its task and
 // carrier without a lookup. owner is kept alive until ResumeFor returns.
+//
+//go:noinline
 func (c *Coroutine) ResumeFor(owner any) (done bool) {
 	// The one atomic read-modify-write of a round trip: it is what makes
 	// two Resumes of one coroutine exclude each other.
@@ -123,7 +125,11 @@ func (c *Coroutine) ResumeFor(owner any) (done bool) {
 			c.state.Store(stateSuspended)
 			return false
 		}
-	} else if done = c.resumeSlice(owner); !done {
+	} else if done = c.resumeSlice(owner, true); !done {
+		// (Usually a yield packs c and returns from ResumeFor itself,
+		// publishing c as below: see switchOut. ResumeFor is never
+		// inlined, for that. This is the way of a build without
+		// optimizations.)
 		if c.flags&flagOwnModeMask != 0 || globalMode.Load() != uint32(CompressNone) {
 			c.packAtYield()
 		}

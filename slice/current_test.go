@@ -92,6 +92,12 @@ func TestCurrentAfterEveryExit(t *testing.T) {
 	if err := currentAfterExits(); err != nil {
 		t.Fatal(err)
 	}
+	// With a mode to pack in at yields, a yield returns to ResumeFor
+	// (see switchOut) rather than past it.
+	defer SetCompression(SetCompression(CompressS2))
+	if err := currentAfterExits(); err != nil {
+		t.Fatal("packing at yields:", err)
+	}
 }
 
 // TestCurrentDeep checks Current and Owner deep in a coroutine whose stack

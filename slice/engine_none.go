@@ -22,7 +22,7 @@ func engineUnavailable() string {
 }
 
 func selfTest() error { return nil }
-func (c *Coroutine) resumeSlice(any) bool {
+func (c *Coroutine) resumeSlice(any, bool) bool {
 	panic("slice: internal error: engine entry point reached without an engine")
 }
 func (c *Coroutine) savedSize() int { return 0 }

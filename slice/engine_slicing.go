@@ -119,10 +119,12 @@ func at(a uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&a)
 func word(a uintptr) uintptr { return *(*uintptr)(at(a)) }
 
 // resumeSlice enters c on the calling goroutine, for owner (see ResumeFor),
-// and reports whether it finished (rather than yielded).
+// and reports whether it finished (rather than yielded). fromResume says
+// the caller is ResumeFor, which a yield may then return from directly
+// (see switchOut).
 //
 //go:noinline
-func (c *Coroutine) resumeSlice(owner any) (done bool) {
+func (c *Coroutine) resumeSlice(owner any, fromResume bool) (done bool) {
 	var ctx arch.Context
 	if c.flags&flagPacked != 0 {
 		c.unpack()
@@ -163,16 +165,13 @@ func (c *Coroutine) resumeSlice(owner any) (done bool) {
 			done = true
 		}
 	}()
-	// A yield returns from this frame straight to Resume, restoring g's
-	// current word from SwitchIn's outer argument (arch.SwitchOutReturn),
-	// when the deferred call above put no record on g (open-coded, as it
-	// is unless optimizations are off): one return less after every
-	// switch out, and that return's prediction missed (the return stack
-	// holds the coroutine's calls then).
-	if gword(g, gDefer) == d && !breakCurrent {
+	// A yield returns from this frame and ResumeFor straight to
+	// ResumeFor's caller (see switchOut) when the deferred call above
+	// put no record on g: it is open-coded, as it is unless
+	// optimizations are off.
+	c.flags &^= flagDirect
+	if fromResume && gword(g, gDefer) == d && !breakCurrent {
 		c.flags |= flagDirect
-	} else {
-		c.flags &^= flagDirect
 	}
 	if breakDirect {
 		arch.SwitchIn(&ctx, unsafe.Pointer(c), owner, outer^0x10)
@@ -369,13 +368,22 @@ func suspend() {
 	switchOut(c, topOff)
 }
 
-// switchOut ends suspend: back to the Resume that runs c, through
-// resumeSlice's frame or straight past it (see flagDirect).
-//
-//go:nosplit
+// switchOut ends suspend, whose save is done: back to the Resume that
+// runs c. With flagDirect it finishes that Resume's work itself: it packs
+// c if its mode says so (as ResumeFor would, here on the coroutine's stack
+// below the saved region), then arch.SwitchOutReturn restores g's current
+// word, publishes c as suspended with the switch's last store (as
+// publishSuspended does) and returns from resumeSlice and ResumeFor at
+// once. Those two returns, after a switch, always missed the return stack
+// buffer's prediction (it holds the coroutine's calls then); the jump
+// that replaces them is predicted. Otherwise SwitchOut returns into
+// resumeSlice.
 func switchOut(c *Coroutine, topOff uintptr) {
 	if c.flags&flagDirect != 0 {
-		arch.SwitchOutReturn(topOff)
+		if c.flags&flagOwnModeMask != 0 || globalMode.Load() != uint32(CompressNone) {
+			c.packAtYield()
+		}
+		arch.SwitchOutReturn(topOff, (*uint32)(unsafe.Pointer(&c.state)), stateSuspended)
 	}
 	arch.SwitchOut(topOff)
 }

@@ -93,7 +93,7 @@ func probeFnCall() error {
 		found, _ = findCurrent()
 	}
 	c.state.Store(stateRunning)
-	if !c.resumeSlice(nil) {
+	if !c.resumeSlice(nil, false) {
 		return errors.New("probe coroutine did not finish")
 	}
 	if f, ok := stackmap.FindFunc(ret); !ok || f.Entry() != carrierEntry {
@@ -116,7 +116,7 @@ func roundTrip() error {
 	var got []int
 	deferRan := false
 	c := &Coroutine{fn: func() { selfTestBody(&got, &deferRan) }}
-	step := func() bool { c.state.Store(stateRunning); return c.resumeSlice(nil) }
+	step := func() bool { c.state.Store(stateRunning); return c.resumeSlice(nil, false) }
 	if step() {
 		if c.ext != nil && c.ext.panic != nil {
 			return fmt.Errorf("coroutine panicked: %v", c.ext.panic.Value)
