@@ -91,11 +91,12 @@
 //   - A routine that writes SP never calls anything, and a routine that calls
 //     never writes SP: the unwinder refuses SPWRITE frames that are not
 //     innermost, and these routines never become frames of anything else.
-//   - Only two three-instruction routines write SP (enter and leave, which
-//     SwitchIn and SwitchOut jump to last): the profiler stops at an SPWRITE
-//     function even when it is innermost, so a sample anywhere else in a
-//     switch (the copy, the relocation) unwinds through SwitchIn's or
-//     SwitchOut's $0 frame to its caller.
+//   - Only three three-instruction routines write SP (enter, leave and
+//     leaveReturn, which SwitchIn, SwitchOut and SwitchOutReturn jump to
+//     last): the profiler stops at an SPWRITE function even when it is
+//     innermost, so a sample anywhere else in a switch (the copy, the
+//     relocation) unwinds through SwitchIn's, SwitchOut's or
+//     SwitchOutReturn's $0 frame to its caller.
 //   - Every routine is ABI0 and NOSPLIT; on amd64 those that need g read it
 //     from TLS (ABI0 code cannot rely on R14), and before entering Go code
 //     (ABIInternal) SwitchIn sets R14 = g and X15 = 0 as that ABI requires;

@@ -30,7 +30,9 @@ import (
 //
 // Yield calls suspend, which copies [lo, top) into the coroutine's block,
 // classifies its words with the stackmap plan, and calls arch.SwitchOut,
-// which returns from SwitchIn. Resume later calls SwitchIn again, usually
+// which returns from SwitchIn (or, usually, arch.SwitchOutReturn, which
+// returns from resumeSlice and ResumeFor as well: see switchOut). Resume
+// later calls SwitchIn again, usually
 // with a different top; SwitchIn copies the block below it, relocates, and
 // continues Yield as if its call to suspend had returned.
 
