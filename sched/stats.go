@@ -177,6 +177,9 @@ func (s *Scheduler) Stats() Stats {
 	blocked := s.blockedTasks()
 	for _, t := range s.tasks() {
 		ti := t.info(now, blocked)
+		if ti.State == "done" {
+			continue // finished, about to leave the registry (see Task.finish)
+		}
 		st.Tasks++
 		switch ti.State {
 		case "running":
@@ -207,7 +210,9 @@ func (s *Scheduler) Tasks() []TaskInfo {
 	blocked := s.blockedTasks()
 	var out []TaskInfo
 	for _, t := range s.tasks() {
-		out = append(out, t.info(now, blocked))
+		if ti := t.info(now, blocked); ti.State != "done" { // see Stats
+			out = append(out, ti)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
