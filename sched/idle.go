@@ -16,6 +16,7 @@ const maxIdleWait = 50 * time.Millisecond
 // if there is one. The others sleep until woken.
 func (c *carrier) idle() {
 	s := c.s
+	s.idles.Add(1)
 	s.idleMu.Lock()
 	watcher := s.watcher == nil
 	if watcher {

@@ -83,6 +83,7 @@ type Scheduler struct {
 	sweepStop, sweepDone chan struct{}
 
 	handoffs atomic.Uint64
+	idles    atomic.Uint64 // carriers' turns idle (see Stats.Idles)
 	// Stand-ins (standin.go): workers detached from their carriers while
 	// their tasks block, and the count of resumes of retired workers.
 	maxStandIns     int

@@ -131,6 +131,10 @@ type Stats struct {
 	// Switches counts coroutine resumes, Steals work-stealing raids,
 	// Handoffs the monitor's moves of a hogged carrier's tasks.
 	Switches, Steals, Handoffs uint64
+	// Idles counts the times a carrier ran out of work and went idle:
+	// each is a sleep (in the poller, or on the Go runtime's futex) and a
+	// wake-up, which a server moving data pays per burst of readiness.
+	Idles uint64
 	// Compression is the slice package's compression counters (process
 	// wide: packed and unpacked bytes, templates and their users, pack and
 	// unpack times); see WithCompression.
@@ -167,7 +171,7 @@ func addHist(h []Bucket, n int) {
 func (s *Scheduler) Stats() Stats {
 	st := Stats{Name: s.name, Engine: slice.Engine().Description, Carriers: s.ncarriers,
 		ParkedBy: map[string]int{}, SavedHist: newHist(), PeakHist: newHist(),
-		Switches: s.switches(), Handoffs: s.handoffs.Load(),
+		Switches: s.switches(), Handoffs: s.handoffs.Load(), Idles: s.idles.Load(),
 		StandIns: int(s.standIns.Load()), StandInsStarted: s.standInsStarted.Load(),
 		Compression: slice.ReadCompressionStats()}
 	for _, c := range s.carriers {

@@ -5,6 +5,7 @@ import (
 	"expvar"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stackslice/stackslice/slice"
 )
@@ -64,4 +65,24 @@ func TestStatsLeaveOutFinishedTasks(t *testing.T) {
 	}
 	ch.Close()
 	waitTask(t, tk)
+}
+
+// TestStatsIdles: a carrier whose only task sleeps goes idle at each
+// sleep, and Stats.Idles counts it.
+func TestStatsIdles(t *testing.T) {
+	s := newSched(t, WithCarriers(1))
+	const sleeps = 3
+	before := s.Stats().Idles
+	tk, err := s.Go(func(context.Context) {
+		for range sleeps {
+			Sleep(time.Millisecond)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTask(t, tk)
+	if got := s.Stats().Idles - before; got < sleeps {
+		t.Errorf("Idles grew by %d over %d sleeps of the only task on one carrier; want at least %d", got, sleeps, sleeps)
+	}
 }
