@@ -18,10 +18,11 @@
 // per relay) is split into -rounds rounds (20) that alternate which relay
 // goes first (ours, net; net, ours; ...), so that warm-up and drift on a
 // shared machine do not favour either. It also prints the CPU time the
-// relays' process spent per MB through each relay. With -json it prints
+// relays' process spent per MB through each relay, and how often per MB
+// our relay's carriers ran out of work and slept. With -json it prints
 // one object: {"ours_mbps", "net_mbps", "ratio"}, the CPU per MB
-// ("ours_cpu_ns_per_mb", "net_cpu_ns_per_mb"), and the settings and rounds
-// they come from.
+// ("ours_cpu_ns_per_mb", "net_cpu_ns_per_mb"), the sleeps per MB
+// ("ours_idles_per_mb"), and the settings and rounds they come from.
 package main
 
 import (
@@ -213,7 +214,11 @@ type BenchReport struct {
 	// backend's CPU would count too).
 	OursCPU time.Duration `json:"ours_cpu_ns_per_mb"`
 	NetCPU  time.Duration `json:"net_cpu_ns_per_mb"`
-	Rounds  []BenchRound  `json:"rounds"`
+	// OursIdles is how often per MB a carrier of our relay's scheduler ran
+	// out of work and slept (sched.Stats.Idles): each sleep is a wake-up
+	// to pay.
+	OursIdles float64      `json:"ours_idles_per_mb"`
+	Rounds    []BenchRound `json:"rounds"`
 }
 
 // BenchRound is one round: both relays, one after the other.
@@ -231,6 +236,9 @@ func (r *BenchReport) print(out io.Writer) {
 	fmt.Fprintf(out, "  ratio                                 %8.2fx\n", r.Ratio)
 	if !r.InProcess {
 		fmt.Fprintf(out, "  relay CPU per MB: stackslice %v, goroutines %v\n", r.OursCPU, r.NetCPU)
+	}
+	if r.OursMBps > 0 {
+		fmt.Fprintf(out, "  stackslice carriers going idle per MB: %.1f\n", r.OursIdles)
 	}
 }
 
@@ -279,6 +287,7 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 	rep := &BenchReport{Conns: conns, Chunk: chunk, Duration: dur, InProcess: inproc}
 	each := dur / time.Duration(rounds)
 	var oursCPU, netCPU time.Duration // this process's CPU time during each relay's rounds
+	var oursIdles uint64              // our relay's carriers' turns idle during its rounds
 	for r := 0; r < rounds; r++ {
 		round := BenchRound{OursFirst: r%2 == 0}
 		for i := 0; i < 2; i++ {
@@ -287,10 +296,12 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 				continue
 			}
 			if ours {
+				idles := s.Stats().Idles
 				mbs, cpu, err := loadCPU(p, pln.Addr().String(), conns, chunk, each)
 				if err != nil {
 					return nil, fmt.Errorf("stackslice relay: %w", err)
 				}
+				oursIdles += s.Stats().Idles - idles
 				round.OursMBps = mbs
 				rep.OursMBps += mbs / float64(rounds)
 				oursCPU += cpu
@@ -308,6 +319,9 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 	}
 	if rep.NetMBps > 0 {
 		rep.Ratio = rep.OursMBps / rep.NetMBps
+	}
+	if mb := rep.OursMBps * dur.Seconds(); mb > 0 {
+		rep.OursIdles = float64(oursIdles) / mb
 	}
 	if !inproc {
 		rep.OursCPU = perMB(oursCPU, rep.OursMBps, dur)

@@ -82,6 +82,9 @@ func TestBenchJSON(t *testing.T) {
 	}
 	// The load ran in a child: the relays moved bytes, which costs this
 	// process some CPU each.
+	if full.OursIdles <= 0 {
+		t.Errorf("ours_idles_per_mb %v: want the relay's carriers' turns idle counted (they wait for the load's data)", full.OursIdles)
+	}
 	if full.InProcess || full.OursCPU <= 0 || full.NetCPU <= 0 {
 		t.Errorf("in_process %v, ours_cpu_ns_per_mb %v, net_cpu_ns_per_mb %v: want the load in a child and both relays' CPU measured",
 			full.InProcess, full.OursCPU, full.NetCPU)
