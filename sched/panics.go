@@ -28,17 +28,19 @@ func LogPanic(t *Task, p *slice.PanicError) {
 	log.Printf("sched: panic in task %s: %v\n%s", t.describe(), p.Value, p.Stack)
 }
 
-// taskDone finishes a task whose coroutine has ended with err, handing a
-// panic to the scheduler's panic handler or, without one, ending the
-// program.
-func (s *Scheduler) taskDone(t *Task, err error) {
-	if pe, ok := err.(*slice.PanicError); ok {
-		if s.panicHandler == nil {
-			panic(&taskPanic{task: t.describe(), p: pe})
-		}
-		s.panicHandler(t, pe)
+// taskDone finishes a task whose coroutine has ended, by a return (pe nil)
+// or a panic (pe), handing a panic to the scheduler's panic handler or,
+// without one, ending the program.
+func (s *Scheduler) taskDone(t *Task, pe *slice.PanicError) {
+	if pe == nil {
+		t.finish(nil) // not pe: a nil *PanicError is a non-nil error
+		return
 	}
-	t.finish(err)
+	if s.panicHandler == nil {
+		panic(&taskPanic{task: t.describe(), p: pe})
+	}
+	s.panicHandler(t, pe)
+	t.finish(pe)
 }
 
 // taskPanic is the value a worker panics with for a task panic that no

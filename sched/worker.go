@@ -299,11 +299,7 @@ func (w *worker) afterRun(t *Task, done bool, err *slice.PanicError) (next *Task
 	// result says whether it did.
 	kept = w.seq.Add(^uint64(inTaskBit-1))&detachedBit == 0
 	if done {
-		if err != nil {
-			w.c.s.taskDone(t, err)
-		} else {
-			w.c.s.taskDone(t, nil)
-		}
+		w.c.s.taskDone(t, err)
 	}
 	if !kept {
 		w.retire()
