@@ -130,7 +130,7 @@ func (c *Coroutine) ResumeFor(owner any) (done bool) {
 		// publishing c as below: see switchOut. ResumeFor is never
 		// inlined, for that. This is the way of a build without
 		// optimizations.)
-		if c.flags&flagOwnModeMask != 0 || globalMode.Load() != uint32(CompressNone) {
+		if c.mayPackAtYield() {
 			c.packAtYield()
 		}
 		c.publishSuspended() // after every write to c and its block
@@ -203,6 +203,13 @@ func (c *Coroutine) yieldMode() Compression {
 		return Compression(own>>flagOwnModeShift - 1)
 	}
 	return Compression(globalMode.Load())
+}
+
+// mayPackAtYield reports whether c may have a mode that packs it at a
+// yield (its own, or the global one): the inline test in front of
+// packAtYield, which a round trip with no compression then never calls.
+func (c *Coroutine) mayPackAtYield() bool {
+	return c.flags&flagOwnModeMask != 0 || globalMode.Load() != uint32(CompressNone)
 }
 
 // packAtYield runs in Resume after c yielded, while Resume still owns it:

@@ -175,11 +175,11 @@ func (c *Coroutine) resumeSlice(owner any, fromResume bool) (done bool) {
 	if fromResume && gword(g, gDefer) == d && !breakCurrent {
 		c.flags |= flagDirect
 	}
+	putBack := outer // g's current word for arch.SwitchOutReturn to restore
 	if breakDirect {
-		arch.SwitchIn(&ctx, unsafe.Pointer(c), owner, outer^0x10)
-	} else {
-		arch.SwitchIn(&ctx, unsafe.Pointer(c), owner, outer)
+		putBack ^= 0x10
 	}
+	arch.SwitchIn(&ctx, unsafe.Pointer(c), owner, putBack)
 	runtime.KeepAlive(owner) // its copy in SwitchIn's arguments is not scanned
 	returned = true
 	if !breakCurrent {
@@ -382,7 +382,7 @@ func suspend() {
 // resumeSlice.
 func switchOut(c *Coroutine, topOff uintptr) {
 	if c.flags&flagDirect != 0 {
-		if c.flags&flagOwnModeMask != 0 || globalMode.Load() != uint32(CompressNone) {
+		if c.mayPackAtYield() {
 			c.packAtYield()
 		}
 		arch.SwitchOutReturn(topOff, (*uint32)(unsafe.Pointer(&c.state)), stateSuspended)
