@@ -320,12 +320,13 @@ func runBench(conns, chunk, rounds int, dur time.Duration, only string, inproc b
 	if rep.NetMBps > 0 {
 		rep.Ratio = rep.OursMBps / rep.NetMBps
 	}
-	if mb := rep.OursMBps * dur.Seconds(); mb > 0 {
-		rep.OursIdles = float64(oursIdles) / mb
+	oursMB, netMB := rep.OursMBps*dur.Seconds(), rep.NetMBps*dur.Seconds() // each relay's MB over all rounds
+	if oursMB > 0 {
+		rep.OursIdles = float64(oursIdles) / oursMB
 	}
 	if !inproc {
-		rep.OursCPU = perMB(oursCPU, rep.OursMBps, dur)
-		rep.NetCPU = perMB(netCPU, rep.NetMBps, dur)
+		rep.OursCPU = perMB(oursCPU, oursMB)
+		rep.NetCPU = perMB(netCPU, netMB)
 	}
 	return rep, nil
 }
@@ -338,9 +339,8 @@ func loadCPU(p peer, addr string, conns, chunk int, d time.Duration) (mbs float6
 	return mbs, processCPU() - c0, err
 }
 
-// perMB divides cpu by the MB moved at mbs MB/s over d.
-func perMB(cpu time.Duration, mbs float64, d time.Duration) time.Duration {
-	mb := mbs * d.Seconds()
+// perMB divides cpu by mb, the MB moved meanwhile.
+func perMB(cpu time.Duration, mb float64) time.Duration {
 	if mb <= 0 {
 		return 0
 	}
