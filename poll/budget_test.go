@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
@@ -53,7 +52,7 @@ var connParkBudgets = map[string]map[string]parkBudget{
 // TestConnParkBudget measures what a task parked in a Conn's Read,
 // WaitRead and ReadWith holds, and its headroom, against connParkBudgets.
 func TestConnParkBudget(t *testing.T) {
-	skipUnlessBudgeted(t)
+	budgets := archBudgets(t, connParkBudgets)
 	s := newScheduler(t, sched.WithCarriers(1))
 	e := schedEnvOn(s)
 	pool := NewBufferPool(64)
@@ -105,7 +104,7 @@ func TestConnParkBudget(t *testing.T) {
 			wait(t, tk.Done(), "the task to end")
 			return size
 		})
-		checkParkBudget(t, p.name, connParkBudgets[runtime.GOARCH][p.name], got, frames)
+		checkParkBudget(t, p.name, budgets[p.name], got, frames)
 	}
 }
 

@@ -94,17 +94,20 @@ func runChild(test, role string, limit time.Duration, env ...string) (out []byte
 // frame shows, not only a growth that crosses a class; and no figure
 // depends on the engine's internals.
 
-// skipUnlessBudgeted skips a Budget test of sizes in bytes where the
-// figures do not apply: where skipUnlessFramesAsBuilt skips, and on an
-// architecture the figures were not recorded for (each lays its frames out
-// its own way: arm64 keeps the saved LR at the bottom of each frame, and
+// archBudgets returns this architecture's budgets from budgets (keyed by
+// GOARCH, then by place), or skips a Budget test of sizes in bytes where
+// the figures do not apply: where skipUnlessFramesAsBuilt skips, and on an
+// architecture they were not recorded for (each lays its frames out its
+// own way: arm64 keeps the saved LR at the bottom of each frame, and
 // aligns frames to 16 bytes).
-func skipUnlessBudgeted(t testing.TB) {
+func archBudgets(t testing.TB, budgets map[string]map[string]parkBudget) map[string]parkBudget {
 	t.Helper()
 	skipUnlessFramesAsBuilt(t)
-	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
-		t.Skip("the budgets are recorded for amd64's and arm64's frames, not " + runtime.GOARCH + "'s")
+	b, ok := budgets[runtime.GOARCH]
+	if !ok {
+		t.Skip("no budgets recorded for " + runtime.GOARCH + "'s frames")
 	}
+	return b
 }
 
 // skipUnlessFramesAsBuilt skips a test of what parked frames hold (a

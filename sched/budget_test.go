@@ -3,7 +3,6 @@ package sched
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -44,7 +43,7 @@ var parkBudgets = map[string]map[string]parkBudget{
 // TestParkBudget measures what a task parked in Chan.Recv, Sleep and Park
 // holds, and its headroom, against parkBudgets.
 func TestParkBudget(t *testing.T) {
-	skipUnlessBudgeted(t)
+	budgets := archBudgets(t, parkBudgets)
 	s := newSched(t, WithCarriers(1))
 	ch := NewChan[int](0)
 	places := []struct {
@@ -68,7 +67,7 @@ func TestParkBudget(t *testing.T) {
 			waitTask(t, tk)
 			return size
 		})
-		checkParkBudget(t, p.name, parkBudgets[runtime.GOARCH][p.name], got, frames)
+		checkParkBudget(t, p.name, budgets[p.name], got, frames)
 	}
 }
 
