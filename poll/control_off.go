@@ -7,9 +7,9 @@ package poll
 // negcontrol tag (go test -tags negcontrol); in every other build they are
 // constants the compiler removes, so nothing a user imports can flip them.
 
-// brokenWakeOrder clears the poller's wake flag before draining the wake
-// event, the order that lost wake-ups (see consumeWake).
-const brokenWakeOrder = false
+// brokenWakeCheck makes a Poll about to sleep ignore a pending Wake (see
+// beginWait), so that a Wake asked for while no Poll slept is lost.
+const brokenWakeCheck = false
 
 // brokenLockGrant makes a cancelled waiter of an I/O lock return its
 // cancellation although the lock was handed to it, leaving the lock held

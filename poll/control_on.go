@@ -6,7 +6,7 @@ package poll
 // the negative-control tests set.
 
 var (
-	brokenWakeOrder   bool
+	brokenWakeCheck   bool
 	brokenLockGrant   bool
 	brokenCollect     bool
 	brokenTimerDriver bool

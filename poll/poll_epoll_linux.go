@@ -90,6 +90,7 @@ func (p *poller) drainWake() {
 const pollBatch = 128
 
 func (p *poller) poll(timeout time.Duration, helper bool) {
+	timeout = p.beginWait(timeout)
 	msec := -1
 	if timeout == 0 {
 		msec = 0
@@ -100,6 +101,7 @@ func (p *poller) poll(timeout time.Duration, helper bool) {
 	}
 	var evs [pollBatch]unix.EpollEvent
 	n, err := unix.EpollWait(p.epfd, evs[:], msec)
+	p.endWait(timeout)
 	if err != nil {
 		return // EINTR; anything else means a closed poller: return, the caller loops
 	}

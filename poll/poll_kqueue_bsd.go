@@ -70,6 +70,7 @@ func (p *poller) drainWake() {} // EV_CLEAR resets the user event when it is rep
 const pollBatch = 128
 
 func (p *poller) poll(timeout time.Duration, helper bool) {
+	timeout = p.beginWait(timeout)
 	var ts *unix.Timespec
 	if timeout >= 0 {
 		t := unix.NsecToTimespec(int64(timeout))
@@ -77,6 +78,7 @@ func (p *poller) poll(timeout time.Duration, helper bool) {
 	}
 	var evs [pollBatch]unix.Kevent_t
 	n, err := unix.Kevent(p.kq, nil, evs[:], ts)
+	p.endWait(timeout)
 	if err != nil {
 		return
 	}

@@ -35,7 +35,13 @@ type poller struct {
 	users   atomic.Int64
 	drained chan struct{}
 
-	wakePending atomic.Bool // a Wake is written and not yet consumed
+	// wakePending says a Wake is asked for and no Poll has returned for it
+	// yet; sleepers counts the goroutines that wait, or are about to, in
+	// the OS queue (see beginWait). Wake writes the wake event only while
+	// somebody sleeps: a Wake while nobody does (a carrier readying tasks
+	// from its own Poll's events, the commonest case) costs no system call.
+	wakePending atomic.Bool
+	sleepers    atomic.Int32
 
 	gen atomic.Uint32 // registration generations; 0 is never used
 
@@ -129,12 +135,49 @@ func (p *poller) nextGen() uint32 {
 	}
 }
 
-// Wake makes a Poll in progress, or the next one, return at once.
+// Wake makes a Poll in progress, or the next one, return at once. It
+// writes the wake event only if a Poll sleeps, or is about to, in the OS
+// queue; otherwise the flag it sets makes the next Poll return at once
+// (beginWait).
 func (p *poller) Wake() {
-	if p.wakePending.CompareAndSwap(false, true) && p.enter() {
+	if !p.wakePending.CompareAndSwap(false, true) {
+		return // asked for already: the Poll that returns for it returns for this one
+	}
+	if p.sleepers.Load() == 0 {
+		return // nobody sleeps: the next wait sees the flag
+	}
+	if p.enter() {
 		p.wakes.Add(1)
 		p.wake()
 		p.exit()
+	}
+}
+
+// beginWait is called by pollImpl.poll before it waits in the OS queue for
+// up to timeout, and returns the timeout to wait for: 0, without sleeping,
+// if a Wake is pending (which this Poll then consumes, returning for it).
+// A wait that may sleep counts itself among the sleepers first and then
+// looks at the flag, while Wake sets the flag first and then looks at the
+// sleepers: of a Wake and a wait that race, one sees the other, so either
+// the wait does not sleep or Wake writes the event that ends it. endWait
+// is called when the wait returns, with what beginWait returned.
+func (p *poller) beginWait(timeout time.Duration) time.Duration {
+	if timeout == 0 {
+		return 0
+	}
+	p.sleepers.Add(1)
+	if p.wakePending.Load() && !brokenWakeCheck {
+		p.sleepers.Add(-1)
+		p.wakePending.Store(false)
+		return 0
+	}
+	return timeout
+}
+
+// endWait ends a wait that beginWait began with timeout (its result).
+func (p *poller) endWait(timeout time.Duration) {
+	if timeout != 0 {
+		p.sleepers.Add(-1)
 	}
 }
 
@@ -156,23 +199,14 @@ func (p *poller) Poll(timeout time.Duration) {
 // consumeWake is called by pollImpl when it sees the wake event.
 //
 // The event is drained first and the flag cleared after, as the Go
-// runtime's netpoll does with netpollWakeSig. The flag then never stays set
-// without an event pending: every clear follows a drain, and a Wake that
-// sets the flag writes its event after. A Wake that comes between the drain
-// and the clear finds the flag still set and writes nothing; that is
-// harmless, because this Poll is returning and its caller looks for work
-// next. (Clearing first lost wake-ups for good: a Wake between the clear
-// and the drain set the flag and had its event drained, and with the flag
-// stuck every later Wake skipped its write.) kqueue resets its user event
-// when it reports it, which is the drain.
+// runtime's netpoll does with netpollWakeSig, so that the flag is not left
+// clear with an event still to come from a Wake that set it. A Wake between
+// the drain and the clear finds the flag set and does nothing: this Poll is
+// returning, and its caller looks for work next. kqueue resets its user
+// event when it reports it, which is the drain.
 func (p *poller) consumeWake(helper bool) {
-	if brokenWakeOrder { // negative control (test builds only): the old order
-		p.wakePending.Store(false)
-		p.drainWake()
-	} else {
-		p.drainWake()
-		p.wakePending.Store(false)
-	}
+	p.drainWake()
+	p.wakePending.Store(false)
 	if helper && p.inPoll.Load() > 0 {
 		p.Wake() // it was meant for the scheduler's Poll: pass it on
 	}

@@ -17,7 +17,7 @@ import (
 
 // wakeStress races Wake against a poller that waits in Poll with no
 // timeout to speak of, for d, then checks that one more Wake still ends a
-// Poll. A lost wake-up (a wake flag left set with no event pending) is for
+// Poll. A lost wake-up (a wake flag left set that no Poll consumes) is for
 // good: every later Wake skips its write and the handshake times out.
 func wakeStress(d time.Duration) error {
 	p, err := newPoller(timers.New())
@@ -81,6 +81,57 @@ func TestWakeNotLost(t *testing.T) {
 	}
 	if err := wakeStress(d); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWakeWhileAwake: a Wake while no Poll sleeps writes no wake event (it
+// costs no system call), and the next Poll returns at once for it; a Wake
+// while a Poll sleeps writes the event, which ends that Poll.
+func TestWakeWhileAwake(t *testing.T) {
+	p, err := newPoller(timers.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	pollAsync := func() chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			p.Poll(time.Minute)
+			close(done)
+		}()
+		return done
+	}
+	awaitPoll := func(done chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			p.wake() // end the Poll, past the flag
+			<-done
+			t.Fatalf("%s: the Poll slept on (Wake lost)", what)
+		}
+	}
+	p.Wake()
+	if w := p.stats().Wakes; w != 0 {
+		t.Fatalf("a Wake with no Poll sleeping wrote the wake event (Wakes = %d)", w)
+	}
+	awaitPoll(pollAsync(), "a Poll after a Wake asked for while none slept")
+	if p.wakePending.Load() {
+		t.Fatal("the Poll that returned for a Wake left its flag set")
+	}
+	done := pollAsync()
+	for deadline := time.Now().Add(5 * time.Second); p.sleepers.Load() == 0; {
+		if time.Now().After(deadline) {
+			p.wake()
+			<-done
+			t.Fatal("the Poll did not count itself among the sleepers within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.Wake()
+	awaitPoll(done, "a Poll that slept when Wake came")
+	if w := p.stats().Wakes; w != 1 {
+		t.Fatalf("a Wake with a Poll sleeping: Wakes = %d, want 1 (the event written)", w)
 	}
 }
 

@@ -108,9 +108,16 @@ func (s *Scheduler) wakeOne() {
 	}
 }
 
+// wakeWatcherLocked wakes the watcher where it sleeps: in the poller's
+// Poll if there is a poller, else on its wake channel. (Poking the channel
+// as well left a stale wake-up there, which the carrier took later, as a
+// sleeper, for a call to work: one needless turn idle for each.) A watcher
+// that began to sleep on its channel before SetPoller installed the poller
+// is poked by SetPoller.
 func (s *Scheduler) wakeWatcherLocked() {
 	if p := s.poller.Load(); p != nil {
 		(*p).Wake()
+		return
 	}
 	poke(s.watcher.wake)
 }

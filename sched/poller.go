@@ -60,6 +60,9 @@ func (s *Scheduler) SetPoller(p Poller) error {
 	}
 	s.poller.Store(&p)
 	s.wakeAllLocked() // an idle carrier may now poll
+	if s.watcher != nil {
+		poke(s.watcher.wake) // it may sleep on its channel, from before p
+	}
 	return nil
 }
 
