@@ -89,7 +89,10 @@ package poll
 // sched.Scheduler.SetPoller under pollerMu, so that two first uses do not
 // both make one; the scheduler's idle watcher sleeps in its Poll (epoll_wait
 // or kevent) until the next timer, and Wake (an eventfd, or EVFILT_USER
-// on kqueue) interrupts it. Nothing global refers to a poller. Its Close
+// on kqueue) interrupts it; a Wake while no Poll sleeps only sets a flag
+// that the next Poll looks at before it sleeps (beginWait), so that a
+// carrier readying tasks from its own Poll's events makes no system call
+// to wake itself. Nothing global refers to a poller. Its Close
 // (called by the scheduler's, after the carriers have stopped) waits until
 // no goroutine uses its own descriptors (enter/exit), closes every netFD
 // still in its table, then closes its own descriptors.
