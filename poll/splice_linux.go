@@ -343,8 +343,8 @@ func (s *splicer) pump() (seq uint32, wait bool, err error) {
 		n, err := unix.Splice(s.p.rfd, nil, fd.sysfd(), nil, s.inPipe, spliceFlags)
 		if n > 0 {
 			s.inPipe -= int(n)
-			s.written += n
-			s.remain -= n
+			s.written += int64(n) // n is an int on 32-bit platforms
+			s.remain -= int64(n)
 			continue
 		}
 		switch err {

@@ -1,3 +1,5 @@
+//go:build amd64 || arm64
+
 package slice
 
 import (
@@ -27,7 +29,9 @@ import (
 // or not at all, never wrongly.
 //
 // A token is tokenMagic | a<<31 | k<<8 | d: d bytes past shadow entry k, or
-// past alive[k] if a is 1.
+// past alive[k] if a is 1. Tokens are 64-bit words, so this file is built
+// only for the engine's architectures, which are 64-bit (templates.go is
+// its only user).
 const (
 	tokenMagic    = uintptr(0xa5a55a5a) << 32 // the high half of every token
 	tokenAlive    = uintptr(1) << 31
