@@ -53,6 +53,9 @@ func BenchmarkSwitch(b *testing.B) {
 	b.Run("slice-compressed", func(b *testing.B) {
 		b.Run("depth=3", func(b *testing.B) { benchSwitchSliceMode(b, 3, slice.CompressTemplate) })
 	})
+	b.Run("slice-defer", func(b *testing.B) {
+		b.Run("depth=3", func(b *testing.B) { benchSwitchSliceDefer(b, 3) })
+	})
 	b.Run("iterpull", func(b *testing.B) {
 		for _, depth := range switchDepths {
 			b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchSwitchIterPull(b, depth) })
@@ -98,6 +101,45 @@ func benchSwitchSliceMode(b *testing.B, depth int, mode slice.Compression) {
 	if rounds != b.N+1 {
 		b.Fatalf("coroutine ran %d rounds, want %d", rounds, b.N+1)
 	}
+}
+
+// benchSwitchSliceDefer is benchSwitchSlice with a deferred closure in a
+// frame under the yield: the closure is a stack object, as in any handler
+// with a defer (defer conn.Close(), defer mu.Unlock()), so the save must
+// find whether it is live.
+func benchSwitchSliceDefer(b *testing.B, depth int) {
+	stop := false
+	rounds, deferred := 0, 0
+	c := slice.New(func() {
+		for !stop {
+			withDefer(depth, &deferred)
+			rounds++
+		}
+	})
+	if c.Resume() {
+		b.Fatal("coroutine finished before its first yield")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Resume()
+	}
+	b.StopTimer()
+	stop = true
+	if !c.Resume() {
+		b.Fatal("coroutine did not finish")
+	}
+	if rounds != b.N+1 || deferred != rounds {
+		b.Fatalf("coroutine ran %d rounds and %d defers, want %d", rounds, deferred, b.N+1)
+	}
+}
+
+// withDefer yields depth calls below a frame with a deferred closure.
+//
+//go:noinline
+func withDefer(depth int, n *int) {
+	defer func() { *n++ }()
+	recurse(depth, slice.Yield)
 }
 
 func benchSwitchIterPull(b *testing.B, depth int) {

@@ -21,8 +21,8 @@ type quickObj struct{ v int }
 //go:noinline
 func quickFrame(round int, errs *[]error) {
 	// Six variables, not an array, and no composite literals: those would
-	// be stack objects, and a plan with stack objects never takes the
-	// quick save.
+	// be stack objects, and this test is about live slots (see
+	// TestQuickSaveWithObjects for objects).
 	var p0, p1, p2, p3, p4, p5 *quickObj
 	n := 0
 	switch round % 3 {
@@ -60,14 +60,62 @@ func checkQuickObj(errs *[]error, round, i int, p *quickObj) {
 	}
 }
 
-// quickRoundTrips runs a coroutine through rounds of quickFrame, resumed
-// on several goroutines (other addresses), and returns what went wrong,
-// including a panic out of Resume.
-func quickRoundTrips(rounds int) (err error) {
+// quickBox is a stack object of quickObjFrame: heap pointers and a
+// pointer to itself, all in the object's words.
+type quickBox struct {
+	p    [6]*quickObj
+	self *quickBox
+}
+
+// quickObjFrame is quickFrame with the pointers in stack objects: a box
+// holding n heap pointers and its own address, and a deferred closure
+// that checks the box when the frame returns. A quick save must find
+// both objects live (the closure through the defer's slot, the box
+// through the closure and the argument of useBox's call) and relocate the
+// box's pointer to itself.
+//
+//go:noinline
+func quickObjFrame(round int, errs *[]error) {
+	var box quickBox
+	n := round % 3 * 3
+	for i := 0; i < n; i++ {
+		box.p[i] = newQuickObj(round, i)
+	}
+	box.self = &box
+	defer func() {
+		if box.self != &box {
+			*errs = append(*errs, fmt.Errorf("round %d: the box's pointer to itself was not relocated", round))
+		}
+		for i := 0; i < n; i++ {
+			checkQuickObj(errs, round, i, box.p[i])
+		}
+	}()
+	useBox(&box)
+	Yield()
+	runtime.GC()
+	if box.self != &box {
+		*errs = append(*errs, fmt.Errorf("round %d: the box's pointer to itself was not relocated", round))
+	}
+	for i := 0; i < n; i++ {
+		checkQuickObj(errs, round, i, box.p[i])
+	}
+}
+
+//go:noinline
+func useBox(b *quickBox) {
+	if b.self != b {
+		panic("quickBox not set up")
+	}
+}
+
+// quickRoundTrips runs a coroutine through rounds of frame (quickFrame or
+// quickObjFrame), resumed on several goroutines (other addresses), and
+// returns what went wrong, including a panic out of Resume.
+func quickRoundTrips(rounds int, frame func(int, *[]error)) (err error) {
 	var errs []error
 	c := New(func() {
 		for r := 0; r < rounds; r++ {
-			quickFrame(r, &errs)
+			frame(r, &errs)
 		}
 	})
 	defer func() {
@@ -95,7 +143,15 @@ func quickRoundTrips(rounds int) (err error) {
 }
 
 func TestQuickSaveFallsBack(t *testing.T) {
-	if err := quickRoundTrips(24); err != nil {
+	if err := quickRoundTrips(24, quickFrame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQuickSaveWithObjects is TestQuickSaveFallsBack with the pointers in
+// stack objects, which the quick save tracks too.
+func TestQuickSaveWithObjects(t *testing.T) {
+	if err := quickRoundTrips(24, quickObjFrame); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -26,9 +26,11 @@
 // static memory and the two the caller names in Alive excepted), a pointer
 // into the carrier's stack outside the region is refused, and a stack object
 // counts only when a live word points into it. Plan.Quick does the same for
-// the common case (no stack objects, a plain frame-pointer chain) in one
-// pass, within the room its caller already has, and gives up, putting the
-// region back as it was, when that case or that room does not hold.
+// the common case (a plain frame-pointer chain, at most 64 stack objects)
+// in one pass over the slots and one over the
+// live objects' pointer words, within the room its caller already has, and
+// gives up, putting the region back as it was, when that case or that room
+// does not hold.
 //
 // # Invariants
 //

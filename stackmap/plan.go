@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"unsafe"
@@ -49,7 +50,8 @@ type Plan struct {
 	paired bool
 	// links is the frame-pointer chain as Quick walks it, one entry per
 	// saved BP, built once with the plan; nil when Quick cannot serve the
-	// plan (stack objects, no saved BP, more words than a uint16 indexes).
+	// plan (no saved BP, more words than a uint16 indexes, or stack
+	// objects Quick cannot track: see unpackObjects).
 	links []link
 }
 
@@ -73,6 +75,9 @@ type retSlot struct {
 type Object struct {
 	off, size uint32
 	obj       stackObject
+	// ptrs are the region offsets of the object's pointer words (its GC
+	// mask, unpacked once for Quick).
+	ptrs []uint32
 }
 
 // Errors for regions that cannot be saved. The walker wraps them with the
@@ -235,7 +240,7 @@ func (p *Plan) finish() {
 	for i := 0; p.paired && i < len(p.chain); i++ {
 		p.paired = p.chain[i].off == p.BPs[i]+8
 	}
-	if len(p.Objects) == 0 && len(p.BPs) > 0 && p.size/8 <= 1<<16-1 {
+	if p.unpackObjects() && len(p.BPs) > 0 && p.size/8 <= 1<<16-1 {
 		p.links = make([]link, len(p.BPs))
 		for i, off := range p.BPs {
 			l := link{off: off, next: uint32(p.size - fpChainEnd)}
@@ -248,6 +253,52 @@ func (p *Plan) finish() {
 			p.links[i] = l
 		}
 	}
+}
+
+// maxQuickObjects is how many stack objects Quick tracks: one bit each in
+// a word.
+const maxQuickObjects = 64
+
+// unpackObjects reports whether Quick can find the plan's live stack objects
+// itself, and unpacks their pointer words for it. It can when they are few
+// (maxQuickObjects) and no saved frame pointer lies inside one. A live slot
+// may lie inside one (the compiler keeps some address-taken variables in
+// the stack maps too): Run visits such a word once, as a slot, since slots
+// come first, so the object's list leaves it out.
+func (p *Plan) unpackObjects() bool {
+	if len(p.Objects) > maxQuickObjects {
+		return false
+	}
+	for i := range p.Objects {
+		o := &p.Objects[i]
+		if containsAny(p.BPs, o.off, o.size) {
+			return false
+		}
+		for w := int32(0); int64(w)*ptrSize < int64(o.obj.ptrBytes); w++ {
+			off := o.off + uint32(w)*ptrSize
+			if _, slot := slices.BinarySearch(p.Slots, off); o.obj.isPtr(w) && !slot {
+				o.ptrs = append(o.ptrs, off)
+			}
+		}
+	}
+	return true
+}
+
+// containsAny reports whether any of the sorted offsets lies in [off, off+size).
+func containsAny(offs []uint32, off, size uint32) bool {
+	i, _ := slices.BinarySearch(offs, off)
+	return i < len(offs) && offs[i]-off < size
+}
+
+// objectBit returns the bit of the stack object containing region offset
+// d (see Quick), or 0 if d is in none.
+func (p *Plan) objectBit(d uintptr) uint64 {
+	for i := range p.Objects {
+		if o := &p.Objects[i]; d-uintptr(o.off) < uintptr(o.size) {
+			return 1 << i
+		}
+	}
+	return 0
 }
 
 func sortUnique(s []uint32) []uint32 {

@@ -2,6 +2,7 @@ package stackmap
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 	"unsafe"
 )
@@ -37,8 +38,8 @@ type Scan struct {
 	region []byte
 	lo     uintptr
 	plan   *Plan
-	live   []bool // per object of plan: found live
-	work   []int32
+	live   []objState // per object of plan
+	next   int        // the lowest-numbered object found live and not yet scanned, or len(live)
 	// seen has a bit per region word already classified: a word can be
 	// both a live slot and inside a live object, and must be converted
 	// only once.
@@ -61,10 +62,10 @@ func (s *Scan) Release() {
 //go:nocheckptr
 func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 	s.region, s.lo, s.plan = region, lo, p
-	s.Relocs, s.Shadow, s.work = s.Relocs[:0], s.Shadow[:0], s.work[:0]
+	s.Relocs, s.Shadow = s.Relocs[:0], s.Shadow[:0]
 	s.class = classifier{lo: lo, size: uintptr(len(region)), stackLo: s.StackLo, stackHi: s.StackHi, alive: s.Alive}
 	s.seen = resize(s.seen, (len(region)/8+63)/64)
-	s.live = resize(s.live, len(p.Objects))
+	s.live, s.next = resize(s.live, len(p.Objects)), len(p.Objects)
 	for _, off := range p.Slots {
 		if err := s.pointer(off); err != nil {
 			return err
@@ -86,15 +87,31 @@ func (s *Scan) Run(p *Plan, region []byte, lo uintptr, roots []uint32) error {
 			s.relocate(off, v)
 		}
 	}
-	for len(s.work) > 0 {
-		i := s.work[len(s.work)-1]
-		s.work = s.work[:len(s.work)-1]
+	// The live objects, lowest-numbered first, as Quick visits them:
+	// the order decides which repeated heap pointers the shadow drops, so
+	// a save that took this path leaves Quick room for the next one.
+	for s.next < len(s.live) {
+		i := s.next
+		if s.live[i] != objFound {
+			s.next++
+			continue
+		}
+		s.live[i] = objScanned
 		if err := s.object(&p.Objects[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// objState is what a Scan knows of a stack object.
+type objState uint8
+
+const (
+	objDead    objState = iota // no live word points into it (yet)
+	objFound                   // live, its words not scanned yet
+	objScanned                 // live and scanned
+)
 
 func (s *Scan) load(off uint32) uintptr {
 	return *(*uintptr)(unsafe.Pointer(&s.region[off]))
@@ -143,11 +160,11 @@ func (s *Scan) markObject(off uint32) {
 	if i == len(objs) || objs[i].off > off {
 		return
 	}
-	if s.live[i] {
+	if s.live[i] != objDead {
 		return
 	}
-	s.live[i] = true
-	s.work = append(s.work, int32(i))
+	s.live[i] = objFound
+	s.next = min(s.next, i)
 }
 
 // object scans the pointer words of a live stack object.
@@ -315,9 +332,11 @@ func staticRange() (lo, hi uintptr) {
 // isStatic reports whether v points into the main module's text or data.
 func isStatic(v uintptr) bool { return v-staticLo < staticHi-staticLo }
 
-// Quick is ScanSimple in one pass, for the common case and within the room
+// Quick is Run in one pass, for the common case and within the room
 // given: it requires region to be p's (its chain of return addresses is
-// checked again here when Hinted left that to it), a plan without stack objects, saved frame pointers
+// checked again here when Hinted left that to it), a plan whose stack
+// objects it can track (see unpackObjects; it finds the live ones as Run
+// does), saved frame pointers
 // forming the plain chain from q.First (see BPChain; they become offsets
 // and are not listed), and room in q.Relocs and q.Shadow for what it finds.
 // When any of that fails it reports ok false and leaves region and q.Shadow
@@ -359,7 +378,7 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 	// The loop keeps only what changes in registers and reads the rest
 	// from q (loads the compiler cannot hoist past the stores through w,
 	// and cheaper than the spills it made when they were locals).
-	q.size, q.nreloc, q.nshadow, q.prev = p.size, 0, 0, 0
+	q.size, q.nreloc, q.nshadow, q.prev, q.live = p.size, 0, 0, 0, 0
 	for _, off := range p.Slots {
 		w := (*uintptr)(unsafe.Add(base, off))
 		v := *w
@@ -378,6 +397,9 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 				p.undo(base, q.Lo, q.Relocs[:q.nreloc], q.Shadow[:q.nshadow])
 				return false, nil
 			}
+			if len(p.Objects) != 0 {
+				q.live |= p.objectBit(d)
+			}
 			continue
 		}
 		if v-staticLo < staticHi-staticLo || v == q.Alive[0] || v == q.Alive[1] || v == q.prev {
@@ -388,7 +410,54 @@ func (p *Plan) Quick(region []byte, q *QuickScan) (ok bool, err error) {
 			return false, nil
 		}
 	}
+	if q.live != 0 {
+		if ok, err := p.quickObjects(base, q); !ok {
+			if err == nil {
+				p.undo(base, q.Lo, q.Relocs[:q.nreloc], q.Shadow[:q.nshadow])
+			}
+			return false, err
+		}
+	}
 	q.NReloc, q.NShadow = q.nreloc, q.nshadow
+	return true, nil
+}
+
+// quickObjects is Quick's pass over the live stack objects (q.live, a bit
+// per object of p, set by the slots that point into them): it classifies
+// their pointer words as Quick classifies slots, and an object they point
+// into becomes live in turn, as in Run, and in Run's order (the
+// lowest-numbered pending object first), so that what Run left room for
+// fits. Each object is visited once, and
+// its list leaves out the words that are slots too (see unpackObjects), so
+// no word is converted twice.
+// It reports false when the room runs out, with an error for a pointer
+// into the carrier's stack.
+//
+//go:nocheckptr
+func (p *Plan) quickObjects(base unsafe.Pointer, q *QuickScan) (ok bool, err error) {
+	for done := uint64(0); q.live&^done != 0; {
+		i := bits.TrailingZeros64(q.live &^ done)
+		done |= 1 << i
+		for _, off := range p.Objects[i].ptrs {
+			w := (*uintptr)(unsafe.Add(base, off))
+			v := *w
+			switch {
+			case v == 0:
+			case v-q.StackLo < q.StackHi-q.StackLo:
+				d := v - q.Lo
+				if d >= q.size {
+					return false, errCarrier(off)
+				}
+				if !q.reloc(w, d, off) {
+					return false, nil
+				}
+				q.live |= p.objectBit(d)
+			case v-staticLo < staticHi-staticLo || v == q.Alive[0] || v == q.Alive[1] || v == q.prev:
+			case !q.keep(w, v) && !q.keepFull(w, v):
+				return false, nil
+			}
+		}
+	}
 	return true, nil
 }
 
@@ -511,6 +580,7 @@ type QuickScan struct {
 	// Quick's working state.
 	size, prev      uintptr
 	nreloc, nshadow int
+	live            uint64 // the stack objects found live, a bit per object of the plan
 }
 
 // undo puts back what an abandoned Quick changed: the frame pointers' and
