@@ -130,14 +130,24 @@ func (c *Coroutine) setBlock(h *blockHeader) {
 // the relocation table after the region and fills the shadow.
 // stackLo and stackHi are the carrier stack's bounds when the copy was taken.
 func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr, ds *deferState) {
-	plan, hint, err := stackmap.LookupHint(region, lo, pc, c.flags&flagHintMask>>flagHintShift)
+	old := c.flags & flagHintMask >> flagHintShift
+	plan, hint, err := stackmap.LookupHint(region, lo, pc, old)
 	if err != nil {
 		if inCgo() { // the plan met the callback's frames
 			yieldInCgo()
 		}
 		panic("slice: cannot yield here: " + err.Error())
 	}
+	// A coroutine that parks at two places in turn (a handler waiting to
+	// read, then to write) finds the other place's plan at its hint every
+	// time: once the cache has found the plan, it can still take the
+	// quick path. Its first save (no hint yet) sizes the block and shadow
+	// below.
+	quick := ds == nil && old != 0 && hint != old
 	c.flags = c.flags&^flagHintMask | hint<<flagHintShift
+	if quick && c.saveQuick(plan, h, region, lo, stackLo, stackHi) {
+		return
+	}
 	alive := c.alive()
 	chain := plan.BPChain(region, lo, uint32(yieldBPOff))
 	if ds == nil && c.scanSimple(h, plan, region, lo, stackLo, stackHi, alive, chain) {
@@ -169,11 +179,11 @@ func (c *Coroutine) saveScan(h *blockHeader, region []byte, lo, pc, stackLo, sta
 // saveQuick classifies the region's words in one pass (stackmap's Quick)
 // straight into the room the block and the shadow already have, and
 // reports whether it could: the path of a coroutine that yields where it
-// yielded before, when its plan is where its hint says.
+// yielded before, when plan is the one its hint names (see hinted), or
+// the one saveScan found. A nil plan reports false.
 //
 //go:nocheckptr
-func (c *Coroutine) saveQuick(h *blockHeader, region []byte, lo, pc, stackLo, stackHi uintptr) bool {
-	plan := stackmap.Hinted(region, pc, c.flags&flagHintMask>>flagHintShift)
+func (c *Coroutine) saveQuick(plan *stackmap.Plan, h *blockHeader, region []byte, lo, stackLo, stackHi uintptr) bool {
 	if plan == nil {
 		return false
 	}
@@ -201,6 +211,12 @@ func (c *Coroutine) saveQuick(h *blockHeader, region []byte, lo, pc, stackLo, st
 	h.nreloc = h.nreloc&relocClassMask | uint32(q.NReloc) | relocChain
 	c.nshadow = uint32(q.NShadow)
 	return true
+}
+
+// hinted returns the plan c's hint names if it may be region's (see
+// stackmap.Hinted), or nil.
+func (c *Coroutine) hinted(region []byte, pc uintptr) *stackmap.Plan {
+	return stackmap.Hinted(region, pc, c.flags&flagHintMask>>flagHintShift)
 }
 
 func quickFailed(err error) { panic("slice: cannot yield here: " + err.Error()) }

@@ -359,7 +359,7 @@ func suspend() {
 	} else if pc != resumePC || bpOff != yieldBPOff {
 		panic("slice: internal error: suspend called from an unexpected place")
 	}
-	if ds != nil || !c.saveQuick(blk, region, lo, pc, stackLo, stackHi) {
+	if ds != nil || !c.saveQuick(c.hinted(region, pc), blk, region, lo, stackLo, stackHi) {
 		c.saveScan(blk, region, lo, pc, stackLo, stackHi, ds)
 	}
 	c.flags |= flagSaved
@@ -420,7 +420,7 @@ func (c *Coroutine) saveFast(g unsafe.Pointer, topOff, bp uintptr) bool {
 	clearCarrierBP(region)
 	// From here on everything works on the copy.
 	stackLo := gword(g, gStackLo)
-	if !c.saveQuick(h, region, lo, resumePC, stackLo, stackHi) {
+	if !c.saveQuick(c.hinted(region, resumePC), h, region, lo, stackLo, stackHi) {
 		c.saveScan(h, region, lo, resumePC, stackLo, stackHi, nil)
 	}
 	c.flags |= flagSaved
