@@ -1,3 +1,5 @@
+//go:build amd64 || arm64
+
 package stackmap
 
 import (
@@ -13,7 +15,8 @@ import (
 // object, points into it, as in Run. These tests compare Quick with Run on
 // random regions of one frame: the same words converted, the same
 // relocations, the same heap pointers kept, and a dead object's words left
-// alone.
+// alone. The regions are of 64-bit words: the engine runs on amd64 and
+// arm64 only.
 
 var quickStatic int // a static address: never shadowed
 
