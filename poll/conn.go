@@ -241,7 +241,7 @@ func (fd *netFD) read(b []byte) (n int, seq uint32, wait bool, err error) {
 			return 0, 0, false, err
 		}
 		seq := fd.r.edges()
-		n, err := unix.Read(fd.sysfd(), b)
+		n, err := readNB(fd.sysfd(), b)
 		switch err {
 		case nil:
 			if n == 0 {
@@ -307,7 +307,7 @@ func (fd *netFD) write(b []byte, nn int) (int, uint32, bool, error) {
 		if len(chunk) > maxRW {
 			chunk = chunk[:maxRW]
 		}
-		n, err := unix.Write(fd.sysfd(), chunk)
+		n, err := writeNB(fd.sysfd(), chunk)
 		if n > 0 {
 			nn += n
 		}
@@ -555,7 +555,7 @@ func (c *Conn) readOnce(b []byte) (int, error) {
 		return 0, err
 	}
 	for {
-		n, err := unix.Read(fd.sysfd(), b)
+		n, err := readNB(fd.sysfd(), b)
 		switch err {
 		case nil:
 			if n == 0 && len(b) > 0 {

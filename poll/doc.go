@@ -122,6 +122,12 @@ package poll
 // timers through sched.Scheduler.AdvanceTimers, so that the wheel never
 // has two drivers.
 //
+// On Linux, a Conn's reads, writes and splices of at most 1 MiB are raw
+// system calls (rawio_linux.go): on a non-blocking socket they never sleep
+// on I/O, and made without entersyscall they keep their P for the time
+// they take, as Go code would, rather than have sysmon hand it to another
+// thread after 20 µs. A stop-the-world waits for one to return.
+//
 // Conn-to-Conn copies splice through a cached pipe (splice_linux.go);
 // other copies use a pooled buffer (copy.go). A Server (serve.go) records
 // its connections' tasks in a table indexed by descriptor number.

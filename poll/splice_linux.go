@@ -318,7 +318,7 @@ func (s *splicer) fill() (n int, seq uint32, wait bool, err error) {
 			return 0, 0, false, err
 		}
 		seq := fd.r.edges()
-		n, err := unix.Splice(fd.sysfd(), nil, s.p.wfd, nil, int(max), spliceFlags)
+		n, err := spliceNB(fd.sysfd(), s.p.wfd, int(max))
 		switch err {
 		case nil:
 			return int(n), 0, false, nil
@@ -340,7 +340,7 @@ func (s *splicer) pump() (seq uint32, wait bool, err error) {
 			return 0, false, err
 		}
 		seq := fd.w.edges()
-		n, err := unix.Splice(s.p.rfd, nil, fd.sysfd(), nil, s.inPipe, spliceFlags)
+		n, err := spliceNB(s.p.rfd, fd.sysfd(), s.inPipe)
 		if n > 0 {
 			s.inPipe -= int(n)
 			s.written += int64(n) // n is an int on 32-bit platforms
