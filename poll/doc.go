@@ -126,7 +126,9 @@ package poll
 // system calls (rawio_linux.go): on a non-blocking socket they never sleep
 // on I/O, and made without entersyscall they keep their P for the time
 // they take, as Go code would, rather than have sysmon hand it to another
-// thread after 20 µs. A stop-the-world waits for one to return.
+// thread after 20 µs. A stop-the-world waits for one to return. Under the
+// race detector, msan or asan, reads and writes go through unix, which
+// annotates the buffer for them.
 //
 // Conn-to-Conn copies splice through a cached pipe (splice_linux.go);
 // other copies use a pooled buffer (copy.go). A Server (serve.go) records
