@@ -85,6 +85,13 @@ func benchSwitchSliceMode(b *testing.B, depth int, mode slice.Compression) {
 	if mode != slice.CompressNone {
 		c.SetCompression(mode)
 	}
+	measureRoundTrips(b, c, &stop, &rounds)
+}
+
+// measureRoundTrips times b.N round trips into c, a coroutine that yields
+// once per round, counts its rounds in *rounds and finishes once *stop is
+// set; it checks that c ran one round per Resume.
+func measureRoundTrips(b *testing.B, c *slice.Coroutine, stop *bool, rounds *int) {
 	if c.Resume() {
 		b.Fatal("coroutine finished before its first yield")
 	}
@@ -94,12 +101,12 @@ func benchSwitchSliceMode(b *testing.B, depth int, mode slice.Compression) {
 		c.Resume()
 	}
 	b.StopTimer()
-	stop = true
+	*stop = true
 	if !c.Resume() {
 		b.Fatal("coroutine did not finish")
 	}
-	if rounds != b.N+1 {
-		b.Fatalf("coroutine ran %d rounds, want %d", rounds, b.N+1)
+	if *rounds != b.N+1 {
+		b.Fatalf("coroutine ran %d rounds, want %d", *rounds, b.N+1)
 	}
 }
 
@@ -116,21 +123,9 @@ func benchSwitchSliceDefer(b *testing.B, depth int) {
 			rounds++
 		}
 	})
-	if c.Resume() {
-		b.Fatal("coroutine finished before its first yield")
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Resume()
-	}
-	b.StopTimer()
-	stop = true
-	if !c.Resume() {
-		b.Fatal("coroutine did not finish")
-	}
-	if rounds != b.N+1 || deferred != rounds {
-		b.Fatalf("coroutine ran %d rounds and %d defers, want %d", rounds, deferred, b.N+1)
+	measureRoundTrips(b, c, &stop, &rounds)
+	if deferred != rounds {
+		b.Fatalf("coroutine ran %d rounds and %d defers", rounds, deferred)
 	}
 }
 
