@@ -29,6 +29,10 @@ import (
 // go through unix, which tells them what the kernel did to the buffer.
 const maxRawIO = 1 << 20
 
+// A splice never moves more than maxRawIO (see spliceNB): this fails to
+// compile if maxSpliceSize grows past it.
+var _ [maxRawIO - maxSpliceSize]struct{}
+
 // readNB is unix.Read for a non-blocking descriptor.
 func readNB(fd int, b []byte) (int, error) {
 	if len(b) > maxRawIO || sanitized {
@@ -46,12 +50,10 @@ func writeNB(fd int, b []byte) (int, error) {
 }
 
 // spliceNB splices up to n bytes from rfd to wfd (one of them a pipe)
-// with spliceFlags, which make it non-blocking on the pipe.
+// with spliceFlags, which make it non-blocking on the pipe. Every call is
+// raw: n is at most the pipe's size, maxSpliceSize (fill asks for no more,
+// pump for what the pipe holds), which is within maxRawIO.
 func spliceNB(rfd, wfd, n int) (int, error) {
-	if n > maxRawIO {
-		m, err := unix.Splice(rfd, nil, wfd, nil, n, spliceFlags)
-		return int(m), err
-	}
 	return rawResult(unix.RawSyscall6(unix.SYS_SPLICE, uintptr(rfd), 0, uintptr(wfd), 0, uintptr(n), spliceFlags))
 }
 
