@@ -9,20 +9,21 @@
 //	go run ./examples/proxy -bench -relay ours  # one relay alone (for perf or strace)
 //
 // -bench runs, over loopback only, an echo backend (std net) and a load
-// client (-conns connections, each streaming data and reading back its
-// echo) in a child process (this program again; -inproc runs them in this
-// one), and measures through this relay and through the relay people
-// write with goroutines (two io.Copy per pair, which splices on Linux
-// too), both in this process, with the same connections, write size and
-// duration, and prints MB/s for both and their ratio. The time (-d, 10s
-// per relay) is split into -rounds rounds (20) that alternate which relay
-// goes first (ours, net; net, ours; ...), so that warm-up and drift on a
-// shared machine do not favour either. It also prints the CPU time the
-// relays' process spent per MB through each relay, and how often per MB
-// our relay's carriers ran out of work and slept. With -json it prints
-// one object: {"ours_mbps", "net_mbps", "ratio"}, the CPU per MB
-// ("ours_cpu_ns_per_mb", "net_cpu_ns_per_mb"), the sleeps per MB
-// ("ours_idles_per_mb"), and the settings and rounds they come from.
+// client (-conns connections, all dialed before the clock starts, each
+// streaming data and reading back its echo) in a child process (this
+// program again; -inproc runs them in this one), and measures through this
+// relay and through the relay people write with goroutines (two io.Copy
+// per pair, which splices on Linux too), both in this process, with the
+// same connections, write size and duration, and prints MB/s for both and
+// their ratio. The time (-d, 10s per relay) is split into -rounds rounds
+// (20) that alternate which relay goes first (ours, net; net, ours; ...),
+// so that warm-up and drift on a shared machine do not favour either. It
+// also prints the CPU time the relays' process spent per MB through each
+// relay, and how often per MB our relay's carriers ran out of work and
+// slept. With -json it prints one object: {"ours_mbps", "net_mbps",
+// "ratio"}, the CPU per MB ("ours_cpu_ns_per_mb", "net_cpu_ns_per_mb"),
+// the sleeps per MB ("ours_idles_per_mb"), and the settings and rounds
+// they come from.
 package main
 
 import (
@@ -357,6 +358,23 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// dialAll dials n connections to addr, or none: on an error it closes
+// those it made.
+func dialAll(addr string, n int) ([]net.Conn, error) {
+	cs := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			for _, c := range cs {
+				c.Close()
+			}
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
 // echoCheck checks a connection's echo: the stream of chunk-byte writes
 // whose byte k is seed+k%chunk, read at most max bytes at a time.
 type echoCheck struct {
@@ -388,17 +406,24 @@ func (e *echoCheck) next(b []byte) bool {
 
 // load streams data through addr on conns connections for dur and returns
 // the echoed throughput in MB/s (1e6 bytes), checking the bytes.
+//
+// It dials every connection before the clock starts, so that all of them
+// stream for all of dur. Dialing one after another while the first ones
+// already stream took, on two busy cores, up to 0.7 s for the last of 32:
+// longer than a round of the default -bench, which then measured fewer
+// connections than it said, and how fast this client's own dial loop got
+// its turns.
 func load(addr string, conns, chunk int, dur time.Duration) (float64, error) {
+	cs, err := dialAll(addr, conns)
+	if err != nil {
+		return 0, err
+	}
 	var total atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, conns)
 	start := time.Now()
 	deadline := start.Add(dur)
-	for i := range conns {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return 0, err
-		}
+	for i, c := range cs {
 		wg.Add(2)
 		go func() { // writer
 			defer wg.Done()
