@@ -203,7 +203,11 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	// Close), then their requests, whose contexts are not the tasks' (see
 	// reqContext). In that order: a request that starts after the second
 	// step finds its task cancelled (serveRequest).
+	var cut atomic.Bool // ctx ended with connections still being served
 	stop := context.AfterFunc(ctx, func() {
+		srv.mu.Lock()
+		cut.Store(srv.conns != nil)
+		srv.mu.Unlock()
 		for _, in := range servers {
 			in.Close()
 		}
@@ -215,6 +219,14 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		if err := in.Shutdown(ctx); err != nil && first == nil {
 			first = err
 		}
+	}
+	if !stop() && cut.Load() {
+		// ctx ended while connections were still served, and their
+		// handlers were cancelled for it. A poll.Server's Shutdown may
+		// have seen them return before it saw ctx end, and returned nil;
+		// but ctx ended first. (cut is stored before the cancellation
+		// that let those Shutdowns return.)
+		return ctx.Err()
 	}
 	return first
 }
