@@ -187,7 +187,9 @@ func (srv *Server) untrack(c *conn) {
 // that wait for a request, and waits for those serving one to finish it
 // and close. It returns nil then, or ctx's error if ctx ends first: the
 // handlers still running are then cancelled (their contexts end), and
-// Shutdown waits for them to return. Functions given to RegisterOnShutdown
+// Shutdown waits for them to return. As in net/http, a ctx that ends while
+// no request is in progress (only idle connections, closed) is not an
+// error. Functions given to RegisterOnShutdown
 // are started, each in a goroutine, when Shutdown begins. Hijacked
 // connections are not waited for, nor closed.
 func (srv *Server) Shutdown(ctx context.Context) error {
@@ -203,11 +205,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	// Close), then their requests, whose contexts are not the tasks' (see
 	// reqContext). In that order: a request that starts after the second
 	// step finds its task cancelled (serveRequest).
-	var cut atomic.Bool // ctx ended with connections still being served
+	var cut atomic.Bool // ctx ended with a request still being served
 	stop := context.AfterFunc(ctx, func() {
-		srv.mu.Lock()
-		cut.Store(srv.conns != nil)
-		srv.mu.Unlock()
+		cut.Store(srv.anyActive())
 		for _, in := range servers {
 			in.Close()
 		}
@@ -220,15 +220,38 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 			first = err
 		}
 	}
-	if !stop() && cut.Load() {
-		// ctx ended while connections were still served, and their
-		// handlers were cancelled for it. A poll.Server's Shutdown may
-		// have seen them return before it saw ctx end, and returned nil;
-		// but ctx ended first. (cut is stored before the cancellation
-		// that let those Shutdowns return.)
+	if stop() {
+		return first // ctx did not end
+	}
+	if cut.Load() {
+		// ctx ended while requests were still served, and their handlers
+		// were cancelled for it. A poll.Server's Shutdown may have seen
+		// them return before it saw ctx end, and returned nil; but ctx
+		// ended first. (cut is stored before the cancellation that let
+		// those Shutdowns return.)
 		return ctx.Err()
 	}
+	if errors.Is(first, ctx.Err()) {
+		// ctx ended with no request in progress: the tasks left were
+		// those of connections closed while idle, which net/http does not
+		// wait for. Nothing was cut short; the poll.Servers waited for
+		// those tasks to end all the same.
+		return nil
+	}
 	return first
+}
+
+// anyActive reports whether a connection is serving a request (its header
+// read, its response not finished).
+func (srv *Server) anyActive() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for c := srv.conns; c != nil; c = c.next {
+		if c.state.Load() == stateActive {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the server at once: it stops accepting, closes every

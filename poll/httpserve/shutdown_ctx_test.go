@@ -42,11 +42,9 @@ func TestShutdownContextEndedFirst(t *testing.T) {
 	}
 }
 
-// TestShutdownContextEndedIdle: with no connection, Shutdown returns nil
-// even if its ctx has ended already, as net/http's does: there was
-// nothing to cut short. (With an idle keep-alive connection net/http
-// still returns nil, which this server does not: it returns ctx's error,
-// because the closed connection's task has not ended when Shutdown looks.)
+// TestShutdownContextEndedIdle: with no request in progress, Shutdown
+// returns nil even if its ctx has ended already, as net/http's does: there
+// was nothing to cut short.
 func TestShutdownContextEndedIdle(t *testing.T) {
 	eachServer(t, compatMux(), serverConfig{}, func(t *testing.T, ts *testServer) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -55,4 +53,29 @@ func TestShutdownContextEndedIdle(t *testing.T) {
 			t.Errorf("Shutdown: %v, want nil", err)
 		}
 	})
+}
+
+// TestShutdownContextEndedKeepAlive: the same with an idle keep-alive
+// connection, which Shutdown closes and whose task ends only after
+// Shutdown looks. (net/http's result here depends on whether its
+// connection was marked idle yet, which a test cannot see: so this
+// server alone, once its connection is idle.)
+func TestShutdownContextEndedKeepAlive(t *testing.T) {
+	ts := newStackslice(t, compatMux(), serverConfig{})
+	rc := dialRaw(t, ts.addr)
+	rc.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+	rc.response("GET")
+	waitUntil(t, "the connection to go idle", func() bool {
+		ts.ss.mu.Lock()
+		defer ts.ss.mu.Unlock()
+		return ts.ss.conns != nil && ts.ss.conns.next == nil && ts.ss.conns.state.Load() == stateIdle
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ts.shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v, want nil", err)
+	}
+	if s := rc.rest(); s != "<EOF>" {
+		t.Errorf("client read %q", s)
+	}
 }
