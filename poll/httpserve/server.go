@@ -201,41 +201,48 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Unlock()
 	srv.closeIdleConns()
-	// If ctx ends first, cancel the handlers: their tasks (the poll.Servers'
-	// Close), then their requests, whose contexts are not the tasks' (see
-	// reqContext). In that order: a request that starts after the second
-	// step finds its task cancelled (serveRequest).
-	var cut atomic.Bool // ctx ended with a request still being served
+	// If ctx ends first, record whether a request was in progress, then
+	// cancel the handlers: their tasks (the poll.Servers' Close), then
+	// their requests, whose contexts are not the tasks' (see reqContext).
+	// In that order: a request that starts after the second step finds its
+	// task cancelled (serveRequest). The poll.Servers' Shutdowns wait on
+	// inner, which ends only after that, so that nothing is cancelled
+	// before the record is taken.
+	inner, endInner := context.WithCancel(context.Background())
+	defer endInner()
+	var cut bool // a request was in progress when ctx ended
+	recorded := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		cut.Store(srv.anyActive())
+		cut = srv.anyActive()
+		close(recorded)
 		for _, in := range servers {
 			in.Close()
 		}
 		srv.cancelRequests()
+		endInner()
 	})
 	defer stop()
 	var first error
 	for _, in := range servers {
-		if err := in.Shutdown(ctx); err != nil && first == nil {
+		if err := in.Shutdown(inner); err != nil && first == nil {
 			first = err
 		}
 	}
 	if stop() {
-		return first // ctx did not end
+		return first // ctx did not end: nil, or closing a listener failed
 	}
-	if cut.Load() {
-		// ctx ended while requests were still served, and their handlers
-		// were cancelled for it. A poll.Server's Shutdown may have seen
-		// them return before it saw ctx end, and returned nil; but ctx
-		// ended first. (cut is stored before the cancellation that let
-		// those Shutdowns return.)
+	<-recorded // the function above runs once ctx ended
+	if cut {
+		// Requests were cut short. A poll.Server's Shutdown may have seen
+		// their handlers return before it saw inner end, and returned nil;
+		// ctx ended first all the same.
 		return ctx.Err()
 	}
-	if errors.Is(first, ctx.Err()) {
-		// ctx ended with no request in progress: the tasks left were
-		// those of connections closed while idle, which net/http does not
-		// wait for. Nothing was cut short; the poll.Servers waited for
-		// those tasks to end all the same.
+	if errors.Is(first, context.Canceled) {
+		// No request was in progress: the tasks left were those of
+		// connections closed while idle, which net/http does not wait
+		// for; the poll.Servers waited for them all the same. Nothing was
+		// cut short, and inner's end is not an error.
 		return nil
 	}
 	return first
