@@ -85,12 +85,7 @@ func BenchmarkEcho(b *testing.B) {
 		ln.Close()
 	}
 	b.Run("poll", func(b *testing.B) {
-		s := sched.New()
-		defer s.Close()
-		ln, err := Listen(s, "tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, ln := listenPoll(b)
 		run(b, ln, func(f func()) {
 			if _, err := s.Go(func(context.Context) { f() }); err != nil {
 				b.Error(err)
@@ -166,12 +161,7 @@ func BenchmarkChurn(b *testing.B) {
 		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 	b.Run("poll", func(b *testing.B) {
-		s := sched.New()
-		defer s.Close()
-		ln, err := Listen(s, "tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
+		s, ln := listenPoll(b)
 		srv := &Server{Handler: func(ctx context.Context, c *Conn) { echoOne(c) }}
 		if _, err := s.Go(func(context.Context) { srv.Serve(ln) }); err != nil {
 			b.Fatal(err)
@@ -180,23 +170,43 @@ func BenchmarkChurn(b *testing.B) {
 		run(b, ln.Addr().String())
 	})
 	b.Run("net", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					echoOne(c)
-				}()
-			}
-		}()
-		run(b, ln.Addr().String())
+		run(b, serveNet(b, func(c net.Conn) { echoOne(c) }))
 	})
+}
+
+// listenPoll returns a new scheduler and a loopback Listener on it, both
+// closed when b ends.
+func listenPoll(b *testing.B) (*sched.Scheduler, *Listener) {
+	s := sched.New()
+	b.Cleanup(func() { s.Close() })
+	ln, err := Listen(s, "tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	return s, ln
+}
+
+// serveNet serves a std net loopback listener, closed when b ends, with
+// a goroutine per connection running handle and then closing the
+// connection; it returns the listener's address.
+func serveNet(b *testing.B, handle func(net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }

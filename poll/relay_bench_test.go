@@ -10,8 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-
-	"github.com/stackslice/stackslice/sched"
 )
 
 // BenchmarkRelay: a TCP relay over loopback in front of a std net echo
@@ -25,25 +23,10 @@ import (
 // their system calls) per chunk, steadier than MB/s on a busy machine.
 func BenchmarkRelay(b *testing.B) {
 	const conns, chunk = 32, 32 << 10
-	bln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bln.Close()
-	go func() {
-		for {
-			c, err := bln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-				c.(*net.TCPConn).CloseWrite()
-			}()
-		}
-	}()
-	backend := bln.Addr().String()
+	backend := serveNet(b, func(c net.Conn) { // the echo backend
+		io.Copy(c, c)
+		c.(*net.TCPConn).CloseWrite()
+	})
 
 	run := func(b *testing.B, addr string) {
 		b.SetBytes(chunk)
@@ -98,13 +81,7 @@ func BenchmarkRelay(b *testing.B) {
 	}
 
 	b.Run("poll", func(b *testing.B) {
-		s := sched.New()
-		defer s.Close()
-		ln, err := Listen(s, "tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
+		s, ln := listenPoll(b)
 		s.Go(func(context.Context) {
 			for {
 				c, err := ln.AcceptConn()
@@ -130,37 +107,22 @@ func BenchmarkRelay(b *testing.B) {
 		run(b, ln.Addr().String())
 	})
 	b.Run("net", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					u, err := net.Dial("tcp", backend)
-					if err != nil {
-						return
-					}
-					defer u.Close()
-					done := make(chan struct{})
-					go func() {
-						defer close(done)
-						io.Copy(u, c)
-						u.(*net.TCPConn).CloseWrite()
-					}()
-					io.Copy(c, u)
-					c.(*net.TCPConn).CloseWrite()
-					<-done
-				}()
+		run(b, serveNet(b, func(c net.Conn) {
+			u, err := net.Dial("tcp", backend)
+			if err != nil {
+				return
 			}
-		}()
-		run(b, ln.Addr().String())
+			defer u.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				io.Copy(u, c)
+				u.(*net.TCPConn).CloseWrite()
+			}()
+			io.Copy(c, u)
+			c.(*net.TCPConn).CloseWrite()
+			<-done
+		}))
 	})
 }
 
