@@ -525,16 +525,7 @@ func TestHijackAfterContextWatch(t *testing.T) {
 // returns the context's error (net/http returns at once and leaves the
 // handler running: see Server.Shutdown).
 func TestShutdownContextEnds(t *testing.T) {
-	waiting := make(chan struct{}, 1)
-	ended := make(chan error, 1)
-	ts := newStackslice(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		waiting <- struct{}{}
-		<-r.Context().Done()
-		ended <- r.Context().Err()
-	}), serverConfig{})
-	rc := dialRaw(t, ts.addr)
-	rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor(t, waiting, "the handler")
+	ts, rc, ended := handlerAwaitingCtx(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	shut := make(chan error, 1)
 	go func() { shut <- ts.shutdown(ctx) }()

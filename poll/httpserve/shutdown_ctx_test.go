@@ -6,6 +6,25 @@ import (
 	"testing"
 )
 
+// handlerAwaitingCtx starts a server whose handler waits for its
+// request's context to end, sends it a request, and returns once the
+// handler runs: the server, the client's connection, and a channel that
+// gets the request context's error when the handler returns.
+func handlerAwaitingCtx(t *testing.T) (*testServer, *rawConn, <-chan error) {
+	t.Helper()
+	waiting := make(chan struct{}, 1)
+	ended := make(chan error, 1)
+	ts := newStackslice(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		waiting <- struct{}{}
+		<-r.Context().Done()
+		ended <- r.Context().Err()
+	}), serverConfig{})
+	rc := dialRaw(t, ts.addr)
+	rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, waiting, "the handler")
+	return ts, rc, ended
+}
+
 // TestShutdownContextEndedFirst: a Shutdown whose ctx ends while a handler
 // runs returns ctx's error, even when the handler, cancelled as soon as
 // ctx ends, returns before a poll.Server's Shutdown sees ctx end (CI saw
@@ -18,14 +37,7 @@ func TestShutdownContextEndedFirst(t *testing.T) {
 		rounds = 10
 	}
 	for i := range rounds {
-		waiting := make(chan struct{}, 1)
-		ts := newStackslice(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			waiting <- struct{}{}
-			<-r.Context().Done()
-		}), serverConfig{})
-		rc := dialRaw(t, ts.addr)
-		rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		waitFor(t, waiting, "the handler")
+		ts, rc, _ := handlerAwaitingCtx(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		shut := make(chan error, 1)
 		if i%2 == 0 {
